@@ -1,0 +1,445 @@
+"""Raw export tables -> canonical, pseudonymised tables, with quarantine and reconciliation.
+
+Pure: frames and a key in, frames out. Reading files and writing Parquet happen in
+:mod:`pipelines.ingest`. Every raw row ends up in exactly one of three places: the canonical
+table, the quarantine (with file, row, column, value and reason), or the count of exact
+duplicates, and :class:`Reconciliation` says so for each table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from features import calendar as flemish
+from features import codes
+from features.codes import CodeProfile
+from features.pseudonym import pseudonym_map, pseudonymise
+from features.validate import ROW, Parsed, empty_failures, failures_where, parse_table
+
+CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "enrolments": ("student_key", "school_id", "class_id", "grade", "start_date", "end_date"),
+    "absences": (
+        "student_key",
+        "school_id",
+        "date",
+        "period",
+        "half",
+        "code",
+        "category",
+        "minutes",
+    ),
+    "late_arrivals": ("student_key", "school_id", "date", "time", "minutes_late", "source"),
+    "sick_bay_visits": ("student_key", "school_id", "date", "time", "minutes", "outcome"),
+    "calendar": ("school_id", "date", "school_day", "periods", "holiday", "school_year"),
+    "students": ("student_key", "gender", "ses_low", "sen"),
+    "care_cases": ("student_key", "case_type", "opened_on", "onset_on", "label_date"),
+}
+"""The columns of each canonical table, in order; rows are sorted by all of them."""
+
+
+class UnknownCodesError(ValueError):
+    """Absence codes the profile does not know: ingest stops unless they are allowed."""
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """One export table as read: text columns of the contract plus ``_row``."""
+
+    name: str
+    source: str
+    frame: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class Reconciliation:
+    """Where the rows of one table went: read = accepted + quarantined + duplicates."""
+
+    table: str
+    source: str
+    read: int
+    accepted: int
+    quarantined: int
+    duplicates: int
+    note: str = ""
+
+    @property
+    def balanced(self) -> bool:
+        """True when no row is unaccounted for."""
+        return self.read == self.accepted + self.quarantined + self.duplicates
+
+    def line(self) -> str:
+        """The reconciliation as one line for the console and the manifest."""
+        text = (
+            f"{self.table}: read {self.read:,} = accepted {self.accepted:,} "
+            f"+ quarantined {self.quarantined:,} + duplicates {self.duplicates:,}"
+        )
+        return text + (f" ({self.note})" if self.note else "")
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """What canonicalisation needs besides the tables."""
+
+    profile: CodeProfile
+    key: bytes
+    allow_unknown_codes: bool = False
+    morning_lessons: int = 4  # lessons 1-4 are the morning half-day
+
+
+@dataclass(frozen=True)
+class Canonical:
+    """The result of :func:`canonicalise`."""
+
+    tables: dict[str, pl.DataFrame]
+    quarantine: dict[str, pl.DataFrame]
+    reconciliation: list[Reconciliation]
+    identities: pl.DataFrame
+    notices: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Step:
+    """A table on its way: typed rows still in play, and the failures found so far."""
+
+    raw: RawTable
+    rows: pl.DataFrame
+    failures: list[pl.DataFrame]
+    duplicates: int
+
+    def reject(self, found: pl.DataFrame) -> None:
+        if found.height:
+            self.failures.append(found)
+            self.rows = self.rows.filter(~pl.col(ROW).is_in(found[ROW].implode()))
+
+
+def _start(raw: RawTable) -> _Step:
+    frame = raw.frame
+    data_columns = [c for c in frame.columns if c != ROW]
+    first = frame.select(pl.struct(data_columns).is_first_distinct()).to_series()
+    duplicates = int((~first).sum())
+    parsed: Parsed = parse_table(frame.filter(first), raw.name)
+    return _Step(raw, parsed.rows, [parsed.failures] if parsed.failures.height else [], duplicates)
+
+
+def _finish(
+    step: _Step, canonical: pl.DataFrame, note: str = ""
+) -> tuple[pl.DataFrame, Reconciliation]:
+    failures = pl.concat(step.failures) if step.failures else empty_failures()
+    quarantined = (
+        failures.join(step.raw.frame, on=ROW, how="left")
+        .sort(ROW)
+        .select(
+            pl.lit(step.raw.source).alias("file"), pl.col(ROW).alias("row"), pl.all().exclude(ROW)
+        )
+    )
+    rec = Reconciliation(
+        table=step.raw.name,
+        source=step.raw.source,
+        read=step.raw.frame.height,
+        accepted=step.rows.height,
+        quarantined=quarantined.height,
+        duplicates=step.duplicates,
+        note=note,
+    )
+    return quarantined, rec
+
+
+def _sorted(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+    cols = list(CANONICAL_COLUMNS[table])
+    return frame.select(cols).sort(cols, nulls_last=True)
+
+
+def _check_enrolled(step: _Step, enrolments: pl.DataFrame) -> None:
+    """Attach the enrolment covering each event; reject unknown pupils and dates outside it."""
+    known = step.rows["student_id"].is_in(enrolments["student_id"].unique().implode())
+    step.reject(
+        failures_where(step.rows, ~known, "student_id", "unknown pupil (not in enrolments)")
+    )
+    covered = (
+        step.rows.sort("date")
+        .join_asof(
+            enrolments.select("student_id", "school_id", "start_date", "end_date").sort(
+                "start_date"
+            ),
+            left_on="date",
+            right_on="start_date",
+            by="student_id",
+            strategy="backward",
+            check_sortedness=False,  # sorted by date globally, hence within each pupil
+        )
+        .sort(ROW)
+    )
+    outside = pl.col("start_date").is_null() | (pl.col("date") > pl.col("end_date"))
+    step.rows = covered
+    step.reject(failures_where(covered, outside, "date", "outside the pupil's enrolment"))
+    step.rows = step.rows.drop("start_date", "end_date")
+
+
+def _check_school_day(step: _Step, days: pl.DataFrame) -> None:
+    """Reject events on days without school, and afternoon periods on half days."""
+    specific = days.filter(pl.col("school_id").is_not_null())
+    general = days.filter(pl.col("school_id").is_null()).drop("school_id")
+    joined = step.rows.join(
+        specific.select(
+            "school_id", "date", pl.col("school_day").alias("_sd"), pl.col("periods").alias("_p")
+        ),
+        on=["school_id", "date"],
+        how="left",
+    ).join(
+        general.select("date", pl.col("school_day").alias("_gsd"), pl.col("periods").alias("_gp")),
+        on="date",
+        how="left",
+    )
+    joined = joined.with_columns(
+        _school_day=pl.coalesce("_sd", "_gsd").fill_null(False),
+        _periods=pl.coalesce("_p", "_gp").fill_null(0),
+    ).drop("_sd", "_gsd", "_p", "_gp")
+    step.rows = joined
+    step.reject(failures_where(joined, ~pl.col("_school_day"), "date", "not a school day"))
+    if "half" in joined.columns:
+        step.reject(
+            failures_where(
+                step.rows,
+                (pl.col("half") == "PM") & (pl.col("_periods") < 2),
+                "period",
+                "no afternoon registration that day",
+            )
+        )
+    step.rows = step.rows.drop("_school_day", "_periods")
+
+
+def _builtin_calendar(event_dates: pl.Series) -> pl.DataFrame:
+    known = [y for y in flemish.KNOWN_SCHOOL_YEARS]
+    if event_dates.is_empty():
+        return pl.DataFrame(schema=_calendar_schema())
+    lo, hi = event_dates.min(), event_dates.max()
+    assert isinstance(lo, dt.date) and isinstance(hi, dt.date)
+    years = sorted({flemish.school_year_of(lo), flemish.school_year_of(hi)})
+    first = max(years[0], known[0])
+    last = min(years[-1], known[-1])
+    start = flemish.school_year_bounds(first)[0].replace(day=1)
+    end = flemish.school_year_bounds(last)[1]
+    start = min(start, dt.date(first, 8, 1))
+    end = max(end, dt.date(last + 1, 8, 31))
+    frame = flemish.flemish_calendar(start, end)
+    return frame.with_columns(pl.lit(None, dtype=pl.String).alias("school_id")).select(
+        _calendar_schema().keys()
+    )
+
+
+def _calendar_schema() -> dict[str, pl.DataType]:
+    return {
+        "school_id": pl.String(),
+        "date": pl.Date(),
+        "school_day": pl.Boolean(),
+        "periods": pl.Int8(),
+        "holiday": pl.String(),
+        "school_year": pl.Int16(),
+    }
+
+
+def _export_calendar(rows: pl.DataFrame) -> pl.DataFrame:
+    # A calendar without periods: two half-days on a school day, as Flemish registration has.
+    school_year = pl.col("date").map_elements(flemish.school_year_of, return_dtype=pl.Int16)
+    return rows.with_columns(
+        periods=pl.coalesce("periods", pl.when("school_day").then(2).otherwise(0)).cast(pl.Int8),
+        school_year=school_year,
+    ).select(_calendar_schema().keys())
+
+
+def _half(morning_lessons: int) -> pl.Expr:
+    lesson = pl.col("period").cast(pl.Int32, strict=False)
+    return (
+        pl.when(pl.col("period").is_in(["AM", "PM"]))
+        .then(pl.col("period"))
+        .when(lesson <= morning_lessons)
+        .then(pl.lit("AM"))
+        .otherwise(pl.lit("PM"))
+        .alias("half")
+    )
+
+
+def _map_codes(step: _Step, options: IngestOptions) -> None:
+    step.rows = step.rows.with_columns(codes.normalised_code()).with_columns(
+        codes.category(options.profile)
+    )
+    unknown = codes.unknown_codes(step.rows["code"], options.profile)
+    if unknown.height and not options.allow_unknown_codes:
+        listed = ", ".join(f"{c!r} ({n:,} rows)" for c, n in unknown.iter_rows())
+        raise UnknownCodesError(
+            f"{step.raw.source}: {unknown.height} unknown absence code(s) for profile "
+            f"{options.profile.name!r}: {listed}; map them in a profile (--codes FILE.toml) "
+            "or pass --allow-unknown-codes to quarantine those rows"
+        )
+    step.reject(
+        failures_where(
+            step.rows,
+            pl.col("category").is_null(),
+            "code",
+            f"unknown code for profile {options.profile.name}",
+        )
+    )
+
+
+def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonical:
+    """Validate, map codes, check against enrolment and calendar, and pseudonymise.
+
+    Parameters
+    ----------
+    raw
+        The export's tables by contract name; ``enrolments`` and ``absences`` are required.
+    options
+        Code profile, pseudonymisation key and the other ingest knobs.
+
+    Returns
+    -------
+    Canonical
+        Canonical tables keyed by ``student_key``, quarantined rows per table, one
+        reconciliation per table and the identity map (``student_id -> student_key``).
+
+    Raises
+    ------
+    UnknownCodesError
+        When absence codes are not in the profile and unknown codes are not allowed.
+    """
+    tables: dict[str, pl.DataFrame] = {}
+    quarantine: dict[str, pl.DataFrame] = {}
+    recs: list[Reconciliation] = []
+    notices: list[str] = []
+
+    enrol = _start(raw["enrolments"])
+    enrol.reject(
+        failures_where(
+            enrol.rows,
+            pl.col("end_date") < pl.col("start_date"),
+            "end_date",
+            "ends before it starts",
+        )
+    )
+    enrolments = enrol.rows
+    identities = pseudonym_map(options.key, enrolments["student_id"])
+
+    def keyed(frame: pl.DataFrame) -> pl.DataFrame:
+        return pseudonymise(frame.lazy(), identities).collect()
+
+    steps = {
+        name: _start(raw[name])
+        for name in ("absences", "late_arrivals", "sick_bay_visits")
+        if name in raw
+    }
+
+    if "calendar" in raw:
+        cal_step = _start(raw["calendar"])
+        days = _export_calendar(cal_step.rows)
+        quarantine["calendar"], rec = _finish(cal_step, days)
+        recs.append(rec)
+    else:
+        dates = (
+            pl.concat([s.rows["date"] for s in steps.values()])
+            if steps
+            else pl.Series([], dtype=pl.Date)
+        )
+        days = _builtin_calendar(dates)
+        notices.append("no calendar table: using the built-in Flemish school calendar")
+    tables["calendar"] = _sorted(days, "calendar")
+
+    absences = steps["absences"]
+    _map_codes(absences, options)
+    absences.rows = absences.rows.with_columns(_half(options.morning_lessons))
+    for step in steps.values():
+        _check_enrolled(step, enrolments)
+        _check_school_day(step, days)
+
+    late_codes = absences.rows.filter(pl.col("category") == "late")
+    note = (
+        f"{late_codes.height:,} late-arrival codes read as late arrivals"
+        if late_codes.height
+        else ""
+    )
+    quarantine["absences"], rec = _finish(absences, absences.rows, note)
+    recs.append(rec)
+    tables["absences"] = _sorted(
+        keyed(absences.rows.filter(pl.col("category") != "late")), "absences"
+    )
+
+    late_parts = [
+        late_codes.select(
+            "student_id",
+            "school_id",
+            "date",
+            pl.lit(None, dtype=pl.String).alias("time"),
+            pl.col("minutes").alias("minutes_late"),
+            pl.lit("absences").alias("source"),
+        )
+    ]
+    if "late_arrivals" in steps:
+        step = steps["late_arrivals"]
+        quarantine["late_arrivals"], rec = _finish(step, step.rows)
+        recs.append(rec)
+        late_parts.append(step.rows.with_columns(source=pl.lit("late_arrivals")))
+    late = pl.concat([p.select(late_parts[0].columns) for p in late_parts])
+    tables["late_arrivals"] = _sorted(keyed(late), "late_arrivals")
+
+    if "sick_bay_visits" in steps:
+        step = steps["sick_bay_visits"]
+        quarantine["sick_bay_visits"], rec = _finish(step, step.rows)
+        recs.append(rec)
+        tables["sick_bay_visits"] = _sorted(keyed(step.rows), "sick_bay_visits")
+    else:
+        tables["sick_bay_visits"] = _empty("sick_bay_visits")
+
+    quarantine["enrolments"], rec = _finish(enrol, enrolments)
+    recs.insert(0, rec)
+    tables["enrolments"] = _sorted(keyed(enrolments), "enrolments")
+
+    for name in ("students", "care_cases"):
+        if name not in raw:
+            tables[name] = _empty(name)
+            continue
+        step = _start(raw[name])
+        known = step.rows["student_id"].is_in(identities["student_id"].implode())
+        step.reject(
+            failures_where(step.rows, ~known, "student_id", "unknown pupil (not in enrolments)")
+        )
+        if name == "care_cases":
+            step.reject(
+                failures_where(
+                    step.rows,
+                    pl.col("onset_on") > pl.col("opened_on"),
+                    "onset_on",
+                    "onset after the case was opened",
+                )
+            )
+            step.rows = step.rows.with_columns(label_date=pl.coalesce("onset_on", "opened_on"))
+        quarantine[name], rec = _finish(step, step.rows)
+        recs.append(rec)
+        tables[name] = _sorted(keyed(step.rows), name)
+
+    return Canonical(tables, quarantine, recs, identities, notices)
+
+
+_DTYPES: dict[str, pl.DataType] = {
+    "student_key": pl.String(),
+    "school_id": pl.String(),
+    "date": pl.Date(),
+    "time": pl.String(),
+    "minutes": pl.Int32(),
+    "minutes_late": pl.Int32(),
+    "outcome": pl.String(),
+    "source": pl.String(),
+    "gender": pl.String(),
+    "ses_low": pl.Boolean(),
+    "sen": pl.Boolean(),
+    "case_type": pl.String(),
+    "opened_on": pl.Date(),
+    "onset_on": pl.Date(),
+    "label_date": pl.Date(),
+}
+
+
+def _empty(table: str) -> pl.DataFrame:
+    return pl.DataFrame(schema={c: _DTYPES[c] for c in CANONICAL_COLUMNS[table]})

@@ -1,0 +1,127 @@
+"""Absence codes: from each school's own code to one canonical category, through a profile."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from types import MappingProxyType
+
+import polars as pl
+
+CATEGORIES = (
+    "unexcused",
+    "illness_parent_note",
+    "illness_certified",
+    "illness",
+    "excused_other",
+    "exclusion",
+    "school_activity",
+    "present",
+    "late",
+    "early_departure",
+)
+"""The canonical categories every profile maps into."""
+
+ABSENT_CATEGORIES = (
+    "unexcused",
+    "illness_parent_note",
+    "illness_certified",
+    "illness",
+    "excused_other",
+    "exclusion",
+    "early_departure",
+)
+"""Categories that count as (part of) a missed period; ``school_activity`` counts as present."""
+
+ILLNESS_CATEGORIES = ("illness_parent_note", "illness_certified", "illness")
+
+BUILTIN_PROFILES = ("flanders", "netherlands", "edfi")
+
+CategoryDtype = pl.Enum(list(CATEGORIES))
+
+
+class ProfileError(ValueError):
+    """A code profile that cannot be used."""
+
+
+@dataclass(frozen=True)
+class CodeProfile:
+    """A mapping from a school's own absence codes to canonical categories."""
+
+    name: str
+    codes: Mapping[str, str]
+
+    @classmethod
+    def from_toml(cls, name: str, text: str) -> CodeProfile:
+        """Parse a profile: a ``[codes]`` table (or top-level keys) of ``code = "category"``."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ProfileError(f"code profile {name}: not valid TOML ({exc})") from exc
+        table = data.get("codes", data)
+        if not isinstance(table, dict) or not table:
+            raise ProfileError(f"code profile {name}: no codes found (expected a [codes] table)")
+        bad = {code: cat for code, cat in table.items() if cat not in CATEGORIES}
+        if bad:
+            first = next(iter(bad.items()))
+            raise ProfileError(
+                f"code profile {name}: code {first[0]!r} maps to unknown category {first[1]!r} "
+                f"(categories: {', '.join(CATEGORIES)})"
+            )
+        return cls(name=name, codes=MappingProxyType({normalise(c): v for c, v in table.items()}))
+
+
+def builtin_profile(name: str) -> CodeProfile:
+    """One of the profiles shipped with schoolpoort (``flanders``, ``netherlands``, ``edfi``)."""
+    if name not in BUILTIN_PROFILES:
+        raise ProfileError(
+            f"unknown code profile {name!r} (built in: {', '.join(BUILTIN_PROFILES)})"
+        )
+    text = resources.files("features").joinpath("profiles", f"{name}.toml").read_text("utf-8")
+    return CodeProfile.from_toml(name, text)
+
+
+def normalise(code: str) -> str:
+    """Trim a code and keep what follows '#' in an Ed-Fi style descriptor URI."""
+    code = code.strip()
+    return code.rsplit("#", 1)[-1].strip() if "#" in code else code
+
+
+def normalised_code(column: str = "code") -> pl.Expr:
+    """Expression form of :func:`normalise`."""
+    trimmed = pl.col(column).str.strip_chars()
+    return (
+        pl.when(trimmed.str.contains("#", literal=True))
+        .then(trimmed.str.split("#").list.last().str.strip_chars())
+        .otherwise(trimmed)
+        .alias(column)
+    )
+
+
+def category(profile: CodeProfile, column: str = "code") -> pl.Expr:
+    """The canonical category of each (normalised) code; null for a code the profile lacks.
+
+    Codes are matched exactly first and then case-insensitively, because school software
+    exports both ``Z`` and ``z``.
+    """
+    exact = pl.col(column).replace_strict(dict(profile.codes), default=None, return_dtype=pl.String)
+    upper = {code.upper(): cat for code, cat in profile.codes.items()}
+    folded = (
+        pl.col(column)
+        .str.to_uppercase()
+        .replace_strict(upper, default=None, return_dtype=pl.String)
+    )
+    return pl.coalesce(exact, folded).cast(CategoryDtype).alias("category")
+
+
+def unknown_codes(codes: pl.Series, profile: CodeProfile) -> pl.DataFrame:
+    """Each code the profile does not know, with its count, most frequent first."""
+    frame = pl.DataFrame({"code": codes}).with_columns(category(profile))
+    return (
+        frame.filter(pl.col("category").is_null() & pl.col("code").is_not_null())
+        .group_by("code")
+        .agg(pl.len().alias("count"))
+        .sort(["count", "code"], descending=[True, False])
+    )

@@ -1,0 +1,173 @@
+"""Parse raw export rows (all text) into typed rows, and say why each rejected row fails.
+
+Nothing is dropped silently: every row of a raw table ends up either in the typed frame or in
+the failures frame with the column, the raw value and a reason in plain words. The rules come
+from the pandera models in :mod:`features.contract`; this module only adds parsing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pandera.errors
+import polars as pl
+
+from features import contract
+
+ROW = "_row"
+"""The row as a person finds it in the source file (CSV line, Excel row, Parquet row + 1)."""
+
+FAILURE_SCHEMA = {ROW: pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
+
+_TRUE = ("true", "1", "yes", "y", "ja", "j", "waar", "t")
+_FALSE = ("false", "0", "no", "n", "nee", "onwaar", "f")
+_GENDER_ALIASES = {"V": "F", "W": "F", "VROUW": "F", "MAN": "M", "FEMALE": "F", "MALE": "M"}
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """Typed rows that passed every check, and one failure row per rejected row."""
+
+    rows: pl.DataFrame
+    failures: pl.DataFrame
+
+
+def empty_failures() -> pl.DataFrame:
+    """A failures frame with no rows."""
+    return pl.DataFrame(schema=FAILURE_SCHEMA)
+
+
+def _blank_to_null(name: str) -> pl.Expr:
+    text = pl.col(name).str.strip_chars()
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def _parsed(name: str, dtype: pl.DataType) -> pl.Expr:
+    text = _blank_to_null(name)
+    if dtype == pl.Date:
+        return pl.coalesce(
+            text.str.to_date("%Y-%m-%d", strict=False),
+            text.str.to_date("%d/%m/%Y", strict=False),
+        )
+    if dtype.is_integer():
+        # Excel and some exports write whole numbers as "3.0".
+        return text.str.replace(r"\.0+$", "").str.to_integer(strict=False).cast(dtype, strict=False)
+    if dtype == pl.Boolean:
+        lower = text.str.to_lowercase()
+        return pl.when(lower.is_in(_TRUE)).then(True).when(lower.is_in(_FALSE)).then(False)
+    if name in ("period", "gender"):
+        upper = text.str.to_uppercase()
+        return upper.replace(_GENDER_ALIASES) if name == "gender" else upper
+    return text
+
+
+def _parse_reason(dtype: pl.DataType) -> str:
+    if dtype == pl.Date:
+        return "not a date (expected YYYY-MM-DD or DD/MM/YYYY)"
+    if dtype.is_integer():
+        return "not a whole number"
+    if dtype == pl.Boolean:
+        return "not true/false"
+    return "not readable"
+
+
+_CHECK_WORDS = {
+    "not_nullable": "missing value",
+    "greater_than_or_equal_to(0)": "negative duration",
+    "field_uniqueness": "duplicate value",
+}
+
+
+def _check_reason(check: str, column: str) -> str:
+    if check in _CHECK_WORDS:
+        return _CHECK_WORDS[check]
+    if check.startswith("isin("):
+        choices = re.findall(r"'([^']*)'", check)
+        return f"not one of {', '.join(choices)}"
+    if check.startswith("str_matches("):
+        return "not a time HH:MM" if column == "time" else "not AM, PM or a lesson number 1-12"
+    if check.startswith(("greater_than_or_equal_to(", "less_than_or_equal_to(")):
+        bounds = {"grade": "1-7", "periods": "0-12"}.get(column, "the allowed range")
+        return f"outside {bounds}"
+    return check
+
+
+def parse_table(raw: pl.DataFrame, table: str) -> Parsed:
+    """Type the declared columns of one raw table and check them against its contract model.
+
+    Parameters
+    ----------
+    raw
+        All-text columns as read from the export, plus the ``_row`` column. Columns not in the
+        contract must already be dropped; missing optional columns are added as nulls.
+    table
+        The contract table name.
+
+    Returns
+    -------
+    Parsed
+        ``rows``: typed columns plus ``_row``, for rows that pass; ``failures``: for each rejected
+        row its first failing column (in contract order), the raw value and the reason.
+    """
+    declared = contract.columns(table)
+    order = {name: i for i, name in enumerate(declared)}
+    present = [name for name in declared if name in raw.columns]
+    typed = raw.select(pl.col(ROW), *[_parsed(n, declared[n].dtype.type).alias(n) for n in present])
+
+    parse_failures = [
+        raw.filter(typed[n].is_null() & _blank_to_null(n).is_not_null())
+        .select(pl.col(ROW), pl.col(n).alias("value"))
+        .with_columns(column=pl.lit(n), reason=pl.lit(_parse_reason(declared[n].dtype.type)))
+        for n in present
+    ]
+    failures = [f.select(FAILURE_SCHEMA.keys()) for f in parse_failures if f.height]
+
+    try:
+        contract.MODELS[table].validate(typed, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        cases = errors.failure_cases.filter(pl.col("index").is_not_null())
+        for (column, check), group in cases.group_by(["column", "check"], maintain_order=True):
+            failed_rows = typed[ROW].gather(group["index"].cast(pl.UInt32).unique())
+            failures.append(
+                raw.select(pl.col(ROW), pl.col(str(column)).alias("value"))
+                .filter(pl.col(ROW).is_in(failed_rows.implode()))
+                .with_columns(
+                    column=pl.lit(str(column)),
+                    reason=pl.lit(_check_reason(str(check), str(column))),
+                )
+                .select(FAILURE_SCHEMA.keys())
+            )
+
+    failed = first_failure_per_row(pl.concat(failures) if failures else empty_failures(), order)
+    rows = typed.filter(~pl.col(ROW).is_in(failed[ROW].implode()))
+    return Parsed(rows=rows, failures=failed)
+
+
+def first_failure_per_row(
+    failures: pl.DataFrame, order: dict[str, int] | None = None
+) -> pl.DataFrame:
+    """Keep one failure per row: the first column in contract order, so counts reconcile."""
+    if failures.is_empty():
+        return empty_failures()
+    rank = pl.col("column").replace_strict(
+        order or {}, default=len(order or {}), return_dtype=pl.Int32
+    )
+    return (
+        failures.with_columns(_rank=rank)
+        .sort([ROW, "_rank"], maintain_order=True)
+        .unique(subset=[ROW], keep="first", maintain_order=True)
+        .drop("_rank")
+    )
+
+
+def failures_where(
+    frame: pl.DataFrame, condition: pl.Expr | pl.Series, column: str, reason: str
+) -> pl.DataFrame:
+    """Failure rows for every row of ``frame`` (typed, with ``_row``) where ``condition`` holds."""
+    return frame.filter(condition).select(
+        pl.col(ROW),
+        pl.lit(column).alias("column"),
+        pl.col(column).cast(pl.String).alias("value"),
+        pl.lit(reason).alias("reason"),
+    )

@@ -1,0 +1,149 @@
+"""The ``schoolpoort`` command line."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+from features.canonical import UnknownCodesError
+from features.codes import ProfileError
+from pipelines.readers import ExportError
+from pipelines.settings import Settings, SettingsError
+from pipelines.workspace import Workspace
+
+# Telemetry off whatever the caller's environment says: these are minors' data.
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+app = typer.Typer(
+    name="schoolpoort",
+    help="Early warning for school refusal: from all absences, late arrivals and sick-bay visits "
+    "to a short weekly risk list per school.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True, highlight=False)
+out = Console(highlight=False)
+
+WorkspaceOpt = Annotated[
+    Path, typer.Option("--workspace", "-w", help="Folder for everything the pipeline writes.")
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (TOML); flags override it.")
+]
+
+
+def fail(message: str) -> NoReturn:
+    """One line on stderr, exit code 2."""
+    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def say(message: str) -> None:
+    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}", soft_wrap=True)
+
+
+@app.command()
+def simulate(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write the export into.")],
+    students: Annotated[
+        int, typer.Option(help="Pupils on the board in the first year.", min=10)
+    ] = 5000,
+    schools: Annotated[int, typer.Option(help="Secondary schools on the board.", min=1)] = 4,
+    years: Annotated[int, typer.Option(help="School years to simulate.", min=1, max=10)] = 3,
+    last_year: Annotated[
+        int, typer.Option(help="First calendar year of the last school year (2024 = 2024-25).")
+    ] = 2024,
+    seed: Annotated[
+        int, typer.Option(help="Random seed: the same seed gives the same export.")
+    ] = 1,
+) -> None:
+    """Write a simulated school board's export (CSV with ';', Flemish codes) to --out."""
+    from schoolsim import SimulationSettings, write_export
+    from schoolsim import simulate as run
+
+    say(
+        f"simulating {students:,} pupils in {schools} schools over {years} school years (seed {seed})"
+    )
+    try:
+        sim = run(
+            SimulationSettings(
+                students=students, schools=schools, years=years, last_year=last_year, seed=seed
+            )
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    paths = write_export(sim, out_dir)
+    for name, path in paths.items():
+        out.print(f"{name}: {sim.tables[name].height:,} rows -> {path}")
+
+
+@app.command()
+def ingest(
+    export: Annotated[
+        Path, typer.Argument(help="Export folder: one file per table (.csv, .parquet, .xlsx).")
+    ],
+    workspace: WorkspaceOpt = Path("workspace"),
+    codes: Annotated[
+        str | None, typer.Option(help="Code profile: flanders, netherlands, edfi, or FILE.toml.")
+    ] = None,
+    allow_unknown_codes: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-unknown-codes", help="Quarantine rows with unknown codes instead of stopping."
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Validate an export, map its codes, pseudonymise pupils and write canonical tables."""
+    from pipelines.ingest import run_ingest
+
+    try:
+        settings = Settings.load(
+            config,
+            workspace=workspace,
+            ingest__codes=codes,
+            ingest__allow_unknown_codes=allow_unknown_codes,
+        )
+        report = run_ingest(export, Workspace(settings.workspace), settings.ingest, say)
+    except (ExportError, UnknownCodesError, ProfileError, SettingsError) as exc:
+        fail(str(exc))
+    for notice in report.notices:
+        say(f"[yellow]notice:[/] {notice}")
+    for example in report.quarantine_examples:
+        say(f"[yellow]quarantined:[/] {example}")
+    for rec in report.reconciliation:
+        mark = "" if rec.balanced else "  [bold red]UNBALANCED[/]"
+        out.print(rec.line() + mark)
+    out.print(f"canonical tables: {Workspace(settings.workspace).canonical}")
+    if not all(r.balanced for r in report.reconciliation):
+        fail("reconciliation does not balance: rows were lost (a bug; please report it)")
+
+
+@app.command()
+def demo(
+    workspace: WorkspaceOpt = Path("workspace"),
+    students: Annotated[int, typer.Option(help="Pupils on the simulated board.", min=10)] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+) -> None:
+    """Simulate a school board, then run the pipeline on it end to end."""
+    export = workspace / "export"
+    simulate(out_dir=export, students=students, schools=4, years=3, last_year=2024, seed=seed)
+    ingest(export=export, workspace=workspace, codes=None, allow_unknown_codes=None, config=None)
+    out.print(f"\nsimulated export: {export}\nworkspace:        {workspace}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,121 @@
+"""Ingest one export folder into the workspace: read, canonicalise, write, reconcile."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from features import codes
+from features.canonical import Canonical, IngestOptions, Reconciliation, canonicalise
+from features.codes import CodeProfile
+from pipelines.readers import ReadResult, find_tables, read_table
+from pipelines.settings import IngestSettings
+from pipelines.workspace import Workspace, private_dir, write_csv, write_json, write_parquet
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What an ingest did, for the console and the manifest (nothing identifying)."""
+
+    reconciliation: list[Reconciliation]
+    notices: list[str]
+    quarantine_examples: list[str]
+    fingerprint: str
+
+
+def load_profile(spec: str) -> CodeProfile:
+    """A built-in profile by name, or a user's TOML file by path."""
+    if spec in codes.BUILTIN_PROFILES:
+        return codes.builtin_profile(spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise codes.ProfileError(
+            f"code profile {spec!r}: neither a built-in profile ({', '.join(codes.BUILTIN_PROFILES)}) "
+            "nor a TOML file"
+        )
+    return codes.CodeProfile.from_toml(path.name, path.read_text("utf-8"))
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """SHA-256 over the input files' names and bytes: the same export gives the same print."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _example(rows: pl.DataFrame) -> str:
+    first = rows.row(0, named=True)
+    more = f" (+{rows.height - 1:,} more)" if rows.height > 1 else ""
+    return (
+        f"{first['file']} row {first['row']} column {first['column']}: {first['reason']} "
+        f"(value {first['value']!r}){more}"
+    )
+
+
+def run_ingest(
+    export: Path, workspace: Workspace, settings: IngestSettings, say: Say = print
+) -> IngestReport:
+    """Read ``export``, write canonical Parquet, quarantine and the identity map into ``workspace``."""
+    files, notices = find_tables(export)
+    profile = load_profile(settings.codes)
+    raw: dict[str, ReadResult] = {}
+    for name, path in files.items():
+        say(f"reading {path.name}")
+        raw[name] = read_table(name, path)
+        notices.extend(raw[name].notices)
+    say("validating, mapping codes and pseudonymising")
+    result: Canonical = canonicalise(
+        {name: r.table for name, r in raw.items()},
+        IngestOptions(
+            profile=profile,
+            key=workspace.key(),
+            allow_unknown_codes=settings.allow_unknown_codes,
+            morning_lessons=settings.morning_lessons,
+        ),
+    )
+    notices.extend(result.notices)
+
+    for name, frame in result.tables.items():
+        write_parquet(frame, workspace.canonical_table(name))
+    examples = []
+    for name, rows in result.quarantine.items():
+        path = workspace.quarantine / f"{name}.csv"
+        if rows.height:
+            write_csv(rows, path)
+            examples.append(_example(rows))
+        else:
+            path.unlink(missing_ok=True)
+    private_dir(workspace.secrets)
+    write_parquet(result.identities, workspace.secrets / "identity_map.parquet", mode=0o600)
+
+    report = IngestReport(
+        result.reconciliation, notices, examples, fingerprint(list(files.values()))
+    )
+    write_json(
+        {
+            "fingerprint": report.fingerprint,
+            "code_profile": profile.name,
+            "tables": {
+                r.table: {
+                    "source": r.source,
+                    "read": r.read,
+                    "accepted": r.accepted,
+                    "quarantined": r.quarantined,
+                    "duplicates": r.duplicates,
+                }
+                for r in report.reconciliation
+            },
+        },
+        workspace.manifest,
+    )
+    return report

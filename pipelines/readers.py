@@ -1,0 +1,158 @@
+"""Read one export folder: find each contract table's file and read it as text columns.
+
+Formats: CSV (comma, semicolon or tab; UTF-8 with or without BOM, else cp1252), Parquet
+and XLSX. Everything is read as text so that validation can quarantine a bad value with the
+value itself; typing happens in :mod:`features.validate`.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from features import contract
+from features.canonical import RawTable
+from features.validate import ROW
+
+SUFFIXES = (".csv", ".parquet", ".xlsx")
+
+
+class ExportError(ValueError):
+    """An export that cannot be read at all; the message is one line naming the file."""
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    """A raw table and what the reader noticed on the way."""
+
+    table: RawTable
+    notices: tuple[str, ...]
+
+
+def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
+    """Map each contract table to its file in ``folder``; notices for files that are not tables.
+
+    Raises
+    ------
+    ExportError
+        When the folder is missing, a required table has no file, or a table has two files.
+    """
+    if not folder.is_dir():
+        raise ExportError(f"{folder}: no such export folder")
+    found: dict[str, Path] = {}
+    notices: list[str] = []
+    for path in sorted(folder.iterdir()):
+        name, suffix = path.stem, path.suffix.lower()
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        if name not in contract.MODELS or suffix not in SUFFIXES:
+            notices.append(f"{path.name}: not a table of the input contract, ignored")
+            continue
+        if name in found:
+            raise ExportError(
+                f"{folder}: two files for table {name}: {found[name].name} and {path.name}"
+            )
+        found[name] = path
+    for name in contract.REQUIRED_TABLES:
+        if name not in found:
+            raise ExportError(
+                f"{folder}: required table {name!r} is missing (expected {name}.csv, .parquet or .xlsx)"
+            )
+    return found, notices
+
+
+def _utf8_or_cp1252(data: bytes) -> bytes:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("cp1252").encode("utf-8")
+    return data
+
+
+def _separator(data: bytes, path: Path) -> str:
+    header = data.split(b"\n", 1)[0]
+    counts = {sep: header.count(sep.encode()) for sep in (";", ",", "\t")}
+    best = max(counts, key=lambda s: counts[s])
+    if counts[best] == 0 and b"\x00" in data[:1024]:
+        raise ExportError(f"{path}: not a text table (binary content)")
+    return best
+
+
+def _read_csv(path: Path) -> pl.DataFrame:
+    data = _utf8_or_cp1252(path.read_bytes())
+    if not data.strip():
+        raise ExportError(f"{path}: empty file (expected a header row)")
+    return pl.read_csv(
+        io.BytesIO(data),
+        separator=_separator(data, path),
+        infer_schema=False,
+        row_index_name=ROW,
+        row_index_offset=2,  # line 1 is the header
+    )
+
+
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    def text(name: str, dtype: pl.DataType) -> pl.Expr:
+        col = pl.col(name)
+        if dtype == pl.Date:
+            return col.dt.strftime("%Y-%m-%d")
+        if isinstance(dtype, pl.Datetime):
+            return col.dt.date().dt.strftime("%Y-%m-%d")
+        if dtype == pl.Boolean:
+            return pl.when(col).then(pl.lit("true")).when(~col).then(pl.lit("false"))
+        return col.cast(pl.String)
+
+    return frame.select(
+        [pl.col(n) if n == ROW else text(n, d).alias(n) for n, d in frame.schema.items()]
+    )
+
+
+def _read_parquet(path: Path) -> pl.DataFrame:
+    frame = pl.read_parquet(path)
+    return _as_text(frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)))
+
+
+def _read_xlsx(path: Path) -> pl.DataFrame:
+    frame = pl.read_excel(path, engine="calamine")
+    # Excel row numbers: row 1 is the header.
+    return _as_text(frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64)))
+
+
+def read_table(name: str, path: Path) -> ReadResult:
+    """Read one table file as text columns of the contract, plus the source row number.
+
+    Raises
+    ------
+    ExportError
+        When the file is not a readable table or lacks a required column.
+    """
+    reader = {".csv": _read_csv, ".parquet": _read_parquet, ".xlsx": _read_xlsx}[
+        path.suffix.lower()
+    ]
+    try:
+        frame = reader(path)
+    except ExportError:
+        raise
+    except Exception as exc:  # polars, fastexcel and pyarrow raise many types for a bad file
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{path}: not a readable table ({reason})") from exc
+    frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
+
+    declared = contract.columns(name)
+    missing = [c for c in contract.required_columns(name) if c not in frame.columns]
+    if missing:
+        found = ", ".join(c for c in frame.columns if c != ROW)
+        raise ExportError(
+            f"{path}: missing required column {', '.join(repr(m) for m in missing)} (found: {found})"
+        )
+    notices = []
+    extra = [c for c in frame.columns if c not in declared and c != ROW]
+    if extra:
+        notices.append(f"{path.name}: ignoring columns not in the contract: {', '.join(extra)}")
+    absent = [c for c in declared if c not in frame.columns]
+    frame = frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in absent])
+    frame = frame.select(ROW, *declared).with_columns(pl.col(ROW).cast(pl.Int64))
+    return ReadResult(RawTable(name=name, source=path.name, frame=frame), tuple(notices))

@@ -1,0 +1,63 @@
+"""One typed, frozen settings object: defaults, then a TOML file, then command-line flags."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class IngestSettings(_Frozen):
+    """How exports are read and checked."""
+
+    codes: str = Field("flanders", description="flanders, netherlands, edfi, or a TOML file")
+    allow_unknown_codes: bool = Field(False, description="quarantine rows with unknown codes")
+    morning_lessons: int = Field(4, ge=1, le=12, description="lessons 1..N form the morning")
+
+
+class Settings(_Frozen):
+    """Everything a run can be told. Loaded once, passed down, never read at import time."""
+
+    workspace: Path = Path("workspace")
+    ingest: IngestSettings = IngestSettings()
+
+    @classmethod
+    def load(cls, config: Path | None = None, **overrides: Any) -> Settings:
+        """Defaults, updated by ``config`` (TOML) when given, then by non-None ``overrides``.
+
+        Overrides use dotted section names with double underscores, e.g.
+        ``ingest__codes="edfi"``.
+        """
+        data: dict[str, Any] = {}
+        if config is not None:
+            try:
+                data = tomllib.loads(config.read_text("utf-8"))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise SettingsError(f"{config}: cannot read settings ({exc})") from exc
+        for key, value in overrides.items():
+            if value is None:
+                continue
+            *sections, leaf = key.split("__")
+            node = data
+            for section in sections:
+                node = node.setdefault(section, {})
+            node[leaf] = value
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise SettingsError(f"setting {where}: {first['msg']}") from exc
+
+
+class SettingsError(ValueError):
+    """A settings file or flag that cannot be used."""
+
+
+Language = Literal["nl", "en"]
