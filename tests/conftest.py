@@ -1,0 +1,60 @@
+"""Shared fixtures: a tiny hand-written export, and a fresh workspace per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Never let a test phone home, whatever the caller's environment says.
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+os.environ["DO_NOT_TRACK"] = "true"
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["MPLBACKEND"] = "Agg"
+
+TINY = {
+    # Three pupils at one school in 2024-25. Monday 2 September 2024 is the first school day;
+    # Wednesday 4 September has no afternoon; Saturday 7 September is no school day.
+    "enrolments.csv": (
+        "student_id;school_id;grade;start_date;class_id;end_date\n"
+        "L1;S1;1;2024-09-02;1A;\n"
+        "L2;S1;2;02/09/2024;2B;2024-12-20\n"
+        "L3;S1;1;2024-09-02;1A;\n"
+    ),
+    "absences.csv": (
+        "student_id;date;period;code;minutes\n"
+        "L1;2024-09-03;AM;Z;\n"
+        "L1;2024-09-03;PM;Z;\n"
+        "L2;2024-09-05;AM;B;\n"
+        "L3;2024-09-09;1;D;50\n"
+        "L3;2024-09-09;6;D;50\n"
+    ),
+    "late_arrivals.csv": ("student_id;date;time;minutes_late\nL1;2024-09-10;08:40;10\n"),
+    "sick_bay_visits.csv": (
+        "student_id;date;time;minutes;outcome\nL1;2024-09-12;10:15;30;sent_home\n"
+    ),
+    "students.csv": "student_id;gender;ses_low;sen\nL1;F;false;true\nL2;M;true;false\nL3;V;0;0\n",
+    "care_cases.csv": (
+        "student_id;opened_on;case_type;onset_on\nL1;2024-11-04;school_refusal;2024-10-01\n"
+    ),
+}
+
+
+def write_export(folder: Path, files: dict[str, str], encoding: str = "utf-8") -> Path:
+    """Write literal CSV texts into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_bytes(text.encode(encoding))
+    return folder
+
+
+@pytest.fixture
+def tiny_export(tmp_path: Path) -> Path:
+    return write_export(tmp_path / "export", TINY)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv("SCHOOLPOORT_PSEUDONYM_KEY", raising=False)
+    return tmp_path / "ws"

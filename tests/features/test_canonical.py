@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import datetime as dt
+import io
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features import contract
+from features.canonical import (
+    CANONICAL_COLUMNS,
+    IngestOptions,
+    RawTable,
+    UnknownCodesError,
+    canonicalise,
+)
+from features.codes import builtin_profile
+from features.pseudonym import pseudonym
+from features.validate import ROW
+from tests.conftest import TINY
+
+KEY = bytes(range(32))
+OPTIONS = IngestOptions(profile=builtin_profile("flanders"), key=KEY)
+
+
+def raw_tables(files: dict[str, str]) -> dict[str, RawTable]:
+    tables = {}
+    for filename, text in files.items():
+        name = filename.removesuffix(".csv")
+        frame = pl.read_csv(
+            io.StringIO(text),
+            separator=";",
+            infer_schema=False,
+            row_index_name=ROW,
+            row_index_offset=2,
+        )
+        declared = list(contract.columns(name))
+        frame = frame.with_columns(
+            [pl.lit(None, dtype=pl.String).alias(c) for c in declared if c not in frame.columns]
+        ).select(pl.col(ROW).cast(pl.Int64), *declared)
+        tables[name] = RawTable(name, filename, frame)
+    return tables
+
+
+def with_rows(base: dict[str, str], filename: str, *lines: str) -> dict[str, str]:
+    return {**base, filename: base[filename] + "".join(line + "\n" for line in lines)}
+
+
+def reasons(result, table: str) -> list[tuple[int, str, str]]:  # type: ignore[no-untyped-def]
+    return result.quarantine[table].select("row", "column", "reason").rows()
+
+
+def test_the_tiny_export_is_accepted_whole_and_keyed_by_pseudonym() -> None:
+    result = canonicalise(raw_tables(TINY), OPTIONS)
+    assert all(r.balanced and r.quarantined == 0 for r in result.reconciliation)
+    for name, frame in result.tables.items():
+        assert frame.columns == list(CANONICAL_COLUMNS[name])
+        assert "student_id" not in frame.columns
+    absences = result.tables["absences"]
+    assert set(absences["student_key"]) == {pseudonym(KEY, s) for s in ("L1", "L2", "L3")}
+    # Lessons 1-4 are the morning, 5 and later the afternoon.
+    l3 = absences.filter(pl.col("student_key") == pseudonym(KEY, "L3"))
+    assert l3.select("period", "half").rows() == [("1", "AM"), ("6", "PM")]
+    assert absences["school_id"].unique().to_list() == ["S1"]
+    cases = result.tables["care_cases"]
+    assert cases["label_date"].to_list() == [dt.date(2024, 10, 1)]
+
+
+def test_events_are_checked_against_enrolment_and_calendar() -> None:
+    files = with_rows(
+        TINY,
+        "absences.csv",
+        "L9;2024-09-03;AM;B;",  # row 7: nobody of that id is enrolled
+        "L2;2025-01-07;AM;B;",  # row 8: after L2's enrolment ended
+        "L1;2024-09-07;AM;B;",  # row 9: a Saturday
+        "L1;2024-09-04;PM;Z;",  # row 10: Wednesday afternoon
+        "L1;2024-11-01;AM;Z;",  # row 11: autumn holiday
+    )
+    result = canonicalise(raw_tables(files), OPTIONS)
+    assert reasons(result, "absences") == [
+        (7, "student_id", "unknown pupil (not in enrolments)"),
+        (8, "date", "outside the pupil's enrolment"),
+        (9, "date", "not a school day"),
+        (10, "period", "no afternoon registration that day"),
+        (11, "date", "not a school day"),
+    ]
+
+
+def test_exact_duplicates_are_counted_and_dropped() -> None:
+    files = with_rows(TINY, "absences.csv", "L1;2024-09-03;AM;Z;", "L1;2024-09-03;AM;Z;")
+    result = canonicalise(raw_tables(files), OPTIONS)
+    rec = next(r for r in result.reconciliation if r.table == "absences")
+    assert (rec.read, rec.accepted, rec.quarantined, rec.duplicates) == (7, 5, 0, 2)
+
+
+def test_unknown_codes_stop_ingest_with_a_list_unless_allowed() -> None:
+    files = with_rows(
+        TINY, "absences.csv", "L1;2024-09-05;AM;Q;", "L1;2024-09-06;AM;Q;", "L1;2024-09-06;PM;K;"
+    )
+    with pytest.raises(
+        UnknownCodesError, match=r"2 unknown absence code\(s\).*'Q' \(2 rows\), 'K' \(1 rows\)"
+    ):
+        canonicalise(raw_tables(files), OPTIONS)
+    allowed = IngestOptions(profile=OPTIONS.profile, key=KEY, allow_unknown_codes=True)
+    result = canonicalise(raw_tables(files), allowed)
+    assert [r[2] for r in reasons(result, "absences")] == ["unknown code for profile flanders"] * 3
+
+
+def test_late_codes_in_absences_become_late_arrivals() -> None:
+    files = with_rows(TINY, "absences.csv", "L1;2024-09-05;AM;L;12")
+    result = canonicalise(raw_tables(files), OPTIONS)
+    late = result.tables["late_arrivals"]
+    assert late.select("date", "minutes_late", "source").rows() == [
+        (dt.date(2024, 9, 5), 12, "absences"),
+        (dt.date(2024, 9, 10), 10, "late_arrivals"),
+    ]
+    assert "L" not in result.tables["absences"]["code"].to_list()
+    rec = next(r for r in result.reconciliation if r.table == "absences")
+    assert rec.balanced and "1 late-arrival codes read as late arrivals" in rec.line()
+
+
+def test_an_export_calendar_replaces_the_built_in_one_per_school() -> None:
+    files = {
+        **TINY,
+        # S1 closes on Tuesday 3 September for a study day; other days: built from the rows given.
+        "calendar.csv": "date;school_day;school_id\n2024-09-03;false;S1\n2024-09-03;true;\n"
+        + "".join(f"2024-09-{d:02d};true;\n" for d in (2, 4, 5, 6, 9, 10, 11, 12)),
+    }
+    result = canonicalise(raw_tables(files), OPTIONS)
+    assert [r[1:] for r in reasons(result, "absences")] == [("date", "not a school day")] * 2
+
+
+def test_cases_with_onset_after_opening_and_unknown_pupils_are_quarantined() -> None:
+    files = with_rows(
+        TINY, "care_cases.csv", "L2;2024-10-01;truancy;2024-10-09", "L7;2024-10-01;truancy;"
+    )
+    result = canonicalise(raw_tables(files), OPTIONS)
+    assert reasons(result, "care_cases") == [
+        (3, "onset_on", "onset after the case was opened"),
+        (4, "student_id", "unknown pupil (not in enrolments)"),
+    ]
+
+
+CORRUPTIONS = st.sampled_from(
+    ["", " ", "x", "-1", "31/02/2024", "2024-09-07", "PM", "Q", "L9", "99"]
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_ingest_never_loses_a_row_under_random_corruption(data: st.DataObject) -> None:
+    tables = raw_tables(TINY)
+    corrupted = {}
+    for name, table in tables.items():
+        frame = table.frame
+        columns = [c for c in frame.columns if c != ROW]
+        values = {c: frame[c].to_list() for c in columns}
+        for _ in range(data.draw(st.integers(0, 4))):
+            column = data.draw(st.sampled_from(columns))
+            row = data.draw(st.integers(0, frame.height - 1))
+            values[column][row] = data.draw(CORRUPTIONS)
+        new = pl.DataFrame({ROW: frame[ROW], **values}, schema=frame.schema)
+        if data.draw(st.booleans()):  # an exact duplicate of a (possibly corrupted) line
+            new = new.vstack(
+                new.head(1).with_columns(pl.lit(frame.height + 2, dtype=pl.Int64).alias(ROW))
+            )
+        corrupted[name] = RawTable(name, table.source, new)
+    options = IngestOptions(profile=OPTIONS.profile, key=KEY, allow_unknown_codes=True)
+    result = canonicalise(corrupted, options)
+    for rec in result.reconciliation:
+        assert rec.balanced, rec.line()
+        assert rec.read == corrupted[rec.table].frame.height
+        quarantined = result.quarantine[rec.table]
+        assert quarantined["row"].n_unique() == quarantined.height  # one reason per row
+        assert rec.accepted == _canonical_rows(result.tables, rec.table)
+
+
+def _canonical_rows(tables: dict[str, pl.DataFrame], name: str) -> int:
+    late = tables["late_arrivals"]["source"]
+    if name == "absences":
+        return tables["absences"].height + int((late == "absences").sum())
+    if name == "late_arrivals":
+        return int((late == "late_arrivals").sum())
+    return tables[name].height

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from features.validate import ROW, parse_table
+
+
+def raw(**columns: list[str | None]) -> pl.DataFrame:
+    n = len(next(iter(columns.values())))
+    return pl.DataFrame(
+        {ROW: list(range(2, n + 2)), **columns},
+        schema={ROW: pl.Int64, **dict.fromkeys(columns, pl.String)},
+    )
+
+
+def absences(**overrides: list[str | None]) -> pl.DataFrame:
+    cols: dict[str, list[str | None]] = {
+        "student_id": ["L1"],
+        "date": ["2024-09-03"],
+        "period": ["AM"],
+        "code": ["Z"],
+        "minutes": [None],
+    }
+    return raw(**{**cols, **overrides})
+
+
+def test_both_date_forms_parse_to_the_same_date() -> None:
+    parsed = parse_table(
+        absences(date=["2024-09-03"]).vstack(absences(date=["03/09/2024"])), "absences"
+    )
+    assert parsed.rows["date"].to_list() == [dt.date(2024, 9, 3)] * 2
+    assert parsed.failures.is_empty()
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("date", "2024-13-01", "not a date (expected YYYY-MM-DD or DD/MM/YYYY)"),
+        ("date", "", "missing value"),
+        ("student_id", " ", "missing value"),
+        ("period", "evening", "not AM, PM or a lesson number 1-12"),
+        ("minutes", "-5", "negative duration"),
+        ("minutes", "five", "not a whole number"),
+    ],
+)
+def test_a_bad_value_is_rejected_with_its_column_value_and_reason(
+    column: str, value: str, reason: str
+) -> None:
+    parsed = parse_table(absences(**{column: [value]}), "absences")
+    assert parsed.rows.is_empty()
+    assert parsed.failures.rows() == [(2, column, value, reason)]
+
+
+def test_one_failure_per_row_the_first_column_in_contract_order() -> None:
+    parsed = parse_table(absences(date=["x"], period=["never"]), "absences")
+    assert parsed.failures.select("column", "reason").rows() == [
+        ("date", "not a date (expected YYYY-MM-DD or DD/MM/YYYY)")
+    ]
+
+
+def test_lowercase_period_and_dutch_gender_and_booleans_are_understood() -> None:
+    assert parse_table(absences(period=["pm"]), "absences").rows["period"].to_list() == ["PM"]
+    students = parse_table(
+        raw(student_id=["A", "B"], gender=["V", "m"], ses_low=["ja", "0"], sen=["true", "nee"]),
+        "students",
+    )
+    assert students.rows.select("gender", "ses_low", "sen").rows() == [
+        ("F", True, True),
+        ("M", False, False),
+    ]
+
+
+def test_grades_outside_secondary_and_unknown_outcomes_fail() -> None:
+    enrol = parse_table(
+        raw(
+            student_id=["A"],
+            school_id=["S"],
+            grade=["9"],
+            start_date=["2024-09-02"],
+            class_id=[None],
+            end_date=[None],
+        ),
+        "enrolments",
+    )
+    assert enrol.failures.select("column", "reason").rows() == [("grade", "outside 1-7")]
+    visit = parse_table(
+        raw(student_id=["A"], date=["2024-09-03"], time=["9:5"], minutes=["3"], outcome=["home"]),
+        "sick_bay_visits",
+    )
+    assert visit.failures.select("column", "reason").rows() == [("time", "not a time HH:MM")]

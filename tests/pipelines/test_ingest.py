@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import hashlib
+import stat
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from features.pseudonym import pseudonym
+from pipelines.ingest import run_ingest
+from pipelines.settings import IngestSettings
+from pipelines.workspace import KEY_ENV, Workspace
+from tests.conftest import TINY, write_export
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*"))}
+
+
+def test_ingest_writes_canonical_tables_identity_map_and_manifest(
+    tiny_export: Path, workspace: Path
+) -> None:
+    ws = Workspace(workspace)
+    report = run_ingest(tiny_export, ws, IngestSettings(), say=lambda _: None)
+    assert [r.table for r in report.reconciliation] == [
+        "enrolments",
+        "absences",
+        "late_arrivals",
+        "sick_bay_visits",
+        "students",
+        "care_cases",
+    ]
+    assert all(r.balanced for r in report.reconciliation)
+    for name in (
+        "enrolments",
+        "absences",
+        "late_arrivals",
+        "sick_bay_visits",
+        "calendar",
+        "students",
+        "care_cases",
+    ):
+        assert ws.canonical_table(name).exists()
+    identities = pl.read_parquet(ws.secrets / "identity_map.parquet")
+    assert identities["student_id"].to_list() == ["L1", "L2", "L3"]
+    for secret in ws.secrets.iterdir():
+        assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert stat.S_IMODE(ws.secrets.stat().st_mode) == 0o700
+    assert not (ws.quarantine / "absences.csv").exists()
+    assert ws.manifest.exists()
+
+
+def test_no_school_id_of_a_pupil_survives_outside_secrets(
+    tiny_export: Path, workspace: Path
+) -> None:
+    ws = Workspace(workspace)
+    run_ingest(tiny_export, ws, IngestSettings(), say=lambda _: None)
+    for path in ws.canonical.glob("*"):
+        data = path.read_bytes()
+        for sid in (b"L1", b"L2", b"L3"):
+            assert sid not in data, (path.name, sid)
+
+
+def test_reingesting_the_same_export_gives_identical_files(
+    tiny_export: Path, workspace: Path
+) -> None:
+    ws = Workspace(workspace)
+    run_ingest(tiny_export, ws, IngestSettings(), say=lambda _: None)
+    first = digests(ws.canonical)
+    run_ingest(tiny_export, ws, IngestSettings(), say=lambda _: None)
+    assert digests(ws.canonical) == first
+
+
+def test_quarantine_file_names_file_row_column_value_and_reason(
+    tmp_path: Path, workspace: Path
+) -> None:
+    export = write_export(
+        tmp_path / "export",
+        {
+            **TINY,
+            "absences.csv": TINY["absences.csv"] + "L1;2024-09-31;AM;Z;\nL1;2024-09-05;AM;Z;-3\n",
+        },
+    )
+    ws = Workspace(workspace)
+    report = run_ingest(export, ws, IngestSettings(), say=lambda _: None)
+    rows = pl.read_csv(ws.quarantine / "absences.csv", separator=";", infer_schema=False)
+    assert rows.select("file", "row", "column", "value", "reason").rows() == [
+        (
+            "absences.csv",
+            "7",
+            "date",
+            "2024-09-31",
+            "not a date (expected YYYY-MM-DD or DD/MM/YYYY)",
+        ),
+        ("absences.csv", "8", "minutes", "-3", "negative duration"),
+    ]
+    assert rows["student_id"].to_list() == ["L1", "L1"]  # the whole raw row is kept
+    assert report.quarantine_examples == [
+        "absences.csv row 7 column date: not a date (expected YYYY-MM-DD or DD/MM/YYYY) "
+        "(value '2024-09-31') (+1 more)"
+    ]
+
+
+def test_the_key_can_come_from_the_environment(
+    tiny_export: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = bytes(range(32))
+    monkeypatch.setenv(KEY_ENV, key.hex())
+    ws = Workspace(workspace)
+    run_ingest(tiny_export, ws, IngestSettings(), say=lambda _: None)
+    assert not (ws.secrets / "pseudonym.key").exists()
+    enrolments = pl.read_parquet(ws.canonical_table("enrolments"))
+    assert pseudonym(key, "L1") in enrolments["student_key"].to_list()

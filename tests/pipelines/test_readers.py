@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.readers import ExportError, find_tables, read_table
+from tests.conftest import TINY, write_export
+
+ENROL = TINY["enrolments.csv"]
+
+
+def read(path: Path, name: str = "enrolments") -> pl.DataFrame:
+    return read_table(name, path).table.frame
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        (ENROL, "utf-8"),
+        (ENROL.replace(";", ","), "utf-8"),
+        (ENROL.replace(";", "\t"), "utf-8"),
+        ("\ufeff" + ENROL, "utf-8"),
+        (ENROL.replace("1A", "1Aé"), "cp1252"),
+    ],
+    ids=["semicolon", "comma", "tab", "bom", "cp1252"],
+)
+def test_csv_dialects_read_the_same(tmp_path: Path, text: str, encoding: str) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_bytes(text.encode(encoding))
+    frame = read(path)
+    assert frame.columns == [
+        "_row",
+        "student_id",
+        "school_id",
+        "grade",
+        "start_date",
+        "class_id",
+        "end_date",
+    ]
+    assert frame["_row"].to_list() == [2, 3, 4]  # CSV line numbers: line 1 is the header
+    assert frame["student_id"].to_list() == ["L1", "L2", "L3"]
+    if encoding == "cp1252":
+        assert frame["class_id"][0] == "1Aé"
+
+
+def test_parquet_and_xlsx_with_typed_cells_read_as_text(tmp_path: Path) -> None:
+    typed = pl.DataFrame(
+        {
+            "student_id": ["L1", "L2"],
+            "school_id": ["S1", "S1"],
+            "grade": [1, 2],
+            "start_date": [dt.date(2024, 9, 2), dt.date(2024, 9, 2)],
+            "end_date": [None, dt.date(2024, 12, 20)],
+        }
+    )
+    typed.write_parquet(tmp_path / "enrolments.parquet")
+    typed.write_excel(tmp_path / "enrolments.xlsx")
+    from_parquet = read(tmp_path / "enrolments.parquet")
+    from_excel = read(tmp_path / "enrolments.xlsx")
+    assert from_parquet["_row"].to_list() == [1, 2]
+    assert from_excel["_row"].to_list() == [2, 3]  # Excel row numbers
+    for frame in (from_parquet, from_excel):
+        assert frame["start_date"].to_list() == ["2024-09-02", "2024-09-02"]
+        assert frame["end_date"].to_list() == [None, "2024-12-20"]
+        assert frame["grade"].str.replace(r"\.0$", "").to_list() == ["1", "2"]
+        assert frame["class_id"].to_list() == [None, None]  # optional, absent: added as blanks
+
+
+def test_extra_columns_are_ignored_with_a_notice(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_text(ENROL.replace("end_date\n", "end_date;remark\n", 1))
+    result = read_table("enrolments", path)
+    assert "remark" not in result.table.frame.columns
+    assert result.notices == ("enrolments.csv: ignoring columns not in the contract: remark",)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (
+            b"student_id;school_id;start_date\nL1;S1;2024-09-02\n",
+            r"missing required column 'grade' \(found: student_id, school_id, start_date\)",
+        ),
+        (b"", "empty file"),
+        (b"\x00\x01\x02\x03binary", "not a text table"),
+    ],
+    ids=["missing-column", "empty", "binary"],
+)
+def test_unreadable_tables_give_one_line_naming_the_file(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_bytes(content)
+    with pytest.raises(ExportError, match=message) as info:
+        read_table("enrolments", path)
+    assert "\n" not in str(info.value)
+    assert str(path) in str(info.value)
+
+
+def test_a_corrupt_xlsx_is_not_a_readable_table(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.xlsx"
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(ExportError, match=r"enrolments\.xlsx: not a readable table"):
+        read_table("enrolments", path)
+
+
+def test_find_tables_needs_the_required_ones_and_refuses_two_files_for_one(tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "x", {"enrolments.csv": ENROL, "readme.txt": "hi"})
+    with pytest.raises(ExportError, match="required table 'absences' is missing"):
+        find_tables(folder)
+    write_export(folder, {"absences.csv": TINY["absences.csv"]})
+    found, notices = find_tables(folder)
+    assert sorted(found) == ["absences", "enrolments"]
+    assert notices == ["readme.txt: not a table of the input contract, ignored"]
+    (folder / "absences.parquet").write_bytes(b"")
+    with pytest.raises(ExportError, match="two files for table absences"):
+        find_tables(folder)
+    with pytest.raises(ExportError, match="no such export folder"):
+        find_tables(tmp_path / "nowhere")
