@@ -195,10 +195,14 @@ def _check_school_day(step: _Step, days: pl.DataFrame) -> None:
         how="left",
     )
     joined = joined.with_columns(
+        _in_calendar=pl.coalesce("_sd", "_gsd").is_not_null(),
         _school_day=pl.coalesce("_sd", "_gsd").fill_null(False),
         _periods=pl.coalesce("_p", "_gp").fill_null(0),
     ).drop("_sd", "_gsd", "_p", "_gp")
     step.rows = joined
+    step.reject(
+        failures_where(joined, ~pl.col("_in_calendar"), "date", "no calendar for this date")
+    )
     step.reject(failures_where(joined, ~pl.col("_school_day"), "date", "not a school day"))
     if "half" in joined.columns:
         step.reject(
@@ -209,22 +213,22 @@ def _check_school_day(step: _Step, days: pl.DataFrame) -> None:
                 "no afternoon registration that day",
             )
         )
-    step.rows = step.rows.drop("_school_day", "_periods")
+    step.rows = step.rows.drop("_in_calendar", "_school_day", "_periods")
 
 
 def _builtin_calendar(event_dates: pl.Series) -> pl.DataFrame:
-    known = [y for y in flemish.KNOWN_SCHOOL_YEARS]
+    known = flemish.KNOWN_SCHOOL_YEARS
     if event_dates.is_empty():
         return pl.DataFrame(schema=_calendar_schema())
     lo, hi = event_dates.min(), event_dates.max()
     assert isinstance(lo, dt.date) and isinstance(hi, dt.date)
-    years = sorted({flemish.school_year_of(lo), flemish.school_year_of(hi)})
-    first = max(years[0], known[0])
-    last = min(years[-1], known[-1])
-    start = flemish.school_year_bounds(first)[0].replace(day=1)
-    end = flemish.school_year_bounds(last)[1]
-    start = min(start, dt.date(first, 8, 1))
-    end = max(end, dt.date(last + 1, 8, 31))
+    first = min(max(flemish.school_year_of(lo), known[0]), known[-1])
+    last = max(min(flemish.school_year_of(hi), known[-1]), first)
+    start = flemish.school_year_bounds(first)[0]
+    # Through the summer after the last school year, so that summer dates get a row.
+    end = min(
+        flemish.school_year_bounds(last)[1] + dt.timedelta(days=75), dt.date(known[-1] + 1, 8, 31)
+    )
     frame = flemish.flemish_calendar(start, end)
     return frame.with_columns(pl.lit(None, dtype=pl.String).alias("school_id")).select(
         _calendar_schema().keys()

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
+import polars as pl
 import pytest
+
+from features import contract
+from features.canonical import RawTable
+from features.validate import ROW
 
 # Never let a test phone home, whatever the caller's environment says.
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
@@ -58,3 +64,23 @@ def tiny_export(tmp_path: Path) -> Path:
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("SCHOOLPOORT_PSEUDONYM_KEY", raising=False)
     return tmp_path / "ws"
+
+
+def raw_tables(files: dict[str, str]) -> dict[str, RawTable]:
+    """Literal ';'-separated CSV texts as the raw tables a reader would give."""
+    tables = {}
+    for filename, text in files.items():
+        name = filename.removesuffix(".csv")
+        frame = pl.read_csv(
+            io.StringIO(text),
+            separator=";",
+            infer_schema=False,
+            row_index_name=ROW,
+            row_index_offset=2,
+        )
+        declared = list(contract.columns(name))
+        frame = frame.with_columns(
+            [pl.lit(None, dtype=pl.String).alias(c) for c in declared if c not in frame.columns]
+        ).select(pl.col(ROW).cast(pl.Int64), *declared)
+        tables[name] = RawTable(name, filename, frame)
+    return tables

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import contract
 from features.canonical import (
     CANONICAL_COLUMNS,
     IngestOptions,
@@ -19,29 +17,10 @@ from features.canonical import (
 from features.codes import builtin_profile
 from features.pseudonym import pseudonym
 from features.validate import ROW
-from tests.conftest import TINY
+from tests.conftest import TINY, raw_tables
 
 KEY = bytes(range(32))
 OPTIONS = IngestOptions(profile=builtin_profile("flanders"), key=KEY)
-
-
-def raw_tables(files: dict[str, str]) -> dict[str, RawTable]:
-    tables = {}
-    for filename, text in files.items():
-        name = filename.removesuffix(".csv")
-        frame = pl.read_csv(
-            io.StringIO(text),
-            separator=";",
-            infer_schema=False,
-            row_index_name=ROW,
-            row_index_offset=2,
-        )
-        declared = list(contract.columns(name))
-        frame = frame.with_columns(
-            [pl.lit(None, dtype=pl.String).alias(c) for c in declared if c not in frame.columns]
-        ).select(pl.col(ROW).cast(pl.Int64), *declared)
-        tables[name] = RawTable(name, filename, frame)
-    return tables
 
 
 def with_rows(base: dict[str, str], filename: str, *lines: str) -> dict[str, str]:

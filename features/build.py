@@ -1,0 +1,206 @@
+"""The assembler: canonical tables + an as-of date -> one feature row per enrolled pupil.
+
+For an as-of date ``t``: events strictly before ``t`` only; pupils enrolled on ``t`` only;
+one aggregation over the pupil-day frame; a left join onto the cohort; explicit fills (a
+count with no events is 0); then the catalog's expressions. Nothing here reads a clock.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+from features import absences, lateness, patterns, sick_bay, spells, trend
+from features.catalog import CATALOG
+from features.pupil_days import pupil_days
+from features.schooldays import SLOPE_WEEKS, WEEK_WINDOWS, as_of_dates, school_days, windows
+
+KEY_COLUMNS = ("student_key", "as_of")
+META_COLUMNS = ("school_id", "class_key", "grade")
+"""Carried beside the features for ranking within a school and for audits; not features."""
+
+_WINDOW_STARTS = (*[f"{n}w" for n in WEEK_WINDOWS], "ytd", "prev")
+_CUMS = ("cum_periods", "cum_days", "cum_after_break", "cum_mondays")
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """What every as-of date reuses: school days per school and the pupil-day frame."""
+
+    enrolments: pl.DataFrame
+    days: pl.DataFrame
+    pupil_days: pl.DataFrame
+
+    def as_of_dates(
+        self, start: dt.date | None = None, end: dt.date | None = None
+    ) -> list[dt.date]:
+        """First school day of every school week in the data's range (or in [start, end])."""
+        lo = start or self.days["date"].min()
+        hi = end or self.days["date"].max()
+        assert isinstance(lo, dt.date) and isinstance(hi, dt.date)
+        return as_of_dates(self.days, lo, hi)
+
+
+def prepare(
+    enrolments: pl.LazyFrame,
+    absences_: pl.LazyFrame,
+    late_arrivals: pl.LazyFrame,
+    sick_bay_visits: pl.LazyFrame,
+    calendar: pl.LazyFrame,
+) -> Prepared:
+    """Resolve each school's calendar and build the pupil-day frame, once for all dates."""
+    schools = enrolments.select("school_id").unique()
+    days = school_days(calendar, schools).collect()
+    frame = pupil_days(absences_, late_arrivals, sick_bay_visits, days.lazy()).collect()
+    return Prepared(enrolments=enrolments.collect(), days=days, pupil_days=frame)
+
+
+def cohort(enrolments: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """Pupils enrolled on ``as_of``: school, class and grade of the enrolment covering it.
+
+    Also ``enrolled_since`` (the first enrolment start on the board) and ``first_year_start``
+    (when the pupil first enrolled at this school), for denominators and ``new_at_school``.
+    """
+    started = enrolments.filter(pl.col("start_date") <= as_of)
+    current = (
+        started.filter(pl.col("end_date").is_null() | (pl.col("end_date") >= as_of))
+        .sort("student_key", "start_date")
+        .group_by("student_key")
+        .agg(pl.all().last())
+    )
+    since = started.group_by("student_key").agg(pl.col("start_date").min().alias("enrolled_since"))
+    at_school = started.group_by("student_key", "school_id").agg(
+        pl.col("start_date").min().alias("first_at_school")
+    )
+    return (
+        current.join(since, on="student_key")
+        .join(at_school, on=["student_key", "school_id"])
+        .select(
+            "student_key",
+            "school_id",
+            pl.coalesce("class_id", pl.format("grade {}", "grade")).alias("class_key"),
+            "grade",
+            "enrolled_since",
+            "first_at_school",
+        )
+    )
+
+
+def _cum_at(days: pl.LazyFrame, date_column: str, prefix: str) -> tuple[pl.LazyFrame, list[str]]:
+    cols = [pl.col(c).alias(f"{prefix}{c}") for c in _CUMS]
+    table = days.select("school_id", pl.col("date").alias(date_column), *cols)
+    return table, [f"{prefix}{c}" for c in _CUMS]
+
+
+def school_windows(days: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """Per school: window starts and the running counts (``cum_*``) at each window edge."""
+    out = windows(days, as_of).with_columns(as_of=pl.lit(as_of))
+    edges = [
+        "as_of",
+        *[f"start_{w}" for w in _WINDOW_STARTS],
+        *[f"wk_{j}" for j in range(1, SLOPE_WEEKS + 1)],
+    ]
+    for edge in edges:
+        table, _ = _cum_at(days, edge, f"{edge}__")
+        out = out.join(table, on=["school_id", edge], how="left")
+    weeks = (
+        days.join(out.select("school_id", "start_ytd"), on="school_id")
+        .filter(
+            pl.col("school_day")
+            & (pl.col("date") >= pl.col("start_ytd"))
+            & (pl.col("week_start") < pl.lit(as_of).dt.truncate("1w"))
+        )
+        .group_by("school_id")
+        .agg(pl.col("week_start").n_unique().cast(pl.Int32).alias("weeks_into_year"))
+    )
+    return out.join(weeks, on="school_id", how="left").with_columns(
+        pl.col("weeks_into_year").fill_null(0)
+    )
+
+
+def _denominators() -> list[pl.Expr]:
+    """Registrable periods (and days) per window, counting only time the pupil was enrolled."""
+
+    def between(lo: str, hi: str, cum: str = "cum_periods") -> pl.Expr:
+        upper = pl.col(f"{hi}__{cum}").fill_null(0)
+        lower = pl.max_horizontal(
+            pl.col(f"{lo}__{cum}").fill_null(0), pl.col(f"enrol__{cum}").fill_null(0)
+        )
+        return (upper - lower).clip(lower_bound=0)
+
+    exprs = [
+        between(f"start_{w}", "as_of").alias(f"periods_{w}") for w in _WINDOW_STARTS if w != "prev"
+    ]
+    exprs.append(between("start_prev", "start_ytd").alias("periods_prev"))
+    exprs += [
+        between(f"wk_{j}", "as_of" if j == 1 else f"wk_{j - 1}").alias(f"periods_wk_{j}")
+        for j in range(1, SLOPE_WEEKS + 1)
+    ]
+    exprs += [
+        between("start_ytd", "as_of", "cum_days").alias("days_ytd"),
+        between("start_ytd", "as_of", "cum_mondays").alias("mondays_ytd"),
+        between("start_ytd", "as_of", "cum_after_break").alias("after_break_days_ytd"),
+        pl.col("as_of__cum_days").fill_null(0).alias("last_school_index"),
+        (pl.col("first_at_school") >= pl.col("start_ytd")).alias("new_at_school"),
+    ]
+    return exprs
+
+
+def _aggregates() -> list[pl.Expr]:
+    return [
+        *absences.aggregates(),
+        *lateness.aggregates(),
+        *sick_bay.aggregates(),
+        *patterns.aggregates(),
+        *trend.aggregates(),
+    ]
+
+
+def feature_table(prepared: Prepared, as_of: dt.date) -> pl.LazyFrame:
+    """The feature row of every pupil enrolled on ``as_of``, from events strictly before it.
+
+    Returns
+    -------
+    polars.LazyFrame
+        ``student_key, as_of, school_id, class_key, grade`` then the catalog's features in
+        catalog order, sorted by ``school_id, student_key``.
+    """
+    days = prepared.days.lazy()
+    pupils = cohort(prepared.enrolments.lazy(), as_of)
+    per_school = school_windows(days, as_of)
+    enrol_cum, _ = _cum_at(days, "enrolled_since", "enrol__")
+    frame = (
+        pupils.join(per_school, on="school_id", how="left")
+        .join(enrol_cum, on=["school_id", "enrolled_since"], how="left")
+        .with_columns(_denominators())
+    )
+    window_cols = [
+        "student_key",
+        "as_of",
+        *[f"start_{w}" for w in _WINDOW_STARTS],
+        *[f"wk_{j}" for j in range(1, SLOPE_WEEKS + 1)],
+        "last_school_index",
+    ]
+    earliest = prepared.days["date"].min()
+    events = (
+        prepared.pupil_days.lazy()
+        .filter(pl.col("date") < as_of)
+        .join(frame.select(window_cols), on="student_key", how="inner")
+        .filter(pl.col("date") >= pl.coalesce("start_prev", pl.lit(earliest)))
+    )
+    counts = events.group_by("student_key").agg(_aggregates())
+    spell_counts = spells.spell_aggregates(events)
+    count_cols = [e.meta.output_name() for e in _aggregates()]
+    spell_cols = [c for c in spell_counts.collect_schema().names() if c != "student_key"]
+    table = (
+        frame.join(counts, on="student_key", how="left")
+        .join(spell_counts, on="student_key", how="left")
+        .with_columns(pl.col(count_cols + spell_cols).fill_null(0))
+        .with_columns([f.expression() for f in CATALOG if f.stage == "pupil"])
+        .with_columns([f.expression() for f in CATALOG if f.stage == "context"])
+    )
+    return table.select(
+        *KEY_COLUMNS, *META_COLUMNS, *[pl.col(f.name).cast(pl.Float64) for f in CATALOG]
+    ).sort("school_id", "student_key")

@@ -1,0 +1,153 @@
+"""School days per school, school weeks, as-of dates and the windows that hang off them.
+
+Windows are counted in *school weeks*: a week with at least one school day. Holidays are not
+weeks, so "the last 4 weeks" on the Monday after the autumn holiday means the 4 weeks of
+school before it. Rates divide by registrable periods (half-days) in the window, and only
+those the pupil was enrolled for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+WEEK_WINDOWS = (1, 2, 4, 8, 12)
+"""School-week windows used by the features (12: the Dutch M@ZL rule's horizon)."""
+
+SLOPE_WEEKS = 8
+
+
+def school_days(calendar: pl.LazyFrame, schools: pl.LazyFrame) -> pl.LazyFrame:
+    """Each school's own calendar with running indices.
+
+    Parameters
+    ----------
+    calendar
+        Canonical calendar: rows with a ``school_id`` override the all-schools rows (null
+        ``school_id``) for that school.
+    schools
+        One column ``school_id``: the schools to resolve.
+
+    Returns
+    -------
+    polars.LazyFrame
+        ``school_id, date, school_day, periods, school_year, week_start, after_break,
+        after_holiday, day_index, cum_periods, cum_days, cum_after_break, cum_mondays`` where the
+        ``cum_*`` columns count what lies strictly before ``date`` (so a window [a, b) has
+        ``cum(b) - cum(a)``), and ``day_index`` numbers school days (null on other days).
+    """
+    general = calendar.filter(pl.col("school_id").is_null()).drop("school_id")
+    specific = calendar.filter(pl.col("school_id").is_not_null())
+    resolved = (
+        schools.join(general, how="cross")
+        .join(specific, on=["school_id", "date"], how="full", coalesce=True, suffix="_own")
+        .select(
+            "school_id",
+            "date",
+            pl.coalesce("school_day_own", "school_day").alias("school_day"),
+            pl.coalesce("periods_own", "periods").alias("periods").cast(pl.Int32),
+            pl.coalesce("school_year_own", "school_year").alias("school_year"),
+        )
+        .sort("school_id", "date")
+    )
+    is_day = pl.col("school_day")
+    prev_school_date = (
+        pl.when(is_day).then(pl.col("date")).forward_fill().shift(1).over("school_id")
+    )
+    days_since_last = (pl.col("date") - prev_school_date).dt.total_days()
+    return resolved.with_columns(
+        week_start=pl.col("date").dt.truncate("1w"),
+        after_break=is_day & (days_since_last > 1).fill_null(True),
+        # a break of 3 or more days without school beyond the weekend: a holiday or long weekend
+        after_holiday=is_day & (days_since_last > 3).fill_null(True),
+    ).with_columns(
+        day_index=pl.when(is_day).then(is_day.cast(pl.Int32).cum_sum().over("school_id")),
+        cum_periods=_cum_before(pl.col("periods")),
+        cum_days=_cum_before(is_day.cast(pl.Int32)),
+        cum_after_break=_cum_before(pl.col("after_break").cast(pl.Int32)),
+        cum_mondays=_cum_before((is_day & (pl.col("date").dt.weekday() == 1)).cast(pl.Int32)),
+    )
+
+
+def _cum_before(expr: pl.Expr) -> pl.Expr:
+    return (expr.cum_sum() - expr).over("school_id")
+
+
+def as_of_dates(days: pl.DataFrame, start: dt.date, end: dt.date) -> list[dt.date]:
+    """The first school day of every school week in [start, end] (Mondays, mostly).
+
+    Uses the days of all schools together: a week counts when any school teaches.
+    """
+    firsts = (
+        days.filter(pl.col("school_day") & pl.col("date").is_between(start, end))
+        .group_by("week_start")
+        .agg(pl.col("date").min())
+        .sort("date")
+    )
+    return firsts["date"].to_list()
+
+
+def windows(days: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
+    """Per school, the first day of each window that ends just before ``as_of``.
+
+    Returns ``school_id, start_1w .. start_12w, wk_1 .. wk_8, start_ytd, start_prev`` where
+    ``start_Nw`` is the Monday of the N-th school week before the week of ``as_of``,
+    ``wk_j`` the Monday of the j-th school week back (``wk_1`` the last one), ``start_ytd``
+    the first day of the current school year and ``start_prev`` that of the previous one.
+    """
+    week_of = pl.lit(as_of).dt.truncate("1w")
+    weeks = (
+        days.filter(pl.col("school_day") & (pl.col("week_start") < week_of))
+        .select("school_id", "week_start")
+        .unique()
+        .sort("school_id", "week_start", descending=[False, True])
+        .group_by("school_id", maintain_order=True)
+        .agg(pl.col("week_start").head(max(WEEK_WINDOWS)).alias("weeks"))
+    )
+    year = (
+        days.filter(pl.col("date") <= as_of)
+        .group_by("school_id")
+        .agg(pl.col("school_year").sort_by("date").last().alias("year"))
+    )
+    year_starts = (
+        days.filter(pl.col("school_day"))
+        .group_by("school_id", "school_year")
+        .agg(pl.col("date").min().alias("first"))
+    )
+    as_of_day = pl.lit(as_of)
+    return (
+        weeks.join(year, on="school_id", how="full", coalesce=True)
+        .join(
+            year_starts.rename({"school_year": "year", "first": "start_ytd"}),
+            on=["school_id", "year"],
+            how="left",
+        )
+        .join(
+            year_starts.with_columns(pl.col("school_year") + 1).rename(
+                {"school_year": "year", "first": "start_prev"}
+            ),
+            on=["school_id", "year"],
+            how="left",
+        )
+        .with_columns(
+            [
+                pl.col("weeks")
+                .list.get(n - 1, null_on_oob=True)
+                .fill_null(pl.col("weeks").list.last())
+                .fill_null(as_of_day)
+                .alias(f"start_{n}w")
+                for n in WEEK_WINDOWS
+            ]
+            + [
+                pl.col("weeks").list.get(j - 1, null_on_oob=True).alias(f"wk_{j}")
+                for j in range(1, SLOPE_WEEKS + 1)
+            ]
+        )
+        .with_columns(
+            start_ytd=pl.coalesce("start_ytd", as_of_day).clip(upper_bound=as_of_day),
+            start_prev=pl.coalesce("start_prev", "start_ytd", as_of_day),
+        )
+        .drop("weeks", "year")
+        .select("school_id", pl.all().exclude("school_id"))
+    )
