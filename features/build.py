@@ -36,10 +36,16 @@ class Prepared:
     def as_of_dates(
         self, start: dt.date | None = None, end: dt.date | None = None
     ) -> list[dt.date]:
-        """First school day of every school week in the data's range (or in [start, end])."""
-        lo = start or self.days["date"].min()
-        hi = end or self.days["date"].max()
+        """First school day of every school week in [start, end].
+
+        By default from the first recorded event to the week after the last one.
+        """
+        events = self.pupil_days["date"]
+        lo = start or events.min() or self.days["date"].min()
+        hi = end or events.max() or self.days["date"].max()
         assert isinstance(lo, dt.date) and isinstance(hi, dt.date)
+        if end is None:
+            hi += dt.timedelta(days=7)
         return as_of_dates(self.days, lo, hi)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import sys
 import time
@@ -128,6 +129,44 @@ def ingest(
         fail("reconciliation does not balance: rows were lost (a bug; please report it)")
 
 
+def _day(value: dt.datetime | None) -> dt.date | None:
+    return value.date() if value is not None else None
+
+
+@app.command()
+def features(
+    workspace: WorkspaceOpt = Path("workspace"),
+    from_: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--from", formats=["%Y-%m-%d"], help="First as-of date (default: first event)."
+        ),
+    ] = None,
+    to: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--to",
+            formats=["%Y-%m-%d"],
+            help="Last as-of date (default: a week after the last event).",
+        ),
+    ] = None,
+) -> None:
+    """Build the weekly feature tables (one per school week's first day) in the workspace."""
+    from pipelines.features import MissingInputError, build_features, load_prepared
+
+    ws = Workspace(workspace)
+    try:
+        prepared = load_prepared(ws)
+    except MissingInputError as exc:
+        fail(str(exc))
+    dates = prepared.as_of_dates(_day(from_), _day(to))
+    if not dates:
+        fail("no school weeks in that range")
+    say(f"building features for {len(dates)} as-of dates, {dates[0]} to {dates[-1]}")
+    build_features(ws, dates, prepared, say=say)
+    out.print(f"feature tables: {ws.features} ({len(dates)} as-of dates)")
+
+
 @app.command()
 def demo(
     workspace: WorkspaceOpt = Path("workspace"),
@@ -138,6 +177,7 @@ def demo(
     export = workspace / "export"
     simulate(out_dir=export, students=students, schools=4, years=3, last_year=2024, seed=seed)
     ingest(export=export, workspace=workspace, codes=None, allow_unknown_codes=None, config=None)
+    features(workspace=workspace, from_=None, to=None)
     out.print(f"\nsimulated export: {export}\nworkspace:        {workspace}")
 
 

@@ -1,0 +1,120 @@
+"""Build and store feature tables: one Parquet file per as-of date under the workspace.
+
+A date already built is skipped unless its inputs changed: each file's manifest entry holds a
+fingerprint of everything the features at that date can see (pupil-days before it, the
+enrolments, the calendar) and of the catalog itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from features.build import Prepared, feature_table, prepare
+from features.catalog import CATALOG
+from pipelines.workspace import Workspace, write_json, write_parquet
+
+Say = Callable[[str], None]
+
+FEATURES_VERSION = "1"
+"""Bump when a feature's definition changes without its name changing."""
+
+
+class MissingInputError(FileNotFoundError):
+    """The workspace lacks the canonical tables: run ``schoolpoort ingest`` first."""
+
+
+def load_prepared(workspace: Workspace) -> Prepared:
+    """Canonical tables from the workspace, prepared for feature building."""
+    tables = {}
+    for name in ("enrolments", "absences", "late_arrivals", "sick_bay_visits", "calendar"):
+        path = workspace.canonical_table(name)
+        if not path.exists():
+            raise MissingInputError(f"{path}: no canonical table; run `schoolpoort ingest` first")
+        tables[name] = pl.scan_parquet(path)
+    return prepare(
+        tables["enrolments"],
+        tables["absences"],
+        tables["late_arrivals"],
+        tables["sick_bay_visits"],
+        tables["calendar"],
+    )
+
+
+def _frame_hash(frame: pl.DataFrame) -> int:
+    return int(frame.hash_rows(seed=0).sum()) if frame.height else 0
+
+
+@dataclass(frozen=True)
+class FeatureStore:
+    """The per-date feature files of a workspace."""
+
+    workspace: Workspace
+
+    @property
+    def folder(self) -> Path:
+        return self.workspace.features
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.folder / "manifest.json"
+
+    def path(self, as_of: dt.date) -> Path:
+        return self.folder / f"as_of={as_of.isoformat()}" / "features.parquet"
+
+    def manifest(self) -> dict[str, str]:
+        if not self.manifest_path.exists():
+            return {}
+        data: dict[str, str] = json.loads(self.manifest_path.read_text("utf-8"))
+        return data
+
+    def scan(self, dates: Iterable[dt.date]) -> pl.LazyFrame:
+        """The stored tables for ``dates``, one after the other."""
+        return pl.concat([pl.scan_parquet(self.path(d)) for d in dates], how="vertical")
+
+
+def fingerprint(prepared: Prepared, as_of: dt.date) -> str:
+    """What the features at ``as_of`` depend on: pupil-days before it, enrolments, calendar, code."""
+    seen = prepared.pupil_days.filter(pl.col("date") < as_of)
+    parts = (
+        FEATURES_VERSION,
+        ",".join(f.name for f in CATALOG),
+        _frame_hash(seen),
+        seen.height,
+        _frame_hash(prepared.enrolments),
+        _frame_hash(prepared.days),
+    )
+    return "|".join(str(p) for p in parts)
+
+
+def build_features(
+    workspace: Workspace,
+    dates: list[dt.date],
+    prepared: Prepared | None = None,
+    say: Say = print,
+) -> list[Path]:
+    """Build (or reuse) the feature table of every date in ``dates``; return their paths."""
+    prepared = prepared or load_prepared(workspace)
+    store = FeatureStore(workspace)
+    manifest = store.manifest()
+    built = reused = 0
+    for i, as_of in enumerate(dates, start=1):
+        key = as_of.isoformat()
+        print_ = fingerprint(prepared, as_of)
+        if manifest.get(key) == print_ and store.path(as_of).exists():
+            reused += 1
+            continue
+        write_parquet(feature_table(prepared, as_of).collect(), store.path(as_of))
+        manifest[key] = print_
+        built += 1
+        if built % 10 == 0 or i == len(dates):
+            say(f"features: {i}/{len(dates)} as-of dates ({built} built, {reused} unchanged)")
+    write_json(manifest, store.manifest_path)
+    if built == 0:
+        say(f"features: all {len(dates)} as-of dates unchanged")
+    return [store.path(d) for d in dates]
