@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from typing import Annotated, NoReturn
 
+import polars as pl
 import typer
 from rich.console import Console
 
@@ -46,6 +47,21 @@ def fail(message: str) -> NoReturn:
     """One line on stderr, exit code 2."""
     console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(2)
+
+
+def format_table(frame: pl.DataFrame, digits: int = 3) -> str:
+    """A plain fixed-width table: readable in a terminal, a log file and a closing note."""
+    cells = [[c for c in frame.columns]]
+    for row in frame.iter_rows():
+        cells.append([f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row])
+    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
+    lines = [
+        "  ".join(
+            v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in cells
+    ]
+    return "\n".join(lines)
 
 
 def say(message: str) -> None:
@@ -168,6 +184,46 @@ def features(
 
 
 @app.command()
+def train(
+    workspace: WorkspaceOpt = Path("workspace"),
+    until: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Use only what was known before this date (default: after the last event).",
+        ),
+    ] = None,
+    horizon_weeks: Annotated[
+        int | None,
+        typer.Option(help="Weeks after an as-of date in which a new case counts (default 8)."),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Train the ladder (rules, scorecard, monotone boosting) on forward splits; register the champion."""
+    from pipelines.features import MissingInputError
+    from pipelines.tracking import ui_command
+    from pipelines.train import TrainingError, run_train
+
+    try:
+        settings = Settings.load(
+            config,
+            workspace=workspace,
+            train__until=_day(until),
+            train__horizon_weeks=horizon_weeks,
+        )
+        report = run_train(Workspace(settings.workspace), settings.train, say)
+    except (MissingInputError, TrainingError, SettingsError) as exc:
+        fail(str(exc))
+    out.print(f"\nladder: mean over {len(report.splits)} forward splits (until {report.until})")
+    out.print(format_table(report.table()))
+    out.print(
+        f"champion: {report.champion} -> registered as {settings.train.model_name} "
+        f"version {report.model_version}, alias champion (run {report.run_id})"
+    )
+    out.print(f"MLflow UI: {ui_command(settings.workspace)}")
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOpt = Path("workspace"),
     students: Annotated[int, typer.Option(help="Pupils on the simulated board.", min=10)] = 5000,
@@ -178,6 +234,7 @@ def demo(
     simulate(out_dir=export, students=students, schools=4, years=3, last_year=2024, seed=seed)
     ingest(export=export, workspace=workspace, codes=None, allow_unknown_codes=None, config=None)
     features(workspace=workspace, from_=None, to=None)
+    train(workspace=workspace, until=None, horizon_weeks=None, config=None)
     out.print(f"\nsimulated export: {export}\nworkspace:        {workspace}")
 
 

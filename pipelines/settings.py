@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -21,11 +22,28 @@ class IngestSettings(_Frozen):
     morning_lessons: int = Field(4, ge=1, le=12, description="lessons 1..N form the morning")
 
 
+class TrainSettings(_Frozen):
+    """How the ladder is trained and validated."""
+
+    until: dt.date | None = Field(None, description="use only what was known before this date")
+    horizon_weeks: int = Field(8, ge=1, le=26, description="label window after the as-of date")
+    calibration_weeks: int = Field(8, ge=2, description="as-of weeks in each calibration slice")
+    test_weeks: int = Field(8, ge=1, description="as-of weeks in each test slice")
+    max_splits: int = Field(6, ge=1, description="forward splits, counted back from --until")
+    min_fit_weeks: int = Field(
+        26, ge=4, description="fewest as-of weeks a split's fit part may have"
+    )
+    negative_fraction: float = Field(0.25, gt=0, le=1, description="share of non-cases kept to fit")
+    seed: int = 0
+    model_name: str = "schoolpoort-risk"
+
+
 class Settings(_Frozen):
     """Everything a run can be told. Loaded once, passed down, never read at import time."""
 
     workspace: Path = Path("workspace")
     ingest: IngestSettings = IngestSettings()
+    train: TrainSettings = TrainSettings()
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> Settings:

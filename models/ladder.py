@@ -1,0 +1,198 @@
+"""The model ladder: today's rules, a logistic scorecard and monotone boosting, every rung
+fitted, calibrated and scored the same way on the same forward splits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from sklearn.base import BaseEstimator
+from sklearn.calibration import CalibratedClassifierCV
+
+from models import estimators, rules
+from models.metrics import summarise
+from models.splits import Split
+
+Factory = Callable[[list[str]], BaseEstimator]
+
+
+@dataclass(frozen=True)
+class Rung:
+    """One model of the ladder."""
+
+    name: str
+    kind: str  # "rule" or "model"
+    make: Factory
+    description: str
+
+
+def default_ladder() -> list[Rung]:
+    """The ladder of the design: three rules, a scorecard, monotone boosting."""
+    rungs = [
+        Rung(r.name, "rule", lambda _f, r=r: r(), (r.__doc__ or "").strip().splitlines()[0])  # type: ignore[misc]
+        for r in rules.RULES
+    ]
+    rungs.append(Rung("scorecard", "model", estimators.scorecard, "Regularised logistic scorecard"))
+    rungs.append(
+        Rung("monotone_gbm", "model", estimators.monotone_boosting, "Gradient boosting, monotone")
+    )
+    return rungs
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """Knobs of fitting."""
+
+    negative_fraction: float = 0.25
+    """Share of label-0 rows kept for fitting (reweighted); all positives are kept."""
+    seed: int = 0
+
+
+def _xy(frame: pl.DataFrame, features: list[str]) -> tuple[pd.DataFrame, np.ndarray]:
+    return frame.select(features).to_pandas(), frame["label"].to_numpy().astype(int)
+
+
+def _subsample(frame: pl.DataFrame, options: FitOptions) -> tuple[pl.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(options.seed)
+    keep = (frame["label"].to_numpy() == 1) | (rng.random(frame.height) < options.negative_fraction)
+    kept = frame.filter(pl.Series(keep))
+    weights = np.where(kept["label"].to_numpy() == 1, 1.0, 1.0 / options.negative_fraction)
+    return kept, weights
+
+
+def fit_calibrated(
+    rung: Rung,
+    fit: pl.DataFrame,
+    calibration: pl.DataFrame,
+    features: list[str],
+    options: FitOptions,
+) -> CalibratedClassifierCV:
+    """Fit a rung on ``fit`` and calibrate it on the later ``calibration`` rows."""
+    model = rung.make(features)
+    if rung.kind == "rule":
+        model.fit(fit.select(features).head(1).to_pandas())
+    else:
+        kept, weights = _subsample(fit, options)
+        X, y = _xy(kept, features)
+        last = model.steps[-1][0]
+        model.fit(X, y, **{f"{last}__sample_weight": weights})
+    Xc, yc = _xy(calibration, features)
+    if yc.sum() == 0:
+        raise ValueError(f"{rung.name}: no positive case in the calibration slice")
+    return estimators.calibrate(model, Xc, yc)
+
+
+def score(model: CalibratedClassifierCV, frame: pl.DataFrame, features: list[str]) -> pl.DataFrame:
+    """``frame`` with ``score`` (the model's own ranking score) and ``risk`` (calibrated)."""
+    X = frame.select(features).to_pandas()
+    risk = model.predict_proba(X)[:, 1]
+    inner = estimators.uncalibrated(model)
+    raw = inner.decision_function(X) if hasattr(inner, "decision_function") else risk
+    return frame.with_columns(
+        pl.Series("score", np.asarray(raw, dtype=float)), pl.Series("risk", risk)
+    )
+
+
+@dataclass
+class RungResult:
+    """A rung's metrics per split, and its scored test rows."""
+
+    rung: Rung
+    metrics: list[dict[str, float]] = field(default_factory=list)
+    scored: list[pl.DataFrame] = field(default_factory=list)
+
+    def mean(self, metric: str) -> float:
+        values = [m[metric] for m in self.metrics if not np.isnan(m[metric])]
+        return float(np.mean(values)) if values else float("nan")
+
+    def std(self, metric: str) -> float:
+        values = [m[metric] for m in self.metrics if not np.isnan(m[metric])]
+        return float(np.std(values)) if values else float("nan")
+
+
+def evaluate(
+    rungs: list[Rung],
+    data: pl.DataFrame,
+    splits: list[Split],
+    features: list[str],
+    options: FitOptions,
+    progress: Callable[[str], None] = lambda _m: None,
+) -> list[RungResult]:
+    """Fit, calibrate and test every rung on every split.
+
+    ``data`` holds the usable rows (labels known, not known or ambiguous cases) with
+    ``student_key, as_of, school_id, label, label_date`` and the features.
+    """
+    results = [RungResult(r) for r in rungs]
+    for split in splits:
+        fit = data.filter(split.part("fit"))
+        calibration = data.filter(split.part("calibration"))
+        test = data.filter(split.part("test"))
+        for result in results:
+            model = fit_calibrated(result.rung, fit, calibration, features, options)
+            scored = score(model, test, features).with_columns(split=pl.lit(split.name))
+            result.metrics.append(summarise(scored))
+            result.scored.append(
+                scored.select(
+                    "split",
+                    "student_key",
+                    "as_of",
+                    "school_id",
+                    "label",
+                    "label_date",
+                    "score",
+                    "risk",
+                )
+            )
+            progress(
+                f"{split.name} {result.rung.name}: precision@2% {result.metrics[-1]['precision_at_2']:.3f}"
+            )
+    return results
+
+
+def selection_score(result: RungResult, penalty: float = 0.5) -> float:
+    """Mean precision in the top 2% over the splits, less ``penalty`` times its spread."""
+    return result.mean("precision_at_2") - penalty * result.std("precision_at_2")
+
+
+SELECTION_RULE = (
+    "argmax over rungs of mean(precision_at_2) - 0.5 * std(precision_at_2) across splits"
+)
+
+
+def select(results: list[RungResult], penalty: float = 0.5) -> RungResult:
+    """The champion: best penalised precision in the top 2% (learned models and rules alike)."""
+    return max(results, key=lambda r: selection_score(r, penalty))
+
+
+def fit_final(
+    rung: Rung,
+    data: pl.DataFrame,
+    until: dt.date,
+    horizon_weeks: int,
+    calibration_weeks: int,
+    features: list[str],
+    options: FitOptions,
+) -> tuple[CalibratedClassifierCV, dict[str, Any]]:
+    """Fit the selected rung on everything known before ``until``, calibrated on its last slice."""
+    h = dt.timedelta(weeks=horizon_weeks)
+    cal_end = until - h
+    cal_start = cal_end - dt.timedelta(weeks=calibration_weeks)
+    fit_end = cal_start - h
+    fit = data.filter(pl.col("as_of") < fit_end)
+    calibration = data.filter((pl.col("as_of") >= cal_start) & (pl.col("as_of") < cal_end))
+    model = fit_calibrated(rung, fit, calibration, features, options)
+    info = {
+        "final_fit_end": fit_end.isoformat(),
+        "final_calibration_start": cal_start.isoformat(),
+        "final_calibration_end": cal_end.isoformat(),
+        "final_fit_rows": fit.height,
+        "final_calibration_rows": calibration.height,
+    }
+    return model, info

@@ -1,0 +1,259 @@
+"""``schoolpoort train``: the ladder on forward splits, tracked in MLflow, champion registered."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from features.build import Prepared
+from features.catalog import CATALOG
+from features.catalog import names as feature_names
+from models import ladder
+from models.labels import cases_known_before, label_rows, usable_for_training
+from models.splits import Split, rolling_splits
+from pipelines import plots, tracking
+from pipelines.features import FeatureStore, build_features, load_prepared
+from pipelines.settings import TrainSettings
+from pipelines.workspace import Workspace, write_parquet
+
+Say = Callable[[str], None]
+
+TABLE_METRICS = (
+    "precision_at_2",
+    "precision_at_5",
+    "recall_at_2",
+    "recall_at_5",
+    "median_lead_weeks",
+    "brier",
+    "ece",
+)
+
+
+class TrainingError(ValueError):
+    """Training cannot go ahead (too little history, no cases...)."""
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What a training run did (aggregates only)."""
+
+    until: dt.date
+    splits: list[Split]
+    results: list[ladder.RungResult]
+    champion: str
+    run_id: str
+    model_version: str
+
+    def table(self) -> pl.DataFrame:
+        """One row per rung: mean of each headline metric over the splits."""
+        return pl.DataFrame(
+            [
+                {
+                    "rung": r.rung.name,
+                    **{m: r.mean(m) for m in TABLE_METRICS},
+                    "selection_score": ladder.selection_score(r),
+                }
+                for r in self.results
+            ]
+        )
+
+
+def training_rows(
+    workspace: Workspace, prepared: Prepared, until: dt.date, settings: TrainSettings, say: Say
+) -> tuple[pl.DataFrame, list[dt.date]]:
+    """Features and labels for every as-of date whose label window closed before ``until``."""
+    horizon = dt.timedelta(weeks=settings.horizon_weeks)
+    dates = [d for d in prepared.as_of_dates(end=until) if d + horizon < until]
+    if not dates:
+        raise TrainingError(
+            f"no as-of date has its {settings.horizon_weeks}-week label window closed before {until}"
+        )
+    build_features(workspace, dates, prepared, say=say)
+    cases = cases_known_before(pl.scan_parquet(workspace.canonical_table("care_cases")), until)
+    frame = label_rows(FeatureStore(workspace).scan(dates), cases, settings.horizon_weeks)
+    data = frame.filter(usable_for_training(until, settings.horizon_weeks)).collect()
+    return data.sort("as_of", "school_id", "student_key"), dates
+
+
+def _default_until(prepared: Prepared) -> dt.date:
+    last = prepared.pupil_days["date"].max()
+    assert isinstance(last, dt.date)
+    return last + dt.timedelta(days=1)
+
+
+def run_train(workspace: Workspace, settings: TrainSettings, say: Say = print) -> TrainReport:
+    """Train, validate forward in time, log everything to MLflow, register the champion."""
+    prepared = load_prepared(workspace)
+    until = settings.until or _default_until(prepared)
+    data, _dates = training_rows(workspace, prepared, until, settings, say)
+    features = feature_names()
+    splits = rolling_splits(
+        sorted(data["as_of"].unique().to_list()),
+        until,
+        settings.horizon_weeks,
+        settings.calibration_weeks,
+        settings.test_weeks,
+        settings.min_fit_weeks,
+        settings.max_splits,
+    )
+    if not splits:
+        raise TrainingError(
+            f"not enough history before {until} for one forward split "
+            f"(need {settings.min_fit_weeks} fit weeks + 2 horizons + calibration + test)"
+        )
+    say(
+        f"training on {data.height:,} pupil-weeks, {int(data['label'].sum()):,} positive; {len(splits)} forward splits:"
+    )
+    for split in splits:
+        say("  " + split.describe())
+    options = ladder.FitOptions(negative_fraction=settings.negative_fraction, seed=settings.seed)
+    rungs = ladder.default_ladder()
+    results = ladder.evaluate(rungs, data, splits, features, options, progress=say)
+    champion = ladder.select(results)
+    model, final_info = ladder.fit_final(
+        champion.rung,
+        data,
+        until,
+        settings.horizon_weeks,
+        settings.calibration_weeks,
+        features,
+        options,
+    )
+    scored = pl.concat([s for r in results for s in r.scored if r.rung.name == champion.rung.name])
+    write_parquet(
+        pl.concat([s.with_columns(rung=pl.lit(r.rung.name)) for r in results for s in r.scored]),
+        workspace.root / "evaluation" / "scored_splits.parquet",
+    )
+    run_id, version = _log(
+        workspace,
+        settings,
+        until,
+        data,
+        splits,
+        results,
+        champion,
+        model,
+        final_info,
+        scored,
+        features,
+    )
+    return TrainReport(until, splits, results, champion.rung.name, run_id, version)
+
+
+def _synthetic_example(features: list[str]) -> pl.DataFrame:
+    """An input example that is nobody's row: zeros, a few plausible small values."""
+    row = {name: 0.0 for name in features}
+    row.update({"school_weeks_into_year": 10.0, "first_year_secondary": 1.0})
+    return pl.DataFrame([row]).select(features)
+
+
+def _log(
+    workspace: Workspace,
+    settings: TrainSettings,
+    until: dt.date,
+    data: pl.DataFrame,
+    splits: list[Split],
+    results: list[ladder.RungResult],
+    champion: ladder.RungResult,
+    model: object,
+    final_info: dict[str, object],
+    scored: pl.DataFrame,
+    features: list[str],
+) -> tuple[str, str]:
+    import mlflow
+    from mlflow.models import infer_signature
+
+    experiment = tracking.use_workspace(workspace.root)
+    manifest = json.loads(workspace.manifest.read_text("utf-8"))
+    with mlflow.start_run(experiment_id=experiment, run_name=f"train-until-{until}") as parent:
+        mlflow.log_params(
+            {
+                **{f"train.{k}": v for k, v in settings.model_dump(mode="json").items()},
+                "until": until.isoformat(),
+                "input_fingerprint": manifest["fingerprint"],
+                "code_profile": manifest["code_profile"],
+                "git_commit": tracking.git_commit(),
+                "features": len(features),
+                "selection_rule": ladder.SELECTION_RULE,
+                "champion": champion.rung.name,
+                **final_info,
+            }
+        )
+        mlflow.set_tags(tracking.package_versions())
+        mlflow.log_metrics(
+            {"rows": data.height, "positives": int(data["label"].sum()), "splits": len(splits)}
+        )
+        for result in results:
+            with mlflow.start_run(experiment_id=experiment, run_name=result.rung.name, nested=True):
+                mlflow.log_params(
+                    {
+                        "rung": result.rung.name,
+                        "kind": result.rung.kind,
+                        "description": result.rung.description,
+                    }
+                )
+                for step, metrics in enumerate(result.metrics):
+                    mlflow.log_metrics(
+                        {k: v for k, v in metrics.items() if not np.isnan(v)}, step=step
+                    )
+                mlflow.log_metrics(
+                    {
+                        f"mean_{m}": result.mean(m)
+                        for m in TABLE_METRICS
+                        if not np.isnan(result.mean(m))
+                    }
+                )
+                mlflow.log_metric("selection_score", ladder.selection_score(result))
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            plots.splits_plot(splits, folder / "splits.png")
+            plots.precision_at_k_plot(results, folder / "precision_at_k.png")
+            plots.calibration_plot(
+                scored, folder / "calibration.png", title=f"{champion.rung.name} (test slices)"
+            )
+            catalog = pl.DataFrame(
+                [
+                    {
+                        "name": f.name,
+                        "family": f.family,
+                        "unit": f.unit,
+                        "direction": f.direction,
+                        "description_en": f.en,
+                        "description_nl": f.nl,
+                    }
+                    for f in CATALOG
+                ]
+            )
+            catalog.write_csv(folder / "feature_catalog.csv")
+            (folder / "splits.txt").write_text("\n".join(s.describe() for s in splits) + "\n")
+            mlflow.log_artifacts(str(folder), artifact_path="report")
+        example = _synthetic_example(features).to_pandas()
+        proba = model.predict_proba(example)  # type: ignore[attr-defined]
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(example, proba),
+            input_example=example,
+            pip_requirements=tracking.pip_requirements(),
+            skops_trusted_types=tracking.trusted_types(model),
+            registered_model_name=settings.model_name,
+            metadata={
+                "features": features,
+                "horizon_weeks": settings.horizon_weeks,
+                "rung": champion.rung.name,
+                "until": until.isoformat(),
+            },
+        )
+        version = str(info.registered_model_version)
+        client = mlflow.MlflowClient()
+        client.set_registered_model_alias(settings.model_name, tracking.CHAMPION, version)
+        client.set_model_version_tag(settings.model_name, version, "rung", champion.rung.name)
+        client.set_model_version_tag(settings.model_name, version, "until", until.isoformat())
+        return parent.info.run_id, version
