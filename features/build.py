@@ -205,8 +205,13 @@ def feature_table(prepared: Prepared, as_of: dt.date) -> pl.LazyFrame:
         .join(spell_counts, on="student_key", how="left")
         .with_columns(pl.col(count_cols + spell_cols).fill_null(0))
         .with_columns([f.expression() for f in CATALOG if f.stage == "pupil"])
-        .with_columns([f.expression() for f in CATALOG if f.stage == "context"])
     )
+    # Class and school means are taken over one sorted, single-chunk frame, so they add up in
+    # the same order every time: the same inputs give the same features to the last bit.
+    pupils_done = table.sort("school_id", "student_key").collect(engine="in-memory").rechunk()
+    table = pupils_done.with_columns(
+        [f.expression() for f in CATALOG if f.stage == "context"]
+    ).lazy()
     return table.select(
         *KEY_COLUMNS, *META_COLUMNS, *[pl.col(f.name).cast(pl.Float64) for f in CATALOG]
     ).sort("school_id", "student_key")

@@ -21,6 +21,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import KFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, SplineTransformer, StandardScaler
 
@@ -72,7 +73,10 @@ def calibrate(
 
     Sigmoid (Platt) by default: with a few dozen positives per slice, isotonic overfits.
     """
-    return CalibratedClassifierCV(FrozenEstimator(fitted), method=method).fit(X, y)
+    # The folds only decide where the frozen model predicts, which does not depend on them;
+    # unstratified folds avoid a warning when a slice holds only a handful of cases.
+    splitter = KFold(n_splits=2)
+    return CalibratedClassifierCV(FrozenEstimator(fitted), method=method, cv=splitter).fit(X, y)
 
 
 def uncalibrated(model: CalibratedClassifierCV) -> Any:

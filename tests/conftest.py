@@ -84,3 +84,18 @@ def raw_tables(files: dict[str, str]) -> dict[str, RawTable]:
         ).select(pl.col(ROW).cast(pl.Int64), *declared)
         tables[name] = RawTable(name, filename, frame)
     return tables
+
+
+SMALL_BOARD = {"students": 1500, "schools": 2, "years": 3, "last_year": 2024, "seed": 11}
+"""Small enough for the test suite, large enough to hold a few dozen refusal cases a year."""
+
+
+@pytest.fixture(scope="session")
+def small_board(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A simulated export, written once per test session."""
+    from schoolsim import SimulationSettings, simulate
+    from schoolsim import write_export as write_simulated
+
+    folder = tmp_path_factory.mktemp("board")
+    write_simulated(simulate(SimulationSettings(**SMALL_BOARD)), folder)
+    return folder

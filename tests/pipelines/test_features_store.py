@@ -42,7 +42,9 @@ def test_dates_are_stored_partitioned_and_only_rebuilt_when_their_inputs_change(
     assert changed == [paths[-1]]
     table = FeatureStore(ws).scan(DATES).collect()
     assert table.height == 3 * len(DATES)
-    assert table.filter(pl.col("as_of") == DATES[-1])["absent_halfdays_ytd"].sum() == 7 + 1  # P1 incl. 7 Oct, P2
+    assert (
+        table.filter(pl.col("as_of") == DATES[-1])["absent_halfdays_ytd"].sum() == 7 + 1
+    )  # P1 incl. 7 Oct, P2
 
 
 def test_missing_canonical_tables_name_the_command_to_run(workspace: Path) -> None:

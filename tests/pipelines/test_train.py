@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+import zipfile
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import polars as pl
+import pytest
+
+from features.pseudonym import pseudonym_map
+from pipelines import tracking
+from pipelines.features import FeatureStore
+from pipelines.ingest import run_ingest
+from pipelines.settings import IngestSettings, TrainSettings
+from pipelines.train import TrainReport, run_train
+from pipelines.workspace import KEY_ENV, Workspace
+
+KEY = bytes(range(100, 132))
+UNTIL = dt.date(2025, 3, 1)
+SETTINGS = TrainSettings(until=UNTIL, max_splits=2)
+
+
+def quiet(_: str) -> None:
+    return None
+
+
+def a_test_week(ws: Workspace, report: TrainReport) -> pl.DataFrame:
+    """The feature rows of the first stored as-of date in the last test slice."""
+    stored = sorted(dt.date.fromisoformat(d) for d in FeatureStore(ws).manifest())
+    first = next(d for d in stored if d >= report.splits[-1].test_start)
+    return FeatureStore(ws).scan([first]).collect()
+
+
+def trained(
+    export: Path, root: Path, settings: TrainSettings = SETTINGS
+) -> tuple[Workspace, TrainReport]:
+    ws = Workspace(root)
+    run_ingest(export, ws, IngestSettings(), say=quiet)
+    return ws, run_train(ws, settings, say=quiet)
+
+
+@pytest.fixture(scope="module")
+def board_run(
+    small_board: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Workspace, TrainReport]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, KEY.hex())
+        return trained(small_board, tmp_path_factory.mktemp("ws"))
+
+
+def test_training_logs_a_parent_run_nested_rungs_and_registers_the_champion(
+    board_run: tuple[Workspace, TrainReport],
+) -> None:
+    ws, report = board_run
+    assert [r.rung.name for r in report.results] == [
+        "rule_flanders_b5",
+        "rule_mzl",
+        "rule_absence_10pct",
+        "scorecard",
+        "monotone_gbm",
+    ]
+    assert len(report.splits) == 2
+    tracking.use_workspace(ws.root)
+    client = mlflow.MlflowClient()
+    parent = client.get_run(report.run_id)
+    assert parent.data.params["champion"] == report.champion
+    assert parent.data.params["until"] == UNTIL.isoformat()
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{report.run_id}'"
+    )
+    assert len(children) == 5
+    for child in children:
+        history = client.get_metric_history(child.info.run_id, "precision_at_2")
+        assert [m.step for m in history] == [0, 1]  # one value per split
+    version = client.get_model_version_by_alias("schoolpoort-risk", "champion")
+    assert str(version.version) == report.model_version
+    artifacts = {a.path for a in client.list_artifacts(report.run_id, "report")}
+    assert {
+        "report/splits.png",
+        "report/precision_at_k.png",
+        "report/calibration.png",
+        "report/feature_catalog.csv",
+    } <= artifacts
+    model = mlflow.sklearn.load_model("models:/schoolpoort-risk@champion")
+    features = a_test_week(ws, report)
+    risk = model.predict_proba(features.select(model.feature_names_in_.tolist()).to_pandas())[:, 1]
+    assert ((risk > 0) & (risk < 1)).all()
+
+
+def test_nothing_in_the_mlflow_store_identifies_a_pupil(
+    board_run: tuple[Workspace, TrainReport], small_board: Path
+) -> None:
+    ws, _ = board_run
+    ids = pl.read_csv(small_board / "enrolments.csv", separator=";", columns=["student_id"])[
+        "student_id"
+    ].unique()
+    keys = pseudonym_map(KEY, ids)["student_key"]
+    needles = [s.encode() for s in ids.to_list() + keys.to_list()]
+    blobs = [(ws.root / "mlflow.db").read_bytes()]
+    with sqlite3.connect(ws.root / "mlflow.db") as db:  # text as SQLite stores it, too
+        for (table,) in db.execute("select name from sqlite_master where type='table'"):
+            blobs.append(repr(db.execute(f"select * from {table}").fetchall()).encode())
+    for path in tracking.artifact_root(ws.root).rglob("*"):
+        if path.is_file():
+            blobs.append(path.read_bytes())
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as archive:
+                    blobs.extend(archive.read(name) for name in archive.namelist())
+    found = [n for n in needles if any(n in blob for blob in blobs)]
+    assert found == []
+
+
+def _cut(export: Path, folder: Path, until: dt.date) -> Path:
+    """The export as it stood on ``until``: nothing dated from then on."""
+    folder.mkdir()
+    date_columns = {
+        "absences": "date",
+        "late_arrivals": "date",
+        "sick_bay_visits": "date",
+        "care_cases": "opened_on",
+        "enrolments": "start_date",
+    }
+    for path in export.iterdir():
+        name = path.stem
+        if name not in date_columns:
+            shutil.copy(path, folder / path.name)
+            continue
+        frame = pl.read_csv(path, separator=";", infer_schema=False)
+        kept = frame.filter(pl.col(date_columns[name]) < until.isoformat())
+        if name == "enrolments":  # an enrolment still running then had no end date yet
+            kept = kept.with_columns(
+                pl.when(pl.col("end_date") >= until.isoformat())
+                .then(None)
+                .otherwise(pl.col("end_date"))
+                .alias("end_date")
+            )
+        kept.write_csv(folder / path.name, separator=";")
+    return folder
+
+
+def test_a_model_trained_until_a_date_ignores_everything_after_it(
+    board_run: tuple[Workspace, TrainReport],
+    small_board: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ws_full, full = board_run
+    monkeypatch.setenv(KEY_ENV, KEY.hex())
+    ws_cut, cut = trained(_cut(small_board, tmp_path / "cut", UNTIL), tmp_path / "ws")
+    assert cut.champion == full.champion
+    assert repr([r.metrics for r in cut.results]) == repr(
+        [r.metrics for r in full.results]
+    )  # NaN-safe
+    rows = a_test_week(ws_full, full)
+    tracking.use_workspace(ws_full.root)
+    a = mlflow.sklearn.load_model(f"models:/schoolpoort-risk/{full.model_version}")
+    tracking.use_workspace(ws_cut.root)
+    b = mlflow.sklearn.load_model(f"models:/schoolpoort-risk/{cut.model_version}")
+    X = rows.select(a.feature_names_in_.tolist()).to_pandas()
+    assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
