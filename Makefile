@@ -27,7 +27,7 @@ demo: $(STAMP)
 	$(BIN)/schoolpoort demo --workspace $(WS)
 
 test: $(STAMP)
-	$(BIN)/ruff check features models pipelines schoolsim tests bench
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 

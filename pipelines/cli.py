@@ -224,6 +224,47 @@ def train(
 
 
 @app.command()
+def score(
+    workspace: WorkspaceOpt = Path("workspace"),
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--as-of", formats=["%Y-%m-%d"], help="Score on this date (events strictly before it)."
+        ),
+    ] = None,
+    from_: Annotated[
+        dt.datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="With --to: every Monday in the range."),
+    ] = None,
+    to: Annotated[
+        dt.datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Last date of the range."),
+    ] = None,
+    language: Annotated[str | None, typer.Option(help="Language of the lists: nl or en.")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Score every enrolled pupil with the champion; write scores.csv and a list per school."""
+    from pipelines.features import MissingInputError, load_prepared
+    from pipelines.score import NoChampionError, mondays, run_score
+
+    if as_of is not None and (from_ is not None or to is not None):
+        fail("give either --as-of or --from/--to, not both")
+    if as_of is None and (from_ is None or to is None):
+        fail("give --as-of DATE, or --from D1 --to D2")
+    dates = [as_of.date()] if as_of is not None else mondays(from_.date(), to.date())  # type: ignore[union-attr]
+    if not dates:
+        fail("no Monday in that range")
+    try:
+        settings = Settings.load(config, workspace=workspace, score__language=language)
+        ws = Workspace(settings.workspace)
+        paths = run_score(ws, dates, settings.score, load_prepared(ws), say)
+    except (MissingInputError, NoChampionError, SettingsError) as exc:
+        fail(str(exc))
+    for path in paths:
+        out.print(f"{path}  (care-team lists: {path.parent}/<school_id>/risk_list.html)")
+
+
+@app.command()
 def demo(
     workspace: WorkspaceOpt = Path("workspace"),
     students: Annotated[int, typer.Option(help="Pupils on the simulated board.", min=10)] = 5000,
@@ -235,6 +276,14 @@ def demo(
     ingest(export=export, workspace=workspace, codes=None, allow_unknown_codes=None, config=None)
     features(workspace=workspace, from_=None, to=None)
     train(workspace=workspace, until=None, horizon_weeks=None, config=None)
+    score(
+        workspace=workspace,
+        as_of=dt.datetime(2025, 6, 2),
+        from_=None,
+        to=None,
+        language=None,
+        config=None,
+    )
     out.print(f"\nsimulated export: {export}\nworkspace:        {workspace}")
 
 

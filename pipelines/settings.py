@@ -38,12 +38,25 @@ class TrainSettings(_Frozen):
     model_name: str = "schoolpoort-risk"
 
 
+class ScoreSettings(_Frozen):
+    """What the weekly lists look like."""
+
+    list_percent: float = Field(2.0, gt=0, le=100, description="top share of each school listed")
+    list_min: int = Field(3, ge=1, description="fewest pupils on a school's list")
+    explain_percent: float = Field(
+        10.0, gt=0, le=100, description="top share of each school explained with SHAP"
+    )
+    language: Literal["nl", "en"] = Field("nl", description="language of reasons and lists")
+    model_name: str = "schoolpoort-risk"
+
+
 class Settings(_Frozen):
     """Everything a run can be told. Loaded once, passed down, never read at import time."""
 
     workspace: Path = Path("workspace")
     ingest: IngestSettings = IngestSettings()
     train: TrainSettings = TrainSettings()
+    score: ScoreSettings = ScoreSettings()
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> Settings:
@@ -76,6 +89,3 @@ class Settings(_Frozen):
 
 class SettingsError(ValueError):
     """A settings file or flag that cannot be used."""
-
-
-Language = Literal["nl", "en"]

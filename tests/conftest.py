@@ -99,3 +99,24 @@ def small_board(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("board")
     write_simulated(simulate(SimulationSettings(**SMALL_BOARD)), folder)
     return folder
+
+
+BOARD_KEY = bytes(range(100, 132))
+"""One pseudonymisation key for every workspace made from the small board."""
+BOARD_UNTIL = __import__("datetime").date(2025, 3, 1)
+
+
+@pytest.fixture(scope="session")
+def trained_board(small_board: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The small board ingested and trained (until 1 March 2025, two splits), once per session."""
+    from pipelines.ingest import run_ingest
+    from pipelines.settings import IngestSettings, TrainSettings
+    from pipelines.train import run_train
+    from pipelines.workspace import KEY_ENV, Workspace
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, BOARD_KEY.hex())
+        ws = Workspace(tmp_path_factory.mktemp("ws"))
+        run_ingest(small_board, ws, IngestSettings(), say=lambda _: None)
+        report = run_train(ws, TrainSettings(until=BOARD_UNTIL, max_splits=2), say=lambda _: None)
+    return ws, report

@@ -18,9 +18,10 @@ from pipelines.ingest import run_ingest
 from pipelines.settings import IngestSettings, TrainSettings
 from pipelines.train import TrainReport, run_train
 from pipelines.workspace import KEY_ENV, Workspace
+from tests.conftest import BOARD_KEY, BOARD_UNTIL
 
-KEY = bytes(range(100, 132))
-UNTIL = dt.date(2025, 3, 1)
+KEY = BOARD_KEY
+UNTIL = BOARD_UNTIL
 SETTINGS = TrainSettings(until=UNTIL, max_splits=2)
 
 

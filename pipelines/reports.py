@@ -1,0 +1,186 @@
+"""The care team's weekly list: CSV, XLSX and an HTML page that reads well on a laptop and on paper."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from jinja2 import Environment, select_autoescape
+from xlsxwriter import Workbook
+
+from pipelines.workspace import write_atomic, write_csv
+
+TEXT: dict[str, dict[str, Any]] = {
+    "nl": {
+        "title": "Signalenlijst schoolweigering",
+        "week": "Week van",
+        "intro": [
+            "Dit zijn signalen, geen diagnose. Een leerling op deze lijst is een reden om het gesprek aan te gaan, geen label.",
+            "Het doel is verbinding en een gesprek met leerling en ouders, niet sanctioneren: straffen werkt niet bij schoolweigering.",
+            "Kijk naar alle afwezigheden, niet alleen naar B-codes: te laat komen, halve dagen, de ziekenkamer en patronen tellen mee.",
+            "Zoek geen oorzaak in deze lijst; bekijk de leerling samen, vanuit verschillende perspectieven (klastitularis, leerlingbegeleiding, CLB).",
+        ],
+        "columns": ["#", "Leerling", "Klas", "Kans", "Sinds vorige week", "Profiel", "Signalen"],
+        "change": {"new": "nieuw", "up": "hoger", "down": "lager", "same": "gelijk"},
+        "profile": {
+            "refusal-like": "lijkt op schoolweigering",
+            "truancy-like": "lijkt op spijbelen",
+            "illness-like": "lijkt op ziekte",
+            "unclear": "onduidelijk",
+        },
+        "footer": "Kans = geschatte kans dat binnen 8 weken een zorgdossier schoolweigering start. Balkjes: hoeveel elk signaal de kans verhoogt.",
+        "empty": "Geen leerlingen op de lijst deze week.",
+    },
+    "en": {
+        "title": "School refusal signals list",
+        "week": "Week of",
+        "intro": [
+            "These are signals, not a diagnosis. A pupil on this list is a reason to start a conversation, not a label.",
+            "The aim is connection and a conversation with the pupil and parents, not sanctions: punishment does not work for school refusal.",
+            "Look at all absences, not only B-codes: late arrivals, partial days, the sick bay and patterns count.",
+            "Do not look for a cause in this list; look at the pupil together, from several perspectives (class teacher, pupil guidance, CLB).",
+        ],
+        "columns": ["#", "Pupil", "Class", "Risk", "Since last week", "Profile", "Signals"],
+        "change": {"new": "new", "up": "up", "down": "down", "same": "same"},
+        "profile": {
+            "refusal-like": "refusal-like",
+            "truancy-like": "truancy-like",
+            "illness-like": "illness-like",
+            "unclear": "unclear",
+        },
+        "footer": "Risk = estimated chance that a school-refusal care case starts within 8 weeks. Bars: how much each signal raises it.",
+        "empty": "No pupils on the list this week.",
+    },
+}
+
+PAGE = """<!doctype html>
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ t.title }} {{ school }} {{ week }}</title>
+<style>
+ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 68rem; color: #1f2933; padding: 0 1rem; }
+ h1 { font-size: 1.5rem; margin-bottom: .2rem; } .sub { color: #52606d; margin-top: 0; }
+ .guide { background: #f0f4f8; border-left: 4px solid #486581; padding: .6rem 1rem; margin: 1rem 0 1.5rem; }
+ .guide li { margin: .25rem 0; }
+ table { border-collapse: collapse; width: 100%; font-size: .95rem; }
+ th, td { text-align: left; vertical-align: top; padding: .45rem .5rem; border-bottom: 1px solid #d9e2ec; }
+ th { background: #243b53; color: white; font-weight: 600; }
+ td.num { text-align: right; white-space: nowrap; }
+ .bar { display: flex; align-items: center; gap: .4rem; margin: .15rem 0; }
+ .bar span.b { display: inline-block; flex: none; height: .7rem; background: #d64545; border-radius: 2px; }
+ .muted { color: #7b8794; font-size: .85rem; }
+ @media print { body { margin: 0; max-width: none; } th { background: #ddd; color: black; } .guide { border-left-color: black; } tr { page-break-inside: avoid; } }
+</style></head><body>
+<h1>{{ t.title }} &mdash; {{ school }}</h1>
+<p class="sub">{{ t.week }} {{ week }}</p>
+<div class="guide"><ul>{% for line in t.intro %}<li>{{ line }}</li>{% endfor %}</ul></div>
+{% if rows %}
+<table><thead><tr>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead><tbody>
+{% for r in rows %}<tr>
+ <td class="num">{{ r.rank }}</td><td>{{ r.student_id }}</td><td>{{ r.class_key }}</td>
+ <td class="num">{{ r.risk_pct }}</td><td>{{ r.change }}</td><td>{{ r.profile }}</td>
+ <td>{% for s in r.signals %}<div class="bar"><span class="b" style="width: {{ s.width }}px"></span><span>{{ s.text }}</span></div>{% endfor %}</td>
+</tr>{% endfor %}
+</tbody></table>
+{% else %}<p>{{ t.empty }}</p>{% endif %}
+<p class="muted">{{ t.footer }}</p>
+</body></html>
+"""
+
+_ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+
+
+def _rows(listed: pl.DataFrame, bars: dict[str, list[Any]], language: str) -> list[dict[str, Any]]:
+    t = TEXT[language]
+    top = max((c[1] for sid in listed["student_id"] for c in bars.get(sid, [])), default=1.0) or 1.0
+    rows = []
+    for r in listed.iter_rows(named=True):
+        signals = [
+            {"text": c[0], "width": max(4, round(120 * c[1] / top))}
+            for c in bars.get(r["student_id"], [])
+        ]
+        rows.append(
+            {
+                "rank": r["rank"],
+                "student_id": r["student_id"],
+                "class_key": r["class_key"] or "",
+                "risk_pct": f"{100 * r['risk']:.1f}%",
+                "change": t["change"].get(r["change"] or "", ""),
+                "profile": t["profile"].get(r["profile"], r["profile"]),
+                "signals": signals,
+            }
+        )
+    return rows
+
+
+def render_html(
+    school_id: str, as_of: dt.date, listed: pl.DataFrame, bars: dict[str, list[Any]], language: str
+) -> str:
+    """The care team's page for one school and week."""
+    return _ENV.from_string(PAGE).render(
+        lang=language,
+        t=TEXT[language],
+        school=school_id,
+        week=as_of.isoformat(),
+        rows=_rows(listed, bars, language),
+    )
+
+
+def _list_table(listed: pl.DataFrame, language: str) -> pl.DataFrame:
+    t = TEXT[language]
+    names = t["columns"]
+    return listed.select(
+        pl.col("rank").alias(names[0]),
+        pl.col("student_id").alias(names[1]),
+        pl.col("class_key").alias(names[2]),
+        (pl.col("risk") * 100).round(1).alias(f"{names[3]} (%)"),
+        pl.col("change").replace_strict(t["change"], default=None).alias(names[4]),
+        pl.col("profile").replace_strict(t["profile"], default=pl.col("profile")).alias(names[5]),
+        pl.col("signal_1").alias(f"{names[6]} 1"),
+        pl.col("signal_2").alias(f"{names[6]} 2"),
+        pl.col("signal_3").alias(f"{names[6]} 3"),
+    )
+
+
+def write_care_list(
+    folder: Path,
+    school_id: str,
+    as_of: dt.date,
+    listed: pl.DataFrame,
+    bars: dict[str, list[Any]],
+    language: str,
+) -> list[Path]:
+    """Write ``risk_list.csv``, ``risk_list.xlsx`` and ``risk_list.html`` for one school."""
+    table = _list_table(listed, language)
+    csv = write_csv(table, folder / "risk_list.csv")
+    widths: dict[str | Any, tuple[str, ...] | int] = dict(
+        zip(table.columns, (5, 14, 8, 9, 14, 24, 60, 60, 60), strict=True)
+    )
+    xlsx = write_atomic(
+        folder / "risk_list.xlsx", lambda p: _write_xlsx(table, p, school_id, as_of, widths)
+    )
+    html = render_html(school_id, as_of, listed, bars, language)
+    page = write_atomic(folder / "risk_list.html", lambda p: p.write_text(html, encoding="utf-8"))
+    return [csv, xlsx, page]
+
+
+def _write_xlsx(
+    table: pl.DataFrame,
+    path: Path,
+    sheet: str,
+    as_of: dt.date,
+    widths: dict[str | Any, tuple[str, ...] | int],
+) -> None:
+    # A fixed creation date keeps reruns byte-identical (xlsxwriter stamps "now" otherwise).
+    with Workbook(str(path)) as workbook:
+        workbook.set_properties({"created": dt.datetime.combine(as_of, dt.time())})
+        table.write_excel(
+            workbook,
+            worksheet=sheet[:31],
+            column_widths=widths,
+            autofit=False,
+            header_format={"bold": True},
+            freeze_panes=(1, 0),
+        )

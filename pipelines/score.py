@@ -1,0 +1,290 @@
+"""``schoolpoort score``: the champion's risk for every enrolled pupil, explained, as lists.
+
+Writes, for an as-of date D, ``WS/outputs/D/scores.csv`` (every pupil enrolled on D) and per
+school ``WS/outputs/D/<school_id>/risk_list.{csv,xlsx,html}`` (the top of the ranking). Only
+these outputs carry the school's own pupil ids. Every write is atomic and every output is a
+pure function of the workspace's inputs before D and the champion, so a rerun gives
+identical files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from features.build import Prepared
+from models.explain import explain
+from models.profile import profile
+from models.reasons import school_medians, top_reasons
+from pipelines import reports, tracking
+from pipelines.features import FeatureStore, build_features
+from pipelines.settings import ScoreSettings
+from pipelines.workspace import Workspace, write_csv
+
+Say = Callable[[str], None]
+N_REASONS = 3
+
+
+class NoChampionError(LookupError):
+    """No registered champion in the workspace: run ``schoolpoort train`` first."""
+
+
+@dataclass(frozen=True)
+class Champion:
+    """The registered model and what it needs."""
+
+    model: object
+    features: list[str]
+    version: str
+    rung: str
+
+
+def load_champion(workspace: Workspace, name: str) -> Champion:
+    """The model with alias ``champion`` from the workspace's registry."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    tracking.use_workspace(workspace.root)
+    uri = f"models:/{name}@{tracking.CHAMPION}"
+    try:
+        version = mlflow.MlflowClient().get_model_version_by_alias(name, tracking.CHAMPION)
+        model = mlflow.sklearn.load_model(uri)
+    except MlflowException as exc:
+        raise NoChampionError(
+            f"no model {name!r} with alias {tracking.CHAMPION!r} in {workspace.root}; run `schoolpoort train` first"
+        ) from exc
+    return Champion(
+        model, list(model.feature_names_in_), str(version.version), version.tags.get("rung", "?")
+    )
+
+
+def _known_cases(workspace: Workspace, as_of: dt.date) -> pl.DataFrame:
+    cases = pl.read_parquet(workspace.canonical_table("care_cases"))
+    return (
+        cases.filter((pl.col("case_type") == "school_refusal") & (pl.col("opened_on") < as_of))
+        .select("student_key")
+        .unique()
+        .with_columns(known_case=pl.lit(True))
+    )
+
+
+def score_week(
+    workspace: Workspace, champion: Champion, as_of: dt.date, settings: ScoreSettings
+) -> tuple[pl.DataFrame, list[list[object]]]:
+    """Risk, rank, profile and reasons for every pupil enrolled on ``as_of``.
+
+    Returns the scored frame (keyed by ``student_key``) and, per row, the SHAP
+    contributions behind the reasons (for the charts), aligned with the frame.
+    """
+    features = FeatureStore(workspace).scan([as_of]).collect()
+    X = features.select(champion.features).to_pandas()
+    risk = champion.model.predict_proba(X)[:, 1]  # type: ignore[attr-defined]
+    frame = (
+        features.with_columns(pl.Series("risk", risk), profile())
+        .join(_known_cases(workspace, as_of), on="student_key", how="left")
+        .with_columns(pl.col("known_case").fill_null(False))
+        .with_row_index("_i")
+    )
+    ranked = frame.filter(~pl.col("known_case")).sort(
+        ["school_id", "risk", "student_key"], descending=[False, True, False]
+    )
+    ranked = ranked.with_columns(
+        rank=pl.int_range(1, pl.len() + 1).over("school_id").cast(pl.Int32)
+    )
+    size = ranked.group_by("school_id").agg(pl.len().alias("n"))
+    ranked = (
+        ranked.join(size, on="school_id")
+        .with_columns(
+            listed=pl.col("rank")
+            <= pl.max_horizontal(
+                pl.lit(settings.list_min), (pl.col("n") * settings.list_percent / 100).ceil()
+            ),
+            explained=pl.col("rank")
+            <= pl.max_horizontal(
+                pl.lit(settings.list_min), (pl.col("n") * settings.explain_percent / 100).ceil()
+            ),
+        )
+        .drop("n")
+    )
+    frame = (
+        frame.join(ranked.select("_i", "rank", "listed", "explained"), on="_i", how="left")
+        .with_columns(
+            pl.col("listed").fill_null(False),
+            pl.col("explained").fill_null(False) | pl.col("known_case"),
+        )
+        .sort("_i")
+    )
+
+    reasons_text: list[list[str]] = [[] for _ in range(frame.height)]
+    contributions: list[list[object]] = [[] for _ in range(frame.height)]
+    rows = frame["explained"].to_numpy().nonzero()[0]
+    if len(rows):
+        background = X.sample(min(200, len(X)), random_state=0).sort_index()
+        explanation = explain(champion.model, X.iloc[rows], background)
+        typical = school_medians(frame, champion.features)[rows]
+        for i, reasons in zip(
+            rows, top_reasons(explanation, typical, settings.language, N_REASONS), strict=True
+        ):
+            reasons_text[i] = [r.text for r in reasons]
+            contributions[i] = [(r.text, r.contribution, r.feature, r.value) for r in reasons]
+    signals = {
+        f"signal_{k + 1}": [r[k] if len(r) > k else None for r in reasons_text]
+        for k in range(N_REASONS)
+    }
+    frame = frame.with_columns(
+        [pl.Series(name, values, dtype=pl.String) for name, values in signals.items()]
+    )
+    return frame.drop("_i", "explained"), contributions
+
+
+def _previous_ranks(workspace: Workspace, as_of: dt.date) -> pl.DataFrame | None:
+    earlier = sorted(
+        p for p in workspace.outputs.glob("*/scores.csv") if p.parent.name < as_of.isoformat()
+    )
+    if not earlier:
+        return None
+    prev = pl.read_csv(earlier[-1], separator=";", infer_schema=False)
+    return prev.filter(pl.col("listed") == "true").select(
+        pl.col("school_id"),
+        pl.col("student_id"),
+        pl.col("rank").cast(pl.Int32).alias("previous_rank"),
+    )
+
+
+def _with_change(frame: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
+    if previous is None:
+        return frame.with_columns(change=pl.when(pl.col("listed")).then(pl.lit("new")))
+    joined = frame.join(previous, on=["school_id", "student_id"], how="left")
+    return joined.with_columns(
+        change=pl.when(~pl.col("listed"))
+        .then(None)
+        .when(pl.col("previous_rank").is_null())
+        .then(pl.lit("new"))
+        .when(pl.col("rank") < pl.col("previous_rank"))
+        .then(pl.lit("up"))
+        .when(pl.col("rank") > pl.col("previous_rank"))
+        .then(pl.lit("down"))
+        .otherwise(pl.lit("same"))
+    ).drop("previous_rank")
+
+
+SCORE_COLUMNS = (
+    "school_id",
+    "student_id",
+    "class_key",
+    "risk",
+    "rank",
+    "listed",
+    "change",
+    "profile",
+    "known_case",
+    "signal_1",
+    "signal_2",
+    "signal_3",
+)
+
+
+def write_week(
+    workspace: Workspace,
+    as_of: dt.date,
+    scored: pl.DataFrame,
+    contributions: list[list[object]],
+    settings: ScoreSettings,
+) -> tuple[Path, list[str]]:
+    """``scores.csv`` for the board; returns its path and the schools to list."""
+    identities = pl.read_parquet(workspace.secrets / "identity_map.parquet")
+    frame = scored.with_columns(pl.Series("_contrib", contributions, dtype=pl.Object)).join(
+        identities, on="student_key", how="left"
+    )
+    frame = _with_change(frame, _previous_ranks(workspace, as_of))
+    folder = workspace.outputs / as_of.isoformat()
+    table = frame.select(SCORE_COLUMNS).sort(["school_id", "rank", "student_id"], nulls_last=True)
+    table = table.with_columns(pl.col("risk").round(6))
+    path = write_csv(table, folder / "scores.csv")
+    return path, sorted(table["school_id"].unique().to_list())
+
+
+def write_school_list(
+    workspace: Workspace,
+    as_of: dt.date,
+    school_id: str,
+    scored: pl.DataFrame,
+    contributions: list[list[object]],
+    settings: ScoreSettings,
+) -> list[Path]:
+    """The care-team list of one school: CSV, XLSX and HTML."""
+    scores = pl.read_csv(
+        workspace.outputs / as_of.isoformat() / "scores.csv", separator=";", infer_schema=False
+    )
+    listed = (
+        scores.filter((pl.col("school_id") == school_id) & (pl.col("listed") == "true"))
+        .with_columns(pl.col("rank").cast(pl.Int32), pl.col("risk").cast(pl.Float64))
+        .sort("rank")
+    )
+    identities = pl.read_parquet(workspace.secrets / "identity_map.parquet")
+    keyed = scored.with_columns(pl.Series("_contrib", contributions, dtype=pl.Object)).join(
+        identities, on="student_key"
+    )
+    bars = {
+        sid: c
+        for sid, c in zip(keyed["student_id"].to_list(), keyed["_contrib"].to_list(), strict=True)
+    }
+    return reports.write_care_list(
+        workspace.outputs / as_of.isoformat() / school_id,
+        school_id,
+        as_of,
+        listed,
+        bars,
+        settings.language,
+    )
+
+
+def run_score(
+    workspace: Workspace,
+    dates: list[dt.date],
+    settings: ScoreSettings,
+    prepared: Prepared,
+    say: Say = print,
+) -> list[Path]:
+    """Score every date in ``dates`` with one load of the champion; returns the scores files."""
+    champion = load_champion(workspace, settings.model_name)
+    say(f"champion: {settings.model_name} version {champion.version} ({champion.rung})")
+    build_features(workspace, dates, prepared, say=say)
+    paths = []
+    for as_of in dates:
+        scored, contributions = score_week(workspace, champion, as_of, settings)
+        path, schools = write_week(workspace, as_of, scored, contributions, settings)
+        failures = []
+        for school in schools:
+            try:
+                write_school_list(workspace, as_of, school, scored, contributions, settings)
+            except Exception as exc:  # one school's failure must not stop the others
+                failures.append(f"{school}: {exc}")
+        if failures:
+            raise RuntimeError(f"{as_of}: lists failed for " + "; ".join(failures))
+        paths.append(path)
+        say(
+            f"{as_of}: {scored.height:,} pupils scored, lists for {len(schools)} schools -> {path.parent}"
+        )
+    return paths
+
+
+def mondays(start: dt.date, end: dt.date) -> list[dt.date]:
+    """Every Monday in [start, end], holidays included (backfills, research)."""
+    first = start + dt.timedelta(days=(7 - start.weekday()) % 7)
+    return (
+        [first + dt.timedelta(weeks=i) for i in range((end - first).days // 7 + 1)]
+        if first <= end
+        else []
+    )
+
+
+def risk_summary(scored: pl.DataFrame) -> dict[str, float]:
+    """Aggregates for logs: nothing identifying."""
+    risk = scored["risk"].to_numpy()
+    return {"pupils": float(len(risk)), "mean_risk": float(np.mean(risk)) if len(risk) else 0.0}
