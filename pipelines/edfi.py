@@ -596,6 +596,9 @@ def convert_edfi(folder: Path, out: Path, say: Say = print) -> dict[str, Path]:
     if not folder.is_dir():
         raise EdfiError(f"{folder}: no such folder")
     data = _read(folder)
+    for what, n in sorted(data.counts.items()):
+        if what.endswith("(not used)"):
+            say(f"{n:,} {what}")
     absences, late = _absence_rows(data, say)
     enrolments = sorted(_enrolment_rows(data, say))
     enrolled = sorted({row[0] for row in enrolments})

@@ -120,3 +120,29 @@ def trained_board(small_board: Path, tmp_path_factory: pytest.TempPathFactory): 
         run_ingest(small_board, ws, IngestSettings(), say=lambda _: None)
         report = run_train(ws, TrainSettings(until=BOARD_UNTIL, max_splits=2), say=lambda _: None)
     return ws, report
+
+
+def cut_export(export: Path, folder: Path, day: "__import__('datetime').date") -> Path:  # type: ignore[name-defined]
+    """The export as it stood on ``day``: no event dated on or after it, no case opened since,
+    no enrolment begun after it, and enrolments still running then without an end date."""
+    import shutil
+
+    folder.mkdir(parents=True)
+    iso = day.isoformat()
+    keep = {
+        "absences": pl.col("date") < iso,
+        "late_arrivals": pl.col("date") < iso,
+        "sick_bay_visits": pl.col("date") < iso,
+        "care_cases": pl.col("opened_on") < iso,
+        "enrolments": pl.col("start_date") <= iso,
+    }
+    for path in export.iterdir():
+        if path.stem not in keep:
+            shutil.copy(path, folder / path.name)
+            continue
+        frame = pl.read_csv(path, separator=";", infer_schema=False).filter(keep[path.stem])
+        if path.stem == "enrolments":
+            ended_later = pl.col("end_date") >= iso
+            frame = frame.with_columns(pl.when(ended_later).then(None).otherwise(pl.col("end_date")).alias("end_date"))
+        frame.write_csv(folder / path.name, separator=";")
+    return folder

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -18,7 +17,7 @@ from pipelines.ingest import run_ingest
 from pipelines.settings import IngestSettings, TrainSettings
 from pipelines.train import TrainReport, run_train
 from pipelines.workspace import KEY_ENV, Workspace
-from tests.conftest import BOARD_KEY, BOARD_UNTIL
+from tests.conftest import BOARD_KEY, BOARD_UNTIL, cut_export
 
 KEY = BOARD_KEY
 UNTIL = BOARD_UNTIL
@@ -115,34 +114,6 @@ def test_nothing_in_the_mlflow_store_identifies_a_pupil(
     assert found == []
 
 
-def _cut(export: Path, folder: Path, until: dt.date) -> Path:
-    """The export as it stood on ``until``: nothing dated from then on."""
-    folder.mkdir()
-    date_columns = {
-        "absences": "date",
-        "late_arrivals": "date",
-        "sick_bay_visits": "date",
-        "care_cases": "opened_on",
-        "enrolments": "start_date",
-    }
-    for path in export.iterdir():
-        name = path.stem
-        if name not in date_columns:
-            shutil.copy(path, folder / path.name)
-            continue
-        frame = pl.read_csv(path, separator=";", infer_schema=False)
-        kept = frame.filter(pl.col(date_columns[name]) < until.isoformat())
-        if name == "enrolments":  # an enrolment still running then had no end date yet
-            kept = kept.with_columns(
-                pl.when(pl.col("end_date") >= until.isoformat())
-                .then(None)
-                .otherwise(pl.col("end_date"))
-                .alias("end_date")
-            )
-        kept.write_csv(folder / path.name, separator=";")
-    return folder
-
-
 def test_a_model_trained_until_a_date_ignores_everything_after_it(
     board_run: tuple[Workspace, TrainReport],
     small_board: Path,
@@ -151,7 +122,7 @@ def test_a_model_trained_until_a_date_ignores_everything_after_it(
 ) -> None:
     ws_full, full = board_run
     monkeypatch.setenv(KEY_ENV, KEY.hex())
-    ws_cut, cut = trained(_cut(small_board, tmp_path / "cut", UNTIL), tmp_path / "ws")
+    ws_cut, cut = trained(cut_export(small_board, tmp_path / "cut", UNTIL), tmp_path / "ws")
     assert cut.champion == full.champion
     assert repr([r.metrics for r in cut.results]) == repr(
         [r.metrics for r in full.results]

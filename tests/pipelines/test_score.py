@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from matplotlib.image import imread
+
+from pipelines.features import load_prepared
+from pipelines.ingest import run_ingest
+from pipelines.settings import IngestSettings, ScoreSettings
+from pipelines.score import run_score
+from pipelines.train import TrainReport
+from pipelines.workspace import KEY_ENV, Workspace
+from tests.conftest import BOARD_KEY, cut_export
+
+AS_OF = dt.date(2025, 3, 3)
+SETTINGS = ScoreSettings()
+
+
+def quiet(_: str) -> None:
+    return None
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def scored(trained_board: tuple[Workspace, TrainReport]) -> tuple[Workspace, Path]:
+    ws, _ = trained_board
+    [path] = run_score(ws, [AS_OF], SETTINGS, load_prepared(ws), say=quiet)
+    return ws, path
+
+
+def test_every_enrolled_pupil_is_scored_and_each_school_lists_its_top(scored: tuple[Workspace, Path]) -> None:
+    ws, path = scored
+    scores = pl.read_csv(path, separator=";")
+    enrolments = pl.read_parquet(ws.canonical_table("enrolments"))
+    enrolled = enrolments.filter(
+        (pl.col("start_date") <= AS_OF) & (pl.col("end_date").is_null() | (pl.col("end_date") >= AS_OF))
+    )["student_key"].n_unique()
+    assert scores.height == enrolled
+    assert scores["student_id"].str.starts_with("L").all()  # the school's own ids, only here
+    known = scores.filter(pl.col("known_case"))
+    assert known["rank"].null_count() == known.height and not known["listed"].any()
+    for school, rows in scores.filter(~pl.col("known_case")).group_by("school_id"):
+        ranked = rows.sort("rank")
+        assert ranked["rank"].to_list() == list(range(1, rows.height + 1))
+        assert ranked["risk"].is_sorted(descending=True)
+        size = max(SETTINGS.list_min, math.ceil(rows.height * SETTINGS.list_percent / 100))
+        assert ranked["listed"].sum() == size
+        care_list = pl.read_csv(path.parent / str(school[0]) / "risk_list.csv", separator=";")
+        assert care_list.height == size
+        assert care_list["Leerling"].to_list() == ranked.filter(pl.col("listed"))["student_id"].to_list()
+    listed = scores.filter(pl.col("listed"))
+    assert listed["signal_1"].null_count() == 0  # every listed pupil has at least one reason
+    assert set(listed["change"]) == {"new"}  # no earlier week in this workspace
+
+
+def test_scoring_twice_gives_identical_files(scored: tuple[Workspace, Path]) -> None:
+    ws, path = scored
+    before = digests(path.parent)
+    run_score(ws, [AS_OF], SETTINGS, load_prepared(ws), say=quiet)
+    assert digests(path.parent) == before
+
+
+def test_no_event_from_the_as_of_date_on_changes_a_score(
+    scored: tuple[Workspace, Path], small_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws_full, path = scored
+    monkeypatch.setenv(KEY_ENV, BOARD_KEY.hex())
+    ws_cut = Workspace(tmp_path / "ws")
+    run_ingest(cut_export(small_board, tmp_path / "cut", AS_OF), ws_cut, IngestSettings(), say=quiet)
+    shutil.copy(ws_full.root / "mlflow.db", ws_cut.root / "mlflow.db")  # the same registered champion
+    [cut_path] = run_score(ws_cut, [AS_OF], SETTINGS, load_prepared(ws_cut), say=quiet)
+    assert cut_path.read_bytes() == path.read_bytes()
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_the_html_list_renders_in_headless_chromium(scored: tuple[Workspace, Path], tmp_path: Path) -> None:
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing: .ci/run installs Debian's chromium package")
+        pytest.skip("chromium not installed (apt-get install chromium)")
+    _, path = scored
+    page = next(path.parent.glob("*/risk_list.html"))
+    shot = tmp_path / "list.png"
+    subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900", f"--screenshot={shot}",
+         page.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )
+    pixels = imread(shot)
+    assert pixels.shape[0] == 900 and pixels.shape[1] == 1280
+    colours = np.unique(pixels.reshape(-1, pixels.shape[-1]).round(2), axis=0)
+    assert len(colours) > 50  # text, the header band and the bars: not a blank page
+    dark = (pixels[..., :3].mean(axis=-1) < 0.3).mean()
+    assert 0.01 < dark < 0.5
