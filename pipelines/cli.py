@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import polars as pl
 import typer
@@ -150,6 +150,28 @@ def _day(value: dt.datetime | None) -> dt.date | None:
 
 
 @app.command()
+def edfi(
+    source: Annotated[
+        Path,
+        typer.Argument(help="Folder with Ed-Fi XML interchanges (attendance, students, calendar)."),
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder to write the contract export into.")
+    ],
+) -> None:
+    """Convert Ed-Fi XML interchanges into an export in the input contract (then: ingest --codes edfi)."""
+    from pipelines.edfi import EdfiError, convert_edfi
+
+    try:
+        paths = convert_edfi(source, out_dir, say=say)
+    except EdfiError as exc:
+        fail(str(exc))
+    for name, path in paths.items():
+        out.print(f"{name}: {path}")
+    out.print(f"next: schoolpoort ingest {out_dir} --codes edfi")
+
+
+@app.command()
 def features(
     workspace: WorkspaceOpt = Path("workspace"),
     from_: Annotated[
@@ -262,6 +284,74 @@ def score(
         fail(str(exc))
     for path in paths:
         out.print(f"{path}  (care-team lists: {path.parent}/<school_id>/risk_list.html)")
+
+
+@app.command()
+def serve(
+    workspace: WorkspaceOpt = Path("workspace"),
+    export: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder where the weekly export lands (default: from settings, ./export)."
+        ),
+    ] = None,
+    cron: Annotated[
+        str | None,
+        typer.Option(help="When the weekly flow runs (default: '0 6 * * 1', Mondays 06:00)."),
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="Time zone of the schedule (default Europe/Brussels).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Register the flows as Prefect deployments (weekly on a schedule) and serve them.
+
+    Run it next to a Prefect server (`prefect server start`) with PREFECT_API_URL set.
+    """
+    from prefect import serve as prefect_serve
+    from prefect.flows import EntrypointType
+    from prefect.schedules import Cron
+
+    from pipelines import flows
+
+    try:
+        settings = Settings.load(
+            config,
+            workspace=workspace,
+            serve__export=export,
+            serve__cron=cron,
+            serve__timezone=timezone,
+        )
+    except SettingsError as exc:
+        fail(str(exc))
+    params = {"settings": settings.model_dump(mode="json")}
+    # Module paths, not file paths: loading pipelines/flows.py as a script would put
+    # pipelines/ on sys.path, where its features.py shadows the features package.
+    module = EntrypointType.MODULE_PATH
+    schedule = Cron(settings.serve.cron, timezone=settings.serve.timezone)
+    deployments: list[Any] = [
+        flows.weekly_flow.to_deployment(
+            name="weekly",
+            schedule=schedule,
+            parameters=params,
+            entrypoint_type=module,
+            description="Ingest the latest export, score this week, write the lists.",
+        ),
+        flows.ingest_flow.to_deployment(
+            name="ingest",
+            parameters={**params, "export": str(settings.serve.export)},
+            entrypoint_type=module,
+        ),
+        flows.features_flow.to_deployment(
+            name="features", parameters=params, entrypoint_type=module
+        ),
+        flows.train_flow.to_deployment(name="train", parameters=params, entrypoint_type=module),
+        flows.score_flow.to_deployment(name="score", parameters=params, entrypoint_type=module),
+    ]
+    say(
+        f"serving 5 deployments; weekly runs on '{settings.serve.cron}' ({settings.serve.timezone}); Ctrl-C stops"
+    )
+    prefect_serve(*deployments)
 
 
 @app.command()

@@ -50,6 +50,14 @@ class ScoreSettings(_Frozen):
     model_name: str = "schoolpoort-risk"
 
 
+class ServeSettings(_Frozen):
+    """How the weekly deployment runs."""
+
+    export: Path = Field(Path("export"), description="folder where the weekly export lands")
+    cron: str = Field("0 6 * * 1", description="when the weekly flow runs (cron)")
+    timezone: str = "Europe/Brussels"
+
+
 class Settings(_Frozen):
     """Everything a run can be told. Loaded once, passed down, never read at import time."""
 
@@ -57,6 +65,7 @@ class Settings(_Frozen):
     ingest: IngestSettings = IngestSettings()
     train: TrainSettings = TrainSettings()
     score: ScoreSettings = ScoreSettings()
+    serve: ServeSettings = ServeSettings()
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> Settings:

@@ -122,7 +122,7 @@ def trained_board(small_board: Path, tmp_path_factory: pytest.TempPathFactory): 
     return ws, report
 
 
-def cut_export(export: Path, folder: Path, day: "__import__('datetime').date") -> Path:  # type: ignore[name-defined]
+def cut_export(export: Path, folder: Path, day: __import__('datetime').date) -> Path:  # type: ignore[name-defined]
     """The export as it stood on ``day``: no event dated on or after it, no case opened since,
     no enrolment begun after it, and enrolments still running then without an end date."""
     import shutil
@@ -143,6 +143,8 @@ def cut_export(export: Path, folder: Path, day: "__import__('datetime').date") -
         frame = pl.read_csv(path, separator=";", infer_schema=False).filter(keep[path.stem])
         if path.stem == "enrolments":
             ended_later = pl.col("end_date") >= iso
-            frame = frame.with_columns(pl.when(ended_later).then(None).otherwise(pl.col("end_date")).alias("end_date"))
+            frame = frame.with_columns(
+                pl.when(ended_later).then(None).otherwise(pl.col("end_date")).alias("end_date")
+            )
         frame.write_csv(folder / path.name, separator=";")
     return folder

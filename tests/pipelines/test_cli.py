@@ -11,7 +11,7 @@ runner = CliRunner()
 
 
 def test_every_command_has_help() -> None:
-    for command in ("simulate", "ingest", "demo"):
+    for command in ("simulate", "ingest", "edfi", "features", "train", "score", "demo"):
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage" in result.output

@@ -15,8 +15,8 @@ from matplotlib.image import imread
 
 from pipelines.features import load_prepared
 from pipelines.ingest import run_ingest
-from pipelines.settings import IngestSettings, ScoreSettings
 from pipelines.score import run_score
+from pipelines.settings import IngestSettings, ScoreSettings
 from pipelines.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, cut_export
@@ -32,7 +32,8 @@ def quiet(_: str) -> None:
 def digests(folder: Path) -> dict[str, str]:
     return {
         str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*")) if p.is_file()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
     }
 
 
@@ -43,12 +44,15 @@ def scored(trained_board: tuple[Workspace, TrainReport]) -> tuple[Workspace, Pat
     return ws, path
 
 
-def test_every_enrolled_pupil_is_scored_and_each_school_lists_its_top(scored: tuple[Workspace, Path]) -> None:
+def test_every_enrolled_pupil_is_scored_and_each_school_lists_its_top(
+    scored: tuple[Workspace, Path],
+) -> None:
     ws, path = scored
     scores = pl.read_csv(path, separator=";")
     enrolments = pl.read_parquet(ws.canonical_table("enrolments"))
     enrolled = enrolments.filter(
-        (pl.col("start_date") <= AS_OF) & (pl.col("end_date").is_null() | (pl.col("end_date") >= AS_OF))
+        (pl.col("start_date") <= AS_OF)
+        & (pl.col("end_date").is_null() | (pl.col("end_date") >= AS_OF))
     )["student_key"].n_unique()
     assert scores.height == enrolled
     assert scores["student_id"].str.starts_with("L").all()  # the school's own ids, only here
@@ -62,7 +66,10 @@ def test_every_enrolled_pupil_is_scored_and_each_school_lists_its_top(scored: tu
         assert ranked["listed"].sum() == size
         care_list = pl.read_csv(path.parent / str(school[0]) / "risk_list.csv", separator=";")
         assert care_list.height == size
-        assert care_list["Leerling"].to_list() == ranked.filter(pl.col("listed"))["student_id"].to_list()
+        assert (
+            care_list["Leerling"].to_list()
+            == ranked.filter(pl.col("listed"))["student_id"].to_list()
+        )
     listed = scores.filter(pl.col("listed"))
     assert listed["signal_1"].null_count() == 0  # every listed pupil has at least one reason
     assert set(listed["change"]) == {"new"}  # no earlier week in this workspace
@@ -76,13 +83,20 @@ def test_scoring_twice_gives_identical_files(scored: tuple[Workspace, Path]) -> 
 
 
 def test_no_event_from_the_as_of_date_on_changes_a_score(
-    scored: tuple[Workspace, Path], small_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    scored: tuple[Workspace, Path],
+    small_board: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ws_full, path = scored
     monkeypatch.setenv(KEY_ENV, BOARD_KEY.hex())
     ws_cut = Workspace(tmp_path / "ws")
-    run_ingest(cut_export(small_board, tmp_path / "cut", AS_OF), ws_cut, IngestSettings(), say=quiet)
-    shutil.copy(ws_full.root / "mlflow.db", ws_cut.root / "mlflow.db")  # the same registered champion
+    run_ingest(
+        cut_export(small_board, tmp_path / "cut", AS_OF), ws_cut, IngestSettings(), say=quiet
+    )
+    shutil.copy(
+        ws_full.root / "mlflow.db", ws_cut.root / "mlflow.db"
+    )  # the same registered champion
     [cut_path] = run_score(ws_cut, [AS_OF], SETTINGS, load_prepared(ws_cut), say=quiet)
     assert cut_path.read_bytes() == path.read_bytes()
 
@@ -91,7 +105,9 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def test_the_html_list_renders_in_headless_chromium(scored: tuple[Workspace, Path], tmp_path: Path) -> None:
+def test_the_html_list_renders_in_headless_chromium(
+    scored: tuple[Workspace, Path], tmp_path: Path
+) -> None:
     browser = _chromium()
     if browser is None:
         if os.environ.get("CI"):
@@ -101,11 +117,24 @@ def test_the_html_list_renders_in_headless_chromium(scored: tuple[Workspace, Pat
     page = next(path.parent.glob("*/risk_list.html"))
     shot = tmp_path / "list.png"
     subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,900", f"--screenshot={shot}",
-         page.as_uri()],
-        check=True, capture_output=True, timeout=120,
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--window-size=1280,900",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     pixels = imread(shot)
     assert pixels.shape[0] == 900 and pixels.shape[1] == 1280

@@ -1,0 +1,147 @@
+"""Prefect flows: thin compositions of one-call tasks over the library.
+
+Every flow takes the typed :class:`~pipelines.settings.Settings` as its parameter. Reading and
+writing tasks retry; the score flow maps the per-school lists over the schools, so one
+school's failure does not stop the others, and the run ends by naming each failed school and
+its reason (and fails).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.cache_policies import NO_CACHE
+
+from features.build import Prepared
+from pipelines import features as feature_store
+from pipelines import ingest as ingest_lib
+from pipelines import score as score_lib
+from pipelines import train as train_lib
+from pipelines.settings import Settings
+from pipelines.workspace import Workspace
+
+# Reading and writing retry twice. Inputs are frames and settings: nothing to cache on, and
+# hashing big frames costs time, so no task caches.
+RETRIES = 2
+RETRY_DELAY = 5
+
+
+def _log(message: str) -> None:
+    get_run_logger().info(message)
+
+
+@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
+def ingest_export(export: Path, settings: Settings) -> list[str]:
+    """Read, validate, pseudonymise and write canonical tables; the reconciliation lines."""
+    report = ingest_lib.run_ingest(export, Workspace(settings.workspace), settings.ingest, say=_log)
+    return [r.line() for r in report.reconciliation]
+
+
+@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
+def load_canonical(settings: Settings) -> Prepared:
+    """The canonical tables, prepared for feature building."""
+    return feature_store.load_prepared(Workspace(settings.workspace))
+
+
+@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
+def build_features(settings: Settings, dates: list[dt.date], prepared: Prepared) -> int:
+    """Feature tables for ``dates`` (reused when unchanged)."""
+    return len(
+        feature_store.build_features(Workspace(settings.workspace), dates, prepared, say=_log)
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def train_ladder(settings: Settings) -> str:
+    """Train and register; the champion's name."""
+    return train_lib.run_train(Workspace(settings.workspace), settings.train, say=_log).champion
+
+
+@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
+def score_board(
+    settings: Settings, as_of: dt.date, champion: score_lib.Champion
+) -> tuple[list[str], object, object]:
+    """Score the board, write ``scores.csv``; the schools to list and what their lists need."""
+    ws = Workspace(settings.workspace)
+    scored, contributions = score_lib.score_week(ws, champion, as_of, settings.score)
+    _, schools = score_lib.write_week(ws, as_of, scored, contributions, settings.score)
+    return schools, scored, contributions
+
+
+@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
+def write_school_list(
+    settings: Settings, as_of: dt.date, school: str, scored: object, contributions: object
+) -> str:
+    """One school's care-team list (CSV, XLSX, HTML)."""
+    ws = Workspace(settings.workspace)
+    score_lib.write_school_list(ws, as_of, school, scored, contributions, settings.score)  # type: ignore[arg-type]
+    return school
+
+
+@flow(name="ingest")
+def ingest_flow(export: Path, settings: Settings) -> list[str]:
+    """Ingest one export folder into the workspace."""
+    return ingest_export(export, settings)
+
+
+@flow(name="features")
+def features_flow(
+    settings: Settings, start: dt.date | None = None, end: dt.date | None = None
+) -> int:
+    """Build the weekly feature tables between ``start`` and ``end`` (default: the data's range)."""
+    prepared = load_canonical(settings)
+    return build_features(settings, prepared.as_of_dates(start, end), prepared)
+
+
+@flow(name="train")
+def train_flow(settings: Settings) -> str:
+    """Train the ladder on forward splits and register the champion."""
+    return train_ladder(settings)
+
+
+@flow(name="score")
+def score_flow(settings: Settings, dates: list[dt.date]) -> list[str]:
+    """Score each date with one load of the champion; lists mapped over the schools."""
+    ws = Workspace(settings.workspace)
+    champion = score_lib.load_champion(ws, settings.score.model_name)
+    prepared = load_canonical(settings)
+    build_features(settings, dates, prepared)
+    failures: list[str] = []
+    for as_of in dates:
+        schools, scored, contributions = score_board(settings, as_of, champion)
+        futures = write_school_list.map(
+            unmapped(settings), unmapped(as_of), schools, unmapped(scored), unmapped(contributions)
+        )
+        for school, future in zip(schools, futures, strict=True):
+            future.wait()
+            if not future.state.is_completed():
+                failures.append(f"{as_of} {school}: {_reason(future.state)}")
+    if failures:
+        raise RuntimeError("care-team lists failed for " + "; ".join(failures))
+    return [(ws.outputs / d.isoformat() / "scores.csv").as_posix() for d in dates]
+
+
+def _reason(state: object) -> str:
+    message = str(getattr(state, "message", None) or state)
+    return message.splitlines()[0] if message else "unknown error"
+
+
+def this_monday(today: dt.date) -> dt.date:
+    """The Monday of ``today``'s week: the weekly flow scores as of it."""
+    return today - dt.timedelta(days=today.weekday())
+
+
+@flow(name="weekly")
+def weekly_flow(settings: Settings, as_of: dt.date | None = None) -> list[str]:
+    """Every Monday: ingest the latest export, build this week's features, score, write the lists."""
+    day = as_of or this_monday(
+        dt.date.today()
+    )  # the flow layer may read the clock; features never do
+    ingest_flow(settings.serve.export, settings)
+    return score_flow(settings, [day])

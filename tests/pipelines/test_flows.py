@@ -1,0 +1,186 @@
+"""One test per flow under Prefect's test harness, and the weekly deployment on a real server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from prefect.testing.utilities import prefect_test_harness
+
+from pipelines import flows
+from pipelines.settings import Settings, TrainSettings
+from pipelines.train import TrainReport
+from pipelines.workspace import KEY_ENV, Workspace
+from tests.conftest import BOARD_KEY, BOARD_UNTIL
+
+AS_OF = dt.date(2025, 3, 10)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def harness() -> Iterator[None]:
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture
+def board_copy(
+    trained_board: tuple[Workspace, TrainReport], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A private copy of the trained small board's workspace (same key, same registry)."""
+    monkeypatch.setenv(KEY_ENV, BOARD_KEY.hex())
+    ws, _ = trained_board
+    target = tmp_path / "ws"
+    shutil.copytree(ws.root, target)
+    return target
+
+
+def test_ingest_and_features_flows(tiny_export: Path, workspace: Path) -> None:
+    settings = Settings(workspace=workspace)
+    lines = flows.ingest_flow(tiny_export, settings)
+    assert any(line.startswith("absences: read 5 = accepted 5") for line in lines)
+    built = flows.features_flow(settings, dt.date(2024, 9, 2), dt.date(2024, 9, 30))
+    assert built == 5
+    assert len(list((workspace / "features").glob("as_of=*/features.parquet"))) == 5
+
+
+def test_train_flow_registers_a_champion(board_copy: Path) -> None:
+    settings = Settings(workspace=board_copy, train=TrainSettings(until=BOARD_UNTIL, max_splits=1))
+    assert flows.train_flow(settings) in {
+        "rule_flanders_b5",
+        "rule_mzl",
+        "rule_absence_10pct",
+        "scorecard",
+        "monotone_gbm",
+    }
+
+
+def test_score_flow_writes_every_list_and_names_a_failed_school(board_copy: Path) -> None:
+    settings = Settings(workspace=board_copy)
+    [scores] = flows.score_flow(settings, [AS_OF])
+    schools = sorted(pl.read_csv(scores, separator=";")["school_id"].unique())
+    assert all((Path(scores).parent / s / "risk_list.html").exists() for s in schools)
+
+    # Break one school's folder (a file where the folder should be): the others still get lists.
+    shutil.rmtree(Path(scores).parent)
+    blocked = Path(scores).parent / schools[0]
+    blocked.parent.mkdir(parents=True)
+    blocked.write_text("not a folder")
+    with pytest.raises(RuntimeError, match=rf"care-team lists failed for {AS_OF} {schools[0]}: "):
+        flows.score_flow(settings, [AS_OF])
+    for school in schools[1:]:
+        assert (Path(scores).parent / school / "risk_list.csv").exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait(check: object, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if check():  # type: ignore[operator]
+                return
+        except Exception:
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"{what} did not come up within {seconds:.0f} s")
+
+
+def test_the_weekly_deployment_runs_on_a_real_prefect_server(
+    board_copy: Path, small_board: Path, tmp_path: Path
+) -> None:
+    port = _free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "PREFECT_API_URL": api,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        KEY_ENV: BOARD_KEY.hex(),
+    }
+    env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
+    bin_dir = Path(sys.executable).parent
+    server_env = {k: v for k, v in env.items() if k != "PREFECT_API_URL"}
+    server = subprocess.Popen(
+        [str(bin_dir / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=server_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    serving = None
+    try:
+        _wait(
+            lambda: urllib.request.urlopen(f"{api}/health", timeout=2).status == 200,
+            180,
+            "prefect server",
+        )
+        serving = subprocess.Popen(
+            [
+                str(bin_dir / "schoolpoort"),
+                "serve",
+                "--workspace",
+                str(board_copy),
+                "--export",
+                str(small_board),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        run = subprocess.run(
+            [str(bin_dir / "python"), "-c", _RUN_WEEKLY, AS_OF.isoformat()],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        assert "Completed" in run.stdout
+    finally:
+        for process in (serving, server):
+            if process is not None:
+                process.terminate()
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+    outputs = board_copy / "outputs" / AS_OF.isoformat()
+    assert (outputs / "scores.csv").exists()
+    assert list(outputs.glob("*/risk_list.html"))
+
+
+_RUN_WEEKLY = """
+import sys, time
+from prefect.deployments import run_deployment
+from prefect.client.orchestration import get_client
+from prefect.utilities.asyncutils import run_coro_as_sync
+
+async def deployment_exists():
+    async with get_client() as client:
+        await client.read_deployment_by_name("weekly/weekly")
+
+deadline = time.monotonic() + 180
+while True:
+    try:
+        run_coro_as_sync(deployment_exists())
+        break
+    except Exception:
+        if time.monotonic() > deadline:
+            raise
+        time.sleep(2)
+run = run_deployment("weekly/weekly", parameters={"as_of": sys.argv[1]}, timeout=540)
+print(run.state.type.value.title() if run.state else "no state", run.state.message if run.state else "")
+"""
