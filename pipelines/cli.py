@@ -361,20 +361,41 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
 ) -> None:
     """Simulate a school board, then run the pipeline on it end to end."""
+    from pipelines.features import load_prepared
+    from pipelines.tracking import ui_command
+
+    started = time.monotonic()
     export = workspace / "export"
     simulate(out_dir=export, students=students, schools=4, years=3, last_year=2024, seed=seed)
     ingest(export=export, workspace=workspace, codes=None, allow_unknown_codes=None, config=None)
     features(workspace=workspace, from_=None, to=None)
     train(workspace=workspace, until=None, horizon_weeks=None, config=None)
+    latest = load_prepared(Workspace(workspace)).as_of_dates()[-1]
     score(
         workspace=workspace,
-        as_of=dt.datetime(2025, 6, 2),
+        as_of=dt.datetime.combine(latest, dt.time()),
         from_=None,
         to=None,
         language=None,
         config=None,
     )
-    out.print(f"\nsimulated export: {export}\nworkspace:        {workspace}")
+    lists = sorted((workspace / "outputs" / latest.isoformat()).glob("*/risk_list.html"))
+    minutes = (time.monotonic() - started) / 60
+    out.print(f"\ndemo done in {minutes:.1f} minutes")
+    out.print(f"simulated export:   {export}")
+    out.print(f"risk lists ({latest}):")
+    for page in lists:
+        out.print(f"  {page}")
+    out.print(f"all scores:         {workspace / 'outputs' / latest.isoformat() / 'scores.csv'}")
+    out.print(
+        f"MLflow UI:          .venv/bin/{ui_command(workspace)}  (then open http://127.0.0.1:5000)"
+    )
+    out.print(
+        "Prefect UI:         .venv/bin/prefect server start --host 127.0.0.1  (then open http://127.0.0.1:4200;"
+    )
+    out.print(
+        f"                    PREFECT_API_URL=http://127.0.0.1:4200/api .venv/bin/schoolpoort serve --workspace {workspace})"
+    )
 
 
 def main() -> None:  # pragma: no cover - console entry point
