@@ -33,7 +33,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True, highlight=False)
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)  # tables and paths are never wrapped
 
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Folder for everything the pipeline writes.")
