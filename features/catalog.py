@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, get_args
 
 import polars as pl
 
@@ -26,17 +26,7 @@ Family = Literal[
     "context",
     "transition",
 ]
-FAMILIES: tuple[Family, ...] = (
-    "absence_all",
-    "b_codes",
-    "illness",
-    "lateness",
-    "sick_bay",
-    "pattern",
-    "trend",
-    "context",
-    "transition",
-)
+FAMILIES: tuple[Family, ...] = get_args(Family)
 Stage = Literal["pupil", "context"]
 
 

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
 from features.build import Prepared
@@ -282,9 +281,3 @@ def mondays(start: dt.date, end: dt.date) -> list[dt.date]:
         if first <= end
         else []
     )
-
-
-def risk_summary(scored: pl.DataFrame) -> dict[str, float]:
-    """Aggregates for logs: nothing identifying."""
-    risk = scored["risk"].to_numpy()
-    return {"pupils": float(len(risk)), "mean_risk": float(np.mean(risk)) if len(risk) else 0.0}
