@@ -159,19 +159,13 @@ def _check_enrolled(step: _Step, enrolments: pl.DataFrame) -> None:
     step.reject(
         failures_where(step.rows, ~known, "student_id", "unknown pupil (not in enrolments)")
     )
-    covered = (
-        step.rows.sort("date")
-        .join_asof(
-            enrolments.select("student_id", "school_id", "start_date", "end_date").sort(
-                "start_date"
-            ),
-            left_on="date",
-            right_on="start_date",
-            by="student_id",
-            strategy="backward",
-            check_sortedness=False,  # sorted by date globally, hence within each pupil
-        )
-        .sort(ROW)
+    covered = step.rows.sort("date").join_asof(
+        enrolments.select("student_id", "school_id", "start_date", "end_date").sort("start_date"),
+        left_on="date",
+        right_on="start_date",
+        by="student_id",
+        strategy="backward",
+        check_sortedness=False,  # sorted by date globally, hence within each pupil
     )
     outside = pl.col("start_date").is_null() | (pl.col("date") > pl.col("end_date"))
     step.rows = covered

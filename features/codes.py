@@ -118,10 +118,11 @@ def category(profile: CodeProfile, column: str = "code") -> pl.Expr:
 
 def unknown_codes(codes: pl.Series, profile: CodeProfile) -> pl.DataFrame:
     """Each code the profile does not know, with its count, most frequent first."""
-    frame = pl.DataFrame({"code": codes}).with_columns(category(profile))
+    # Count first, map the few distinct codes after: a school uses a dozen codes, not millions.
+    counts = pl.DataFrame({"code": codes}).group_by("code").agg(pl.len().alias("count"))
     return (
-        frame.filter(pl.col("category").is_null() & pl.col("code").is_not_null())
-        .group_by("code")
-        .agg(pl.len().alias("count"))
+        counts.with_columns(category(profile))
+        .filter(pl.col("category").is_null() & pl.col("code").is_not_null())
+        .select("code", pl.col("count").cast(pl.UInt32))
         .sort(["count", "code"], descending=[True, False])
     )

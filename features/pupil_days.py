@@ -10,28 +10,49 @@ from features.codes import ABSENT_CATEGORIES, ILLNESS_CATEGORIES
 START_OF_DAY_LATE_BEFORE = "10:00"
 
 
-def _halves(categories: tuple[str, ...] | str) -> pl.Expr:
-    wanted = (categories,) if isinstance(categories, str) else categories
-    return pl.col("half").filter(pl.col("category").is_in(wanted)).n_unique()
+_ABSENT = tuple(c for c in ABSENT_CATEGORIES if c != "early_departure")
+_HALF_KINDS = {
+    "absent": _ABSENT,
+    "b": ("unexcused",),
+    "illness": ILLNESS_CATEGORIES,
+    "note": ("illness_parent_note",),
+    "certified": ("illness_certified",),
+    "exclusion": ("exclusion",),
+}
 
 
 def absence_days(absences: pl.LazyFrame) -> pl.LazyFrame:
     """Absent half-days per pupil and day, by category.
 
     A half-day with several lesson registrations counts once; ``early_departure`` marks a
-    partial day rather than an absent half-day.
+    partial day rather than an absent half-day. Each row is first turned into flags (is it a
+    morning/afternoon absence of this kind), then one ``max`` per pupil-day and half-day says
+    whether that half-day was missed: much faster than counting distinct halves per kind.
     """
-    absent = [c for c in ABSENT_CATEGORIES if c != "early_departure"]
-    return absences.group_by("student_key", "date").agg(
-        pl.col("school_id").first(),
-        _halves(tuple(absent)).alias("absent_halves"),
-        pl.col("half").filter(pl.col("category").is_in(absent)).eq("AM").any().alias("am_absent"),
-        _halves("unexcused").alias("b_halves"),
-        _halves(ILLNESS_CATEGORIES).alias("illness_halves"),
-        _halves("illness_parent_note").alias("note_halves"),
-        _halves("illness_certified").alias("certified_halves"),
-        _halves("exclusion").alias("exclusion_halves"),
-        (pl.col("category") == "early_departure").any().alias("early_departure"),
+    am, pm = pl.col("half") == "AM", pl.col("half") == "PM"
+    flags = []
+    for kind, categories in _HALF_KINDS.items():
+        hit = pl.col("category").is_in(categories)
+        flags += [(hit & am).alias(f"{kind}_am"), (hit & pm).alias(f"{kind}_pm")]
+    flags.append((pl.col("category") == "early_departure").alias("early_departure"))
+    names = [f.meta.output_name() for f in flags]
+    per_day = (
+        absences.select("student_key", "date", "school_id", *flags)
+        .group_by("student_key", "date")
+        .agg(pl.col("school_id").first(), *[pl.col(n).max() for n in names])
+    )
+    return per_day.select(
+        "student_key",
+        "date",
+        "school_id",
+        *[
+            (pl.col(f"{kind}_am").cast(pl.Int32) + pl.col(f"{kind}_pm").cast(pl.Int32)).alias(
+                "absent_halves" if kind == "absent" else f"{kind}_halves"
+            )
+            for kind in _HALF_KINDS
+        ],
+        pl.col("absent_am").alias("am_absent"),
+        "early_departure",
     )
 
 

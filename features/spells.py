@@ -19,19 +19,23 @@ def runs(pupil_days: pl.LazyFrame, flag: str) -> pl.LazyFrame:
     Returns ``student_key, first_date, last_index, length`` per run. Consecutive means
     consecutive school-day indices at the pupil's school.
     """
+    key, index = pl.col("student_key"), pl.col("day_index")
+    # One sort, then a run id that grows at every break (another pupil, or a gap in school
+    # days): grouping on an integer is far cheaper than a window over the string key.
+    breaks = (key != key.shift(1)).fill_null(True) | (index != index.shift(1) + 1).fill_null(True)
     return (
-        pupil_days.filter(pl.col(flag) & pl.col("day_index").is_not_null())
+        pupil_days.filter(pl.col(flag) & index.is_not_null())
         .select("student_key", "date", "day_index")
         .sort("student_key", "date")
-        .with_columns(
-            run=pl.col("day_index") - pl.int_range(pl.len()).over("student_key").cast(pl.Int32)
-        )
-        .group_by("student_key", "run")
+        .with_columns(run=breaks.cum_sum())
+        .group_by("run")
         .agg(
+            key.first(),
             pl.col("date").min().alias("first_date"),
-            pl.col("day_index").max().alias("last_index"),
+            index.max().alias("last_index"),
             pl.len().cast(pl.Int32).alias("length"),
         )
+        .drop("run")
     )
 
 

@@ -15,7 +15,12 @@ def aggregates() -> list[pl.Expr]:
         upper = pl.col("as_of") if j == 1 else pl.col(f"wk_{j - 1}")
         inside = (pl.col("date") >= pl.col(f"wk_{j}")) & (pl.col("date") < upper)
         exprs.append(
-            pl.col("absent_halves").filter(inside).sum().cast(pl.Int32).alias(f"n_absent_wk_{j}")
+            pl.when(inside)
+            .then(pl.col("absent_halves"))
+            .otherwise(0)
+            .sum()
+            .cast(pl.Int32)
+            .alias(f"n_absent_wk_{j}")
         )
     return exprs
 

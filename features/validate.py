@@ -62,6 +62,20 @@ def _parsed(name: str, dtype: pl.DataType) -> pl.Expr:
     return text
 
 
+def _typed(raw: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr | pl.Series:
+    """The typed column. Dates are parsed once per distinct text, then mapped back: an export of
+    millions of absences holds a few hundred distinct dates."""
+    if dtype != pl.Date:
+        return _parsed(name, dtype).alias(name)
+    distinct = raw.select(pl.col(name).unique()).with_columns(_parsed(name, dtype).alias("_parsed"))
+    mapping = {
+        k: v
+        for k, v in zip(distinct[name].to_list(), distinct["_parsed"].to_list(), strict=True)
+        if k is not None
+    }
+    return raw[name].replace_strict(mapping, default=None, return_dtype=pl.Date).alias(name)
+
+
 def _parse_reason(dtype: pl.DataType) -> str:
     if dtype == pl.Date:
         return "not a date (expected YYYY-MM-DD or DD/MM/YYYY)"
@@ -113,7 +127,7 @@ def parse_table(raw: pl.DataFrame, table: str) -> Parsed:
     declared = contract.columns(table)
     order = {name: i for i, name in enumerate(declared)}
     present = [name for name in declared if name in raw.columns]
-    typed = raw.select(pl.col(ROW), *[_parsed(n, declared[n].dtype.type).alias(n) for n in present])
+    typed = raw.select(pl.col(ROW), *[_typed(raw, n, declared[n].dtype.type) for n in present])
 
     parse_failures = [
         raw.filter(typed[n].is_null() & _blank_to_null(n).is_not_null())
