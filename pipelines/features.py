@@ -78,18 +78,21 @@ class FeatureStore:
         return pl.concat([pl.scan_parquet(self.path(d)) for d in dates], how="vertical")
 
 
-def fingerprint(prepared: Prepared, as_of: dt.date) -> str:
-    """What the features at ``as_of`` depend on: pupil-days before it, enrolments, calendar, code."""
-    seen = prepared.pupil_days.filter(pl.col("date") < as_of)
+def static_fingerprint(prepared: Prepared) -> str:
+    """The part of every date's fingerprint that does not depend on the date."""
     parts = (
         FEATURES_VERSION,
         ",".join(f.name for f in CATALOG),
-        _frame_hash(seen),
-        seen.height,
         _frame_hash(prepared.enrolments),
         _frame_hash(prepared.days),
     )
     return "|".join(str(p) for p in parts)
+
+
+def fingerprint(prepared: Prepared, as_of: dt.date, static: str | None = None) -> str:
+    """What the features at ``as_of`` depend on: pupil-days before it, enrolments, calendar, code."""
+    seen = prepared.pupil_days.filter(pl.col("date") < as_of)
+    return f"{static or static_fingerprint(prepared)}|{_frame_hash(seen)}|{seen.height}"
 
 
 def build_features(
@@ -103,9 +106,10 @@ def build_features(
     store = FeatureStore(workspace)
     manifest = store.manifest()
     built = reused = 0
+    static = static_fingerprint(prepared)  # enrolments and calendar: hashed once, not per date
     for i, as_of in enumerate(dates, start=1):
         key = as_of.isoformat()
-        print_ = fingerprint(prepared, as_of)
+        print_ = fingerprint(prepared, as_of, static)
         if manifest.get(key) == print_ and store.path(as_of).exists():
             reused += 1
             continue
