@@ -129,11 +129,14 @@ def parse_table(raw: pl.DataFrame, table: str) -> Parsed:
     present = [name for name in declared if name in raw.columns]
     typed = raw.select(pl.col(ROW), *[_typed(raw, n, declared[n].dtype.type) for n in present])
 
+    # A column whose typed form has no more nulls than its text cannot hold a value that
+    # failed to parse: only the others are searched (clean exports skip the search).
+    suspect = [n for n in present if typed[n].null_count() > raw[n].null_count()]
     parse_failures = [
         raw.filter(typed[n].is_null() & _blank_to_null(n).is_not_null())
         .select(pl.col(ROW), pl.col(n).alias("value"))
         .with_columns(column=pl.lit(n), reason=pl.lit(_parse_reason(declared[n].dtype.type)))
-        for n in present
+        for n in suspect
     ]
     failures = [f.select(FAILURE_SCHEMA.keys()) for f in parse_failures if f.height]
 
