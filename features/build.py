@@ -25,6 +25,10 @@ _WINDOW_STARTS = (*[f"{n}w" for n in WEEK_WINDOWS], "ytd", "prev")
 _CUMS = ("cum_periods", "cum_days", "cum_after_break", "cum_mondays")
 
 
+class OutsideCalendarError(ValueError):
+    """An as-of date the calendar does not reach: its windows cannot be counted."""
+
+
 @dataclass(frozen=True)
 class Prepared:
     """What every as-of date reuses: school days per school and the pupil-day frame."""
@@ -173,6 +177,12 @@ def feature_table(prepared: Prepared, as_of: dt.date) -> pl.LazyFrame:
         ``student_key, as_of, school_id, class_key, grade`` then the catalog's features in
         catalog order, sorted by ``school_id, student_key``.
     """
+    last_day = prepared.days["date"].max()
+    if isinstance(last_day, dt.date) and as_of > last_day:
+        raise OutsideCalendarError(
+            f"as-of date {as_of} is after the calendar's last day ({last_day}): "
+            "add the coming days to the export's calendar"
+        )
     days = prepared.days.lazy()
     pupils = cohort(prepared.enrolments.lazy(), as_of)
     per_school = school_windows(days, as_of)

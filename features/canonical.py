@@ -332,6 +332,14 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
 
     if "calendar" in raw:
         cal_step = _start(raw["calendar"])
+        cal_step.reject(
+            failures_where(
+                cal_step.rows,
+                ~pl.struct("school_id", "date").is_first_distinct(),
+                "date",
+                "date listed twice for the same school in the calendar",
+            )
+        )
         days = _export_calendar(cal_step.rows)
         quarantine["calendar"], rec = _finish(cal_step, days)
         recs.append(rec)

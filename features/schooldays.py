@@ -49,6 +49,23 @@ def school_days(calendar: pl.LazyFrame, schools: pl.LazyFrame) -> pl.LazyFrame:
             pl.coalesce("periods_own", "periods").alias("periods").cast(pl.Int32),
             pl.coalesce("school_year_own", "school_year").alias("school_year"),
         )
+    )
+    # Every date from the first to the last, per school: a date the calendar does not list
+    # is a day without school. Window edges (Mondays) and as-of dates then always have a row,
+    # so no running count is ever looked up on a missing date.
+    bounds = resolved.select(pl.col("date").min().alias("lo"), pl.col("date").max().alias("hi"))
+    every_day = (
+        schools.join(bounds, how="cross")
+        .select("school_id", pl.date_ranges("lo", "hi").alias("date"))
+        .explode("date")
+    )
+    resolved = (
+        every_day.join(resolved, on=["school_id", "date"], how="left")
+        .with_columns(
+            pl.col("school_day").fill_null(False),
+            pl.col("periods").fill_null(0),
+            pl.col("school_year").fill_null(strategy="forward").over("school_id"),
+        )
         .sort("school_id", "date")
     )
     is_day = pl.col("school_day")

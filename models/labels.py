@@ -4,7 +4,7 @@ A school-refusal case's label date is ``onset_on`` when known, else ``opened_on`
 (pupil, as-of date ``t``):
 
 - ``label`` is 1 when a school-refusal case has its label date in ``(t, t + horizon]``;
-- ``known_case`` is true when a school-refusal case was already *opened* on or before ``t``:
+- ``known_case`` is true when a school-refusal case was *opened* before ``t``:
   the care team knows; such rows are left out of training and of the ranking;
 - ``ambiguous`` is true when the problem had already begun (label date on or before ``t``)
   but no case was open yet: neither a future case nor a known one, so such rows are left out

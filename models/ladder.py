@@ -22,6 +22,10 @@ from models.splits import Split
 Factory = Callable[[list[str]], BaseEstimator]
 
 
+class CalibrationError(ValueError):
+    """A calibration slice with too few cases to calibrate on."""
+
+
 @dataclass(frozen=True)
 class Rung:
     """One model of the ladder."""

@@ -133,6 +133,8 @@ def ingest(
         report = run_ingest(export, Workspace(settings.workspace), settings.ingest, say)
     except (ExportError, UnknownCodesError, ProfileError, SettingsError) as exc:
         fail(str(exc))
+    except ValueError as exc:  # e.g. a malformed SCHOOLPOORT_PSEUDONYM_KEY
+        fail(str(exc))
     for notice in report.notices:
         say(f"[yellow]notice:[/] {notice}")
     for example in report.quarantine_examples:
@@ -222,6 +224,8 @@ def train(
     config: ConfigOpt = None,
 ) -> None:
     """Train the ladder (rules, scorecard, monotone boosting) on forward splits; register the champion."""
+    from features.build import OutsideCalendarError
+    from models.ladder import CalibrationError
     from pipelines.features import MissingInputError
     from pipelines.tracking import ui_command
     from pipelines.train import TrainingError, run_train
@@ -234,7 +238,13 @@ def train(
             train__horizon_weeks=horizon_weeks,
         )
         report = run_train(Workspace(settings.workspace), settings.train, say)
-    except (MissingInputError, TrainingError, SettingsError) as exc:
+    except (
+        MissingInputError,
+        TrainingError,
+        SettingsError,
+        OutsideCalendarError,
+        CalibrationError,
+    ) as exc:
         fail(str(exc))
     out.print(f"\nladder: mean over {len(report.splits)} forward splits (until {report.until})")
     out.print(format_table(report.table()))
@@ -280,7 +290,16 @@ def score(
         settings = Settings.load(config, workspace=workspace, score__language=language)
         ws = Workspace(settings.workspace)
         paths = run_score(ws, dates, settings.score, load_prepared(ws), say)
-    except (MissingInputError, NoChampionError, SettingsError) as exc:
+    except (
+        MissingInputError,
+        NoChampionError,
+        SettingsError,
+        ValueError,
+        RuntimeError,
+        FileNotFoundError,
+    ) as exc:
+        # ValueError: no pupil enrolled, a date outside the calendar, a bad key; RuntimeError: a
+        # school's list failed (the others were written).
         fail(str(exc))
     for path in paths:
         out.print(f"{path}  (care-team lists: {path.parent}/<school_id>/risk_list.html)")

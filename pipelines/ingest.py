@@ -12,7 +12,7 @@ import polars as pl
 from features import codes
 from features.canonical import Canonical, IngestOptions, Reconciliation, canonicalise
 from features.codes import CodeProfile
-from pipelines.readers import ReadResult, find_tables, read_table
+from pipelines.readers import ExportError, ReadResult, find_tables, read_table
 from pipelines.settings import IngestSettings
 from pipelines.workspace import Workspace, private_dir, write_csv, write_json, write_parquet
 
@@ -53,13 +53,11 @@ def fingerprint(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _example(rows: pl.DataFrame) -> str:
+def _example(rows: pl.DataFrame, quarantine_file: Path) -> str:
+    """The first quarantined row of a table, for the console: no value (it may be a pupil's id)."""
     first = rows.row(0, named=True)
     more = f" (+{rows.height - 1:,} more)" if rows.height > 1 else ""
-    return (
-        f"{first['file']} row {first['row']} column {first['column']}: {first['reason']} "
-        f"(value {first['value']!r}){more}"
-    )
+    return f"{first['file']} row {first['row']} column {first['column']}: {first['reason']}{more}; see {quarantine_file}"
 
 
 def run_ingest(
@@ -84,6 +82,9 @@ def run_ingest(
         ),
     )
     notices.extend(result.notices)
+    unbalanced = [r.line() for r in result.reconciliation if not r.balanced]
+    if unbalanced:  # nothing is written from an ingest that cannot account for every row
+        raise ExportError(f"reconciliation does not balance, nothing written: {unbalanced[0]}")
 
     for name, frame in result.tables.items():
         write_parquet(frame, workspace.canonical_table(name))
@@ -92,7 +93,7 @@ def run_ingest(
         path = workspace.quarantine / f"{name}.csv"
         if rows.height:
             write_csv(rows, path)
-            examples.append(_example(rows))
+            examples.append(_example(rows, path))
         else:
             path.unlink(missing_ok=True)
     private_dir(workspace.secrets)

@@ -116,7 +116,15 @@ def _read_parquet(path: Path) -> pl.DataFrame:
 
 
 def _read_xlsx(path: Path) -> pl.DataFrame:
-    frame = pl.read_excel(path, engine="calamine")
+    # Every cell as text: a column guessed numeric would turn a later id like "A12" into null.
+    frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
+    # Date and time cells come as "2024-09-02 00:00:00" and "08:30:00" (or on Excel's day zero,
+    # "1899-12-31 08:30:00"): keep what the contract reads.
+    frame = frame.with_columns(
+        pl.col(pl.String)
+        .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?$", "$1")
+        .str.replace(r"^(1899-12-3[01] |1900-01-0[01] )?(\d{2}:\d{2}):00(\.0+)?$", "$2")
+    )
     # Excel row numbers: row 1 is the header.
     return _as_text(frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64)))
 

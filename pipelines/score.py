@@ -81,6 +81,8 @@ def score_week(
     contributions behind the reasons (for the charts), aligned with the frame.
     """
     features = FeatureStore(workspace).scan([as_of]).collect()
+    if features.is_empty():
+        raise ValueError(f"no pupil is enrolled on {as_of}: nothing to score")
     X = features.select(champion.features).to_pandas()
     risk = champion.model.predict_proba(X)[:, 1]  # type: ignore[attr-defined]
     frame = (
@@ -142,12 +144,11 @@ def score_week(
 
 
 def _previous_ranks(workspace: Workspace, as_of: dt.date) -> pl.DataFrame | None:
-    earlier = sorted(
-        p for p in workspace.outputs.glob("*/scores.csv") if p.parent.name < as_of.isoformat()
-    )
-    if not earlier:
+    """Last week's list (as-of date minus 7 days), when that week was scored."""
+    path = workspace.outputs / (as_of - dt.timedelta(weeks=1)).isoformat() / "scores.csv"
+    if not path.exists():
         return None
-    prev = pl.read_csv(earlier[-1], separator=";", infer_schema=False)
+    prev = pl.read_csv(path, separator=";", infer_schema=False)
     return prev.filter(pl.col("listed") == "true").select(
         pl.col("school_id"),
         pl.col("student_id"),

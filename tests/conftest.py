@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 from pathlib import Path
@@ -103,7 +104,7 @@ def small_board(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 BOARD_KEY = bytes(range(100, 132))
 """One pseudonymisation key for every workspace made from the small board."""
-BOARD_UNTIL = __import__("datetime").date(2025, 3, 1)
+BOARD_UNTIL = dt.date(2025, 3, 1)
 
 
 @pytest.fixture(scope="session")
@@ -122,7 +123,7 @@ def trained_board(small_board: Path, tmp_path_factory: pytest.TempPathFactory): 
     return ws, report
 
 
-def cut_export(export: Path, folder: Path, day: __import__('datetime').date) -> Path:  # type: ignore[name-defined]
+def cut_export(export: Path, folder: Path, day: dt.date) -> Path:
     """The export as it stood on ``day``: no event dated on or after it, no case opened since,
     no enrolment begun after it, and enrolments still running then without an end date."""
     import shutil

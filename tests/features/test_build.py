@@ -192,3 +192,20 @@ def test_events_on_or_after_the_as_of_date_never_change_a_feature(
         )
     changed = feature_table(prepared(files), AS_OF).collect()
     assert_frame_equal(changed, features_at())
+
+
+def test_windows_count_right_when_the_export_calendar_lists_only_school_days() -> None:
+    # The school's own calendar lists its school days only, and Monday 23 September is a free
+    # day it does not list: the 2-week window still starts that Monday and counts its 7 half-days.
+    days = [
+        d
+        for d in (dt.date(2024, 9, 2) + dt.timedelta(days=i) for i in range(40))
+        if d.weekday() < 5 and d != dt.date(2024, 9, 23)
+    ]
+    calendar = "date;school_day;periods\n" + "".join(
+        f"{d.isoformat()};true;{1 if d.weekday() == 2 else 2}\n" for d in days
+    )
+    absences = EXPORT["absences.csv"].replace("P3;2024-06-03;AM;D;\nP3;2024-06-03;PM;D;\n", "")
+    table = features_at(files={**EXPORT, "absences.csv": absences, "calendar.csv": calendar})
+    assert row(table, "P1")["absence_rate_2w"] == pytest.approx(5 / (7 + 9))
+    assert row(table, "P1")["absence_rate_4w"] == pytest.approx(6 / (9 + 9 + 7 + 9))

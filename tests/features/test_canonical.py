@@ -163,3 +163,15 @@ def _canonical_rows(tables: dict[str, pl.DataFrame], name: str) -> int:
     if name == "late_arrivals":
         return int((late == "late_arrivals").sum())
     return tables[name].height
+
+
+def test_a_date_listed_twice_in_the_calendar_is_quarantined_not_multiplied() -> None:
+    calendar = "date;school_day\n2024-09-03;true\n2024-09-03;false\n" + "".join(
+        f"2024-09-{d:02d};true\n" for d in (2, 4, 5, 6, 9, 10, 11, 12)
+    )
+    result = canonicalise(raw_tables({**TINY, "calendar.csv": calendar}), OPTIONS)
+    assert reasons(result, "calendar") == [
+        (3, "date", "date listed twice for the same school in the calendar")
+    ]
+    assert all(r.balanced for r in result.reconciliation)
+    assert result.tables["absences"].height == 5

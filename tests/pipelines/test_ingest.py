@@ -98,7 +98,7 @@ def test_quarantine_file_names_file_row_column_value_and_reason(
     assert rows["student_id"].to_list() == ["L1", "L1"]  # the whole raw row is kept
     assert report.quarantine_examples == [
         "absences.csv row 7 column date: not a date (expected YYYY-MM-DD or DD/MM/YYYY) "
-        "(value '2024-09-31') (+1 more)"
+        f"(+1 more); see {ws.quarantine / 'absences.csv'}"
     ]
 
 

@@ -120,3 +120,23 @@ def test_find_tables_needs_the_required_ones_and_refuses_two_files_for_one(tmp_p
         find_tables(folder)
     with pytest.raises(ExportError, match="no such export folder"):
         find_tables(tmp_path / "nowhere")
+
+
+def test_xlsx_cells_are_read_as_text_even_after_many_numbers(tmp_path: Path) -> None:
+    from xlsxwriter import Workbook
+
+    path = tmp_path / "late_arrivals.xlsx"
+    with Workbook(str(path)) as book:
+        sheet = book.add_worksheet()
+        sheet.write_row(0, 0, ["student_id", "date", "time"])
+        time_format = book.add_format({"num_format": "hh:mm"})
+        for i in range(1, 121):  # numeric ids first, as some school software exports them
+            sheet.write_number(i, 0, 1000 + i)
+            sheet.write_string(i, 1, "2024-09-03")
+            sheet.write_datetime(i, 2, dt.datetime(1899, 12, 31, 8, 30), time_format)
+        sheet.write_string(121, 0, "A12")
+        sheet.write_string(121, 1, "2024-09-03")
+    frame = read(path, "late_arrivals")
+    assert frame["student_id"][-1] == "A12"
+    assert frame["student_id"][0].removesuffix(".0") == "1001"
+    assert frame["time"][0] == "08:30"
