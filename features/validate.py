@@ -102,7 +102,9 @@ def _check_reason(check: str, column: str) -> str:
     if check.startswith("str_matches("):
         return "not a time HH:MM" if column == "time" else "not AM, PM or a lesson number 1-12"
     if check.startswith(("greater_than_or_equal_to(", "less_than_or_equal_to(")):
-        bounds = {"grade": "1-7", "periods": "0-12"}.get(column, "the allowed range")
+        bounds = {"grade": "1-7", "periods": "0-2 (registrable half-days)"}.get(
+            column, "the allowed range"
+        )
         return f"outside {bounds}"
     return check
 

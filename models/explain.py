@@ -3,7 +3,7 @@
 - Logistic scorecard: exact linear SHAP on the transformed features (additive in log-odds),
   summed back per original feature when a feature expands into several columns (splines).
 - Monotone boosting: exact TreeSHAP; values add up to ``decision_function``.
-- A rule: the rule's own quantity is its only reason.
+- A rule: the rule's own quantity (its score, not log-odds) is its only reason.
 
 Calibration is a monotone map of the log-odds, so what pushes the log-odds up pushes the
 calibrated risk up too; the values are not probabilities.
@@ -46,9 +46,8 @@ def explain(
     names = list(X.columns)
     if isinstance(inner, Rule):
         values = np.zeros((len(X), len(names)))
-        score = inner.decision_function(X)
-        for column in inner.columns:  # the rule's score, shared equally over what it counts
-            values[:, names.index(column)] = score / len(inner.columns)
+        for column, part in inner.parts(X).items():  # the rule's own quantity, by criterion
+            values[:, names.index(column)] = part
         base = np.zeros(len(X))
         return shap.Explanation(
             values=values, base_values=base, data=X.to_numpy(), feature_names=names

@@ -89,7 +89,15 @@ def fit_calibrated(
     Xc, yc = _xy(calibration, features)
     if yc.sum() == 0:
         raise ValueError(f"{rung.name}: no positive case in the calibration slice")
-    return estimators.calibrate(model, Xc, yc)
+    calibrated = estimators.calibrate(model, Xc, yc)
+    # Platt maps the score through 1 / (1 + exp(a * score + b)): a >= 0 would flatten or
+    # reverse the ranking that was validated, so such a slice is refused.
+    slope = float(calibrated.calibrated_classifiers_[0].calibrators[0].a_)
+    if slope >= 0:
+        raise CalibrationError(
+            f"{rung.name}: calibration on the later slice does not keep the ranking (slope {slope:.3g})"
+        )
+    return calibrated
 
 
 def score(model: CalibratedClassifierCV, frame: pl.DataFrame, features: list[str]) -> pl.DataFrame:

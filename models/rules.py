@@ -34,6 +34,10 @@ class Rule(ClassifierMixin, BaseEstimator):
     def score_values(self, X: pd.DataFrame) -> np.ndarray:
         raise NotImplementedError
 
+    def parts(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """What each counted column contributes to ``decision_function`` (they add up to it)."""
+        return {self.columns[0]: self.decision_function(X)}
+
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """The rule's quantity, scaled so that ``>= 1`` is a flag."""
         return self.score_values(X) / self.threshold
@@ -70,6 +74,16 @@ class DutchMZLRule(Rule):
         reports = X["illness_reports_12w"].to_numpy(dtype=float) / 4.0
         spell = X["illness_longest_spell_ytd"].to_numpy(dtype=float) / 7.0
         return np.maximum(reports, spell)
+
+    def parts(self, X: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The score goes to whichever criterion sets it (the larger of the two)."""
+        reports = X["illness_reports_12w"].to_numpy(dtype=float) / 4.0
+        spell = X["illness_longest_spell_ytd"].to_numpy(dtype=float) / 7.0
+        by_reports = reports >= spell
+        return {
+            "illness_reports_12w": np.where(by_reports, reports, 0.0),
+            "illness_longest_spell_ytd": np.where(by_reports, 0.0, spell),
+        }
 
 
 class AbsenceTenPercentRule(Rule):

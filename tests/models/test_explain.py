@@ -53,3 +53,14 @@ def test_values_read_in_their_units() -> None:
     assert format_value("absence_rate_4w", 0.125, "en") == "12%"
     assert format_value("sick_bay_visits_4w", 4.0, "nl") == "4"
     assert format_value("absence_change_vs_year", -0.08, "en") == "−8 percentage points"
+
+
+def test_a_rule_names_only_the_criterion_that_set_its_score() -> None:
+    import pandas as pd
+
+    from models.rules import DutchMZLRule
+
+    X = pd.DataFrame({"illness_reports_12w": [4.0, 1.0], "illness_longest_spell_ytd": [0.0, 14.0]})
+    parts = DutchMZLRule().fit(X).parts(X)
+    assert parts["illness_reports_12w"].tolist() == [1.0, 0.0]
+    assert parts["illness_longest_spell_ytd"].tolist() == [0.0, 2.0]
