@@ -16,7 +16,7 @@ from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
 
 from models import estimators, rules
-from models.metrics import summarise
+from models.metrics import METRIC_KEYS, summarise
 from models.splits import Split
 
 Factory = Callable[[list[str]], BaseEstimator]
@@ -118,6 +118,7 @@ class RungResult:
     rung: Rung
     metrics: list[dict[str, float]] = field(default_factory=list)
     scored: list[pl.DataFrame] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
 
     def mean(self, metric: str) -> float:
         values = [m[metric] for m in self.metrics if not np.isnan(m[metric])]
@@ -147,7 +148,14 @@ def evaluate(
         calibration = data.filter(split.part("calibration"))
         test = data.filter(split.part("test"))
         for result in results:
-            model = fit_calibrated(result.rung, fit, calibration, features, options)
+            try:
+                model = fit_calibrated(result.rung, fit, calibration, features, options)
+            except CalibrationError as exc:
+                # Recorded, not hidden: the rung has no metrics for this split and cannot win.
+                result.failures.append(f"{split.name}: {exc}")
+                result.metrics.append(dict.fromkeys(METRIC_KEYS, float("nan")))
+                progress(f"{split.name} {result.rung.name}: not calibrated ({exc})")
+                continue
             scored = score(model, test, features).with_columns(split=pl.lit(split.name))
             result.metrics.append(summarise(scored))
             result.scored.append(
@@ -179,8 +187,17 @@ SELECTION_RULE = (
 
 
 def select(results: list[RungResult], penalty: float = 0.5) -> RungResult:
-    """The champion: best penalised precision in the top 2% (learned models and rules alike)."""
-    return max(results, key=lambda r: selection_score(r, penalty))
+    """The champion: best penalised precision in the top 2% (learned models and rules alike).
+
+    A rung that could not be calibrated on every split is not eligible.
+    """
+    eligible = [r for r in results if not r.failures]
+    if not eligible:
+        raise CalibrationError(
+            "no rung could be calibrated on every split: "
+            + "; ".join(f"{r.rung.name} {r.failures[0]}" for r in results)
+        )
+    return max(eligible, key=lambda r: selection_score(r, penalty))
 
 
 def fit_final(

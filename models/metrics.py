@@ -16,6 +16,19 @@ import polars as pl
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
 
 TOP_KS = (2, 5, 10)
+METRIC_KEYS = (
+    "rows",
+    "positives",
+    *[f"{kind}_at_{k}" for k in TOP_KS for kind in ("precision", "recall")],
+    "pr_auc",
+    "roc_auc",
+    "brier",
+    "ece",
+    "cases",
+    "cases_flagged_at_2",
+    "median_lead_weeks",
+)
+"""What :func:`summarise` reports, in order."""
 
 
 def list_size(n: int, k: float) -> int:

@@ -211,6 +211,8 @@ def _log(
                     }
                 )
                 mlflow.log_metric("selection_score", ladder.selection_score(result))
+                if result.failures:
+                    mlflow.set_tag("calibration_failures", " | ".join(result.failures))
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             plots.splits_plot(splits, folder / "splits.png")

@@ -76,3 +76,14 @@ def test_lead_time_counts_weeks_from_the_first_flag_to_the_label_date() -> None:
     frame = pl.DataFrame(rows).with_columns(label_date=pl.lit(dt.date(2024, 10, 7)))
     leads = lead_times(frame, k=2)
     assert leads.select("first_flag", "lead_weeks").rows() == [(weeks[1], 4.0)]
+
+
+def test_summarise_reports_exactly_the_declared_metrics() -> None:
+    from models.metrics import METRIC_KEYS, summarise
+
+    frame = school([3.0, 2.0, 1.0] + [0.0] * 47, [1] + [0] * 49).with_columns(
+        student_key=pl.Series([f"p{i}" for i in range(50)]),
+        label_date=pl.lit(dt.date(2024, 11, 1)),
+        risk=pl.col("score") / 10,
+    )
+    assert tuple(summarise(frame)) == METRIC_KEYS
