@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from features.build import Prepared, feature_table, prepare
@@ -89,10 +90,32 @@ def static_fingerprint(prepared: Prepared) -> str:
     return "|".join(str(p) for p in parts)
 
 
-def fingerprint(prepared: Prepared, as_of: dt.date, static: str | None = None) -> str:
+class _SeenHashes:
+    """Row hashes of the pupil-days, summed by date once: the part a date can see is a prefix."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        frame = prepared.pupil_days
+        by_day = (
+            frame.select(pl.col("date"), frame.hash_rows(seed=0).alias("h"))
+            .group_by("date")
+            .agg(pl.col("h").sum().alias("h"), pl.len().alias("n"))
+            .sort("date")
+        )
+        self.dates = by_day["date"].to_numpy()
+        self.hashes = np.cumsum(by_day["h"].to_numpy().astype(np.uint64), dtype=np.uint64)
+        self.counts = np.cumsum(by_day["n"].to_numpy())
+
+    def before(self, as_of: dt.date) -> str:
+        i = int(np.searchsorted(self.dates, np.datetime64(as_of), side="left"))
+        return f"{int(self.hashes[i - 1]) if i else 0}|{int(self.counts[i - 1]) if i else 0}"
+
+
+def fingerprint(
+    prepared: Prepared, as_of: dt.date, static: str | None = None, seen: _SeenHashes | None = None
+) -> str:
     """What the features at ``as_of`` depend on: pupil-days before it, enrolments, calendar, code."""
-    seen = prepared.pupil_days.filter(pl.col("date") < as_of)
-    return f"{static or static_fingerprint(prepared)}|{_frame_hash(seen)}|{seen.height}"
+    seen = seen or _SeenHashes(prepared)
+    return f"{static or static_fingerprint(prepared)}|{seen.before(as_of)}"
 
 
 def build_features(
@@ -107,9 +130,10 @@ def build_features(
     manifest = store.manifest()
     built = reused = 0
     static = static_fingerprint(prepared)  # enrolments and calendar: hashed once, not per date
+    seen = _SeenHashes(prepared)  # pupil-days: hashed once, summed by date
     for i, as_of in enumerate(dates, start=1):
         key = as_of.isoformat()
-        print_ = fingerprint(prepared, as_of, static)
+        print_ = fingerprint(prepared, as_of, static, seen)
         if manifest.get(key) == print_ and store.path(as_of).exists():
             reused += 1
             continue
