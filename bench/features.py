@@ -178,7 +178,6 @@ def step_profile(root: str, workspace: str, limit: int, as_of: str | None) -> di
     :mod:`bench.variants`, checked to give the same frames."""
     import polars as pl
 
-    from bench import variants
     from features import build
     from features.pupil_days import absence_days, late_days, pupil_days, sick_bay_days
     from features.schooldays import SLOPE_WEEKS, school_days
@@ -212,19 +211,7 @@ def step_profile(root: str, workspace: str, limit: int, as_of: str | None) -> di
 
     schools = scan["enrolments"].select("school_id").unique()
     days = clock("school_days", lambda: school_days(scan["calendar"], schools).collect())
-    base = clock("absence_days", lambda: absence_days(scan["absences"]).collect())
-    fast = clock(
-        "  variant: absence_days, flags first + max",
-        lambda: variants.absence_days(scan["absences"]).collect(),
-    )
-    same["  variant: absence_days, flags first + max"] = variants.same(
-        base, fast, ["student_key", "date"]
-    )
-    clock(
-        "  variant: absence_days, flags first + max, streaming",
-        lambda: variants.absence_days(scan["absences"]).collect(engine="streaming"),
-    )
-    del base, fast
+    clock("absence_days", lambda: absence_days(scan["absences"]).collect())
     clock("late_days", lambda: late_days(scan["late_arrivals"]).collect())
     clock("sick_bay_days", lambda: sick_bay_days(scan["sick_bay_visits"]).collect())
     clock(
@@ -326,20 +313,13 @@ def _profile_date(prepared: Any, as_of: dt.date, window_cols: list[str]) -> dict
             lambda exprs=exprs: events.lazy().group_by("student_key").agg(exprs).collect(),
         )
     check(
-        "  variant: aggregation, when/then instead of filter",
-        lambda: variants.masked_aggregates(events.lazy()).collect(),
+        "  variant: aggregation, sums of precomputed columns",
+        lambda: variants.precomputed_aggregates(events.lazy()).collect(),
         counts,
     )
     check(
-        "  variant: aggregation, masks before group_by",
-        lambda: variants.masked_aggregates(events.lazy(), precompute=True).collect(),
-        counts,
-    )
-    check(
-        "  variant: aggregation, masks before group_by, streaming",
-        lambda: variants.masked_aggregates(events.lazy(), precompute=True).collect(
-            engine="streaming"
-        ),
+        "  variant: aggregation, sums of precomputed columns, streaming",
+        lambda: variants.precomputed_aggregates(events.lazy()).collect(engine="streaming"),
         counts,
     )
     numbered = clock(
@@ -351,10 +331,8 @@ def _profile_date(prepared: Any, as_of: dt.date, window_cols: list[str]) -> dict
         counts,
     )
     check(
-        "  variant: aggregation, masks before group_by, streaming, UInt32 key",
-        lambda: variants.masked_aggregates(numbered.lazy(), precompute=True).collect(
-            engine="streaming"
-        ),
+        "  variant: aggregation, precomputed columns, streaming, UInt32 key",
+        lambda: variants.precomputed_aggregates(numbered.lazy()).collect(engine="streaming"),
         counts,
     )
     spell_counts = clock(
@@ -364,13 +342,8 @@ def _profile_date(prepared: Any, as_of: dt.date, window_cols: list[str]) -> dict
     for kind, flag in spells.SPELL_FLAGS.items():
         clock(f"  spells.runs: {kind}", lambda flag=flag: spells.runs(ytd, flag).collect())
     check(
-        "  variant: spells, one sort + integer run ids",
-        lambda: variants.spell_aggregates(events.lazy()).collect(),
-        spell_counts,
-    )
-    check(
-        "  variant: spells, one sort + integer run ids, UInt32 key",
-        lambda: variants.spell_aggregates(numbered.lazy()).collect(),
+        "  variant: spells, UInt32 key",
+        lambda: spells.spell_aggregates(numbered.lazy()).collect(),
         spell_counts,
     )
     count_cols = list(counts.columns[1:])
