@@ -1,23 +1,48 @@
-"""Research evaluation over the forward test slices: which signals predict, how early, for whom.
+"""Research evaluation over the forward test slices: which signals predict, how early, at what cost.
 
-Pure functions of scored test rows (``as_of, school_id, student_key, label, label_date`` plus a
-``score`` and, where needed, features or group attributes). Every ranking metric uses the same
-honest top-k% per school as training (:mod:`models.metrics`).
+Pure functions of scored test rows (``split, as_of, school_id, student_key, label, label_date``
+plus a ``score``, a calibrated ``risk`` where needed, and features). Every ranking metric uses
+the same honest top-k% per school as training (:mod:`models.metrics`); every interval is a
+pupil bootstrap (a pupil's weeks are resampled together, the rankings stay as they were).
+Fairness is in :mod:`models.fairness`, the research extract in :mod:`models.extract`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
-from sklearn.metrics import precision_score
 
-from features.catalog import BY_NAME, CATALOG
-from models.metrics import lead_times, precision_recall_at_k
+from features.catalog import BY_NAME, CATALOG, FAMILIES, Family, names
+from models.fairness import bootstrap_weights, flags
+from models.metrics import lead_times, precision_recall_at_k, top_k_membership
 
-FAIRNESS_BAND = (0.8, 1.25)
-MIN_GROUP = 10
-"""Groups with fewer pupils than this are suppressed, not shown."""
+MIN_CELL = 10
+"""A count of fewer pupils than this is suppressed in any table of the report."""
+
+ABLATIONS: tuple[tuple[str, tuple[Family, ...]], ...] = (
+    ("B-codes only", ("b_codes",)),
+    ("all absences", ("b_codes", "absence_all", "illness")),
+    ("+ late arrivals", ("b_codes", "absence_all", "illness", "lateness")),
+    ("+ sick-bay visits", ("b_codes", "absence_all", "illness", "lateness", "sick_bay")),
+    (
+        "+ patterns and trends",
+        ("b_codes", "absence_all", "illness", "lateness", "sick_bay", "pattern", "trend"),
+    ),
+    ("full model", FAMILIES),
+)
+"""The ablation ladder: what schools watch today, then one group of signals added at a time."""
+BASELINE = ABLATIONS[0][0]
+FULL = ABLATIONS[-1][0]
+
+
+def ablation_sets() -> dict[str, list[str]]:
+    """Feature names of each ablation, in the order of :data:`ABLATIONS`."""
+    return {label: names(families) for label, families in ABLATIONS}
+
+
+def family_sets() -> dict[str, list[str]]:
+    """Feature names of each catalog family on its own."""
+    return {family: names((family,)) for family in FAMILIES}
 
 
 def signal_table(frame: pl.DataFrame, features: list[str], k: float = 5.0) -> pl.DataFrame:
@@ -32,8 +57,6 @@ def signal_table(frame: pl.DataFrame, features: list[str], k: float = 5.0) -> pl
         direction = BY_NAME[name].direction or 1
         scored = frame.with_columns((pl.col(name) * direction).alias("score"))
         precision, recall = precision_recall_at_k(scored, k)
-        leads = lead_times(scored, k=k).filter(pl.col("first_flag").is_not_null())
-        median = leads["lead_weeks"].median() if leads.height else None
         rows.append(
             {
                 "feature": name,
@@ -42,12 +65,105 @@ def signal_table(frame: pl.DataFrame, features: list[str], k: float = 5.0) -> pl
                 "precision": precision,
                 "recall": recall,
                 "lift": precision / base if base else float("nan"),
-                "median_lead_weeks": float(median)
-                if isinstance(median, (int, float))
-                else float("nan"),
+                "median_lead_weeks": _median_lead(scored, k),
             }
         )
-    return pl.DataFrame(rows).sort("precision", descending=True)
+    return pl.DataFrame(rows).sort("precision", descending=True, maintain_order=True)
+
+
+def _median_lead(frame: pl.DataFrame, k: float) -> float:
+    leads = lead_times(frame, k=k).filter(pl.col("first_flag").is_not_null())
+    median = leads["lead_weeks"].median() if leads.height else None
+    return float(median) if isinstance(median, (int, float)) else float("nan")
+
+
+def _pupil_hits(frame: pl.DataFrame, k: float, pupils: pl.Series) -> np.ndarray:
+    """Per pupil (in the order of ``pupils``): expected hits, places taken and positive weeks."""
+    member = top_k_membership(frame, k)
+    per_pupil = (
+        frame.select("student_key", "label")
+        .with_columns(member.alias("_m"), pl.col("label").cast(pl.Float64))
+        .group_by("student_key")
+        .agg(
+            (pl.col("_m") * pl.col("label")).sum().alias("hits"),
+            pl.col("_m").sum().alias("places"),
+            pl.col("label").sum().alias("positives"),
+        )
+    )
+    aligned = pl.DataFrame({"student_key": pupils}).join(per_pupil, on="student_key", how="left")
+    return aligned.select("hits", "places", "positives").fill_null(0.0).to_numpy()
+
+
+def _interval(values: np.ndarray) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return float("nan"), float("nan")
+    return float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5))
+
+
+def ranking_table(
+    scored: dict[str, pl.DataFrame],
+    ks: tuple[float, ...] = (2.0, 5.0),
+    n_boot: int = 200,
+    seed: int = 0,
+    baseline: str | None = None,
+) -> pl.DataFrame:
+    """Precision and recall in the top k% of each school per model, with pupil-bootstrap intervals.
+
+    The same resampled pupils serve every model (paired intervals when the frames hold the
+    same test rows; a pupil missing from a model's rows adds nothing to it). Precision and
+    recall are pooled over all test weeks; ``splits`` counts the splits a model was tested on. With ``baseline`` (a key of ``scored``), ``gain_at_<k>`` is each
+    model's precision divided by the baseline's, with its paired interval. Also: the share of
+    cases flagged (top ``ks[0]``%) at least 4 weeks before their label date, and the median
+    lead time of the flagged cases.
+    """
+    pupils = pl.concat([f["student_key"] for f in scored.values()]).unique().sort()
+    weights = bootstrap_weights(len(pupils), n_boot, seed)
+    totals = {
+        name: {k: _pupil_hits(frame, k, pupils) for k in ks} for name, frame in scored.items()
+    }
+
+    def boot(name: str, k: float) -> tuple[np.ndarray, np.ndarray]:
+        t = weights @ totals[name][k]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return t[:, 0] / t[:, 1], t[:, 0] / t[:, 2]
+
+    rows = []
+    for name, frame in scored.items():
+        row: dict[str, object] = {
+            "model": name,
+            "splits": frame["split"].n_unique() if "split" in frame.columns else 1,
+        }
+        for k in ks:
+            hits, places, positives = totals[name][k].sum(axis=0)
+            precision, recall = boot(name, k)
+            row[f"precision_at_{k:g}"] = hits / places if places else float("nan")
+            row[f"precision_at_{k:g}_low"], row[f"precision_at_{k:g}_high"] = _interval(precision)
+            row[f"recall_at_{k:g}"] = hits / positives if positives else float("nan")
+            row[f"recall_at_{k:g}_low"], row[f"recall_at_{k:g}_high"] = _interval(recall)
+            if baseline is not None:
+                b_hits, b_places, _ = totals[baseline][k].sum(axis=0)
+                base_precision = b_hits / b_places if b_places else float("nan")
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    gain = precision / boot(baseline, k)[0]
+                row[f"gain_at_{k:g}"] = (
+                    row[f"precision_at_{k:g}"] / base_precision  # type: ignore[operator]
+                    if base_precision
+                    else float("nan")
+                )
+                row[f"gain_at_{k:g}_low"], row[f"gain_at_{k:g}_high"] = _interval(gain)
+        leads = lead_times(frame, k=ks[0])
+        flagged = leads["lead_weeks"].drop_nulls()
+        row["cases"] = leads.height
+        row["flagged_4w_ahead"] = (
+            float((flagged >= 4).sum()) / leads.height if leads.height else 0.0
+        )
+        median = flagged.median()
+        row["median_lead_weeks"] = (
+            float(median) if isinstance(median, (int, float)) else float("nan")
+        )
+        rows.append(row)
+    return pl.DataFrame(rows)
 
 
 def lead_time_curve(
@@ -58,7 +174,7 @@ def lead_time_curve(
     One row per N = 0..``max_weeks``, one column per model or rule. A case never flagged
     counts in the denominator, not the numerator.
     """
-    out: dict[str, list[float]] = {"weeks_before": [float(n) for n in range(max_weeks + 1)]}
+    out: dict[str, list[float] | list[int]] = {"weeks_before": list(range(max_weeks + 1))}
     for name, frame in scored.items():
         leads = lead_times(frame, k=k)
         lead = leads["lead_weeks"].fill_null(-1.0).to_numpy()
@@ -67,125 +183,123 @@ def lead_time_curve(
     return pl.DataFrame(out)
 
 
-def _flags(frame: pl.DataFrame, k: float, seed: int) -> np.ndarray:
-    """Top-``k``% membership per (as-of, school), ties broken at random (seeded)."""
-    rng = np.random.default_rng(seed)
-    ranked = frame.with_columns(pl.Series("_tie", rng.random(frame.height)))
-    size = (pl.len() * k / 100.0).ceil().clip(lower_bound=1)
-    order = pl.struct(pl.col("score"), pl.col("_tie")).rank("ordinal", descending=True)
-    return ranked.select(
-        (order.over("as_of", "school_id") <= size.over("as_of", "school_id")).alias("f")
-    )["f"].to_numpy()
-
-
-def group_metrics(
-    frame: pl.DataFrame, attribute: str, k: float = 2.0, seed: int = 0
-) -> pl.DataFrame:
-    """Flag rate, recall, false positive rate and precision per group of ``attribute`` (fairlearn)."""
-    known = frame.filter(pl.col(attribute).is_not_null())
-    y = known["label"].to_numpy().astype(int)
-    flagged = _flags(known, k, seed).astype(int)
-    groups = known[attribute].cast(pl.String).to_numpy()
-    metrics = MetricFrame(
-        metrics={
-            "flag_rate": selection_rate,
-            "recall": true_positive_rate,
-            "false_positive_rate": false_positive_rate,
-            "precision": lambda t, p: precision_score(t, p, zero_division=0.0),
-        },
-        y_true=y,
-        y_pred=flagged,
-        sensitive_features=groups,
-    )
-    table = pl.from_pandas(
-        metrics.by_group.reset_index().rename(columns={"sensitive_feature_0": "group"})
-    )
-    pupils = known.group_by(pl.col(attribute).cast(pl.String).alias("group")).agg(
-        pl.col("student_key").n_unique().alias("pupils")
-    )
-    return table.join(pupils, on="group").with_columns(pl.lit(attribute).alias("attribute"))
-
-
-def fairness(
-    frame: pl.DataFrame, attribute: str, k: float = 2.0, n_boot: int = 200, seed: int = 0
-) -> pl.DataFrame:
-    """Per group: metrics, their ratio to the largest group, a bootstrap interval and a verdict.
-
-    Pupils are resampled (all their weeks together). Groups under :data:`MIN_GROUP` pupils are
-    suppressed. The verdict per metric: ``within`` when the whole interval lies in the
-    0.8-1.25 band, ``outside`` when the whole interval lies outside it, else ``uncertain``.
-    """
-    point = group_metrics(frame, attribute, k, seed)
-    point = point.filter(pl.col("pupils") >= MIN_GROUP)
-    if point.height < 2:
-        return point.with_columns(pl.lit(None, dtype=pl.String).alias("reference"))
-    reference = point.sort("pupils", descending=True)["group"][0]
-    names = ["flag_rate", "recall", "false_positive_rate", "precision"]
-    rng = np.random.default_rng(seed)
-    pupils = frame["student_key"].unique().sort()
-    samples: dict[tuple[str, str], list[float]] = {}
-    for b in range(n_boot):
-        chosen = pupils.sample(len(pupils), with_replacement=True, seed=int(rng.integers(1 << 31)))
-        boot = frame.join(pl.DataFrame({"student_key": chosen}), on="student_key", how="inner")
-        table = group_metrics(boot, attribute, k, seed + b + 1)
-        ref = table.filter(pl.col("group") == reference)
-        if ref.height == 0:
-            continue
-        for row in table.iter_rows(named=True):
-            for m in names:
-                denominator = ref[m][0]
-                if denominator:
-                    samples.setdefault((row["group"], m), []).append(row[m] / denominator)
-    rows = []
-    lo_band, hi_band = FAIRNESS_BAND
-    for row in point.iter_rows(named=True):
-        ref_row = point.filter(pl.col("group") == reference).row(0, named=True)
-        for m in names:
-            ratio = row[m] / ref_row[m] if ref_row[m] else float("nan")
-            ratios = samples.get((row["group"], m), [])
-            lo, hi = (
-                (float(np.percentile(ratios, 2.5)), float(np.percentile(ratios, 97.5)))
-                if ratios
-                else (float("nan"), float("nan"))
+def weekly_precision(scored: dict[str, pl.DataFrame], k: float = 5.0) -> pl.DataFrame:
+    """Precision in the top ``k``% week by week: ``as_of, model, precision, positives``."""
+    parts = []
+    for name, frame in scored.items():
+        member = top_k_membership(frame, k)
+        parts.append(
+            frame.select("as_of", "label")
+            .with_columns(member.alias("_m"), pl.col("label").cast(pl.Float64))
+            .group_by("as_of")
+            .agg(
+                ((pl.col("_m") * pl.col("label")).sum() / pl.col("_m").sum()).alias("precision"),
+                pl.col("label").sum().alias("positives"),
             )
-            verdict = (
-                "within"
-                if lo_band <= lo and hi <= hi_band
-                else "outside"
-                if hi < lo_band or lo > hi_band
-                else "uncertain"
-            )
-            rows.append(
-                {
-                    "attribute": attribute,
-                    "group": row["group"],
-                    "pupils": row["pupils"],
-                    "metric": m,
-                    "value": row[m],
-                    "reference": reference,
-                    "ratio": ratio,
-                    "ratio_low": float(lo),
-                    "ratio_high": float(hi),
-                    "verdict": "reference" if row["group"] == reference else verdict,
-                }
-            )
+            .with_columns(pl.lit(name).alias("model"))
+        )
+    return (
+        pl.concat(parts).select("as_of", "model", "precision", "positives").sort("model", "as_of")
+    )
+
+
+def calibration_bins(frame: pl.DataFrame, bins: int = 10) -> pl.DataFrame:
+    """Mean predicted risk against the observed share of new cases, in equal-count bins."""
+    order = np.argsort(frame["risk"].to_numpy(), kind="stable")
+    risk = frame["risk"].to_numpy()[order]
+    label = frame["label"].to_numpy().astype(float)[order]
+    rows = [
+        {
+            "bin": i + 1,
+            "rows": len(chunk),
+            "mean_risk": float(risk[chunk].mean()),
+            "observed": float(label[chunk].mean()),
+        }
+        for i, chunk in enumerate(np.array_split(np.arange(len(order)), bins))
+        if len(chunk)
+    ]
     return pl.DataFrame(rows)
 
 
 def error_profile(
     frame: pl.DataFrame, features: list[str], k: float = 2.0, seed: int = 0
 ) -> pl.DataFrame:
-    """Mean feature values of flagged true positives next to flagged false positives."""
-    flagged = frame.with_columns(pl.Series("_flag", _flags(frame, k, seed))).filter(pl.col("_flag"))
+    """Mean feature values of flagged true positives next to flagged false positives.
+
+    ``difference`` is false minus true positives in standard deviations of the feature over
+    all rows of ``frame``; rows are sorted by its size.
+    """
+    flagged = frame.with_columns(pl.Series("_flag", flags(frame, k, seed))).filter(pl.col("_flag"))
     tp = flagged.filter(pl.col("label") == 1)
     fp = flagged.filter(pl.col("label") == 0)
+    spread = [frame[f].cast(pl.Float64).std() for f in features]
+    return (
+        pl.DataFrame(
+            {
+                "feature": features,
+                "family": [BY_NAME[f].family for f in features],
+                "true_positives": [_mean(tp[f]) for f in features],
+                "false_positives": [_mean(fp[f]) for f in features],
+                "sd": [float(s) if isinstance(s, (int, float)) and s > 0 else None for s in spread],
+            }
+        )
+        .with_columns(
+            ((pl.col("false_positives") - pl.col("true_positives")) / pl.col("sd")).alias(
+                "difference_sd"
+            )
+        )
+        .drop("sd")
+        .sort(pl.col("difference_sd").abs(), descending=True, nulls_last=True, maintain_order=True)
+    )
+
+
+def false_positive_outcomes(
+    frame: pl.DataFrame, k: float = 2.0, seed: int = 0, min_cell: int = MIN_CELL
+) -> pl.DataFrame:
+    """What the flagged pupil-weeks without a new refusal case turn out to be.
+
+    ``frame`` needs ``outcome`` (the first case of any type in the label window, or ``none``)
+    and ``later_refusal`` (a refusal case after the window). Categories with fewer than
+    ``min_cell`` pupils show no counts.
+    """
+    flagged = frame.with_columns(pl.Series("_flag", flags(frame, k, seed))).filter(
+        pl.col("_flag") & (pl.col("label") == 0)
+    )
+    turns_out = (
+        pl.when(pl.col("outcome") != "none")
+        .then(pl.col("outcome") + pl.lit(" case in the window"))
+        .when(pl.col("later_refusal"))
+        .then(pl.lit("school refusal after the window"))
+        .otherwise(pl.lit("no case"))
+    )
+    table = (
+        flagged.group_by(turns_out.alias("turns_out"))
+        .agg(pl.len().alias("pupil_weeks"), pl.col("student_key").n_unique().alias("pupils"))
+        .with_columns((pl.col("pupil_weeks") / max(flagged.height, 1)).alias("share"))
+        .sort("pupil_weeks", descending=True)
+    )
+    return suppress_small(table, ["pupil_weeks", "pupils", "share"], min_cell)
+
+
+def suppress_small(
+    table: pl.DataFrame, columns: list[str], min_cell: int = MIN_CELL, pupils: str = "pupils"
+) -> pl.DataFrame:
+    """Blank ``columns`` on rows counting fewer than ``min_cell`` ``pupils``."""
+    small = pl.col("suppressed")
+    return table.with_columns((pl.col(pupils) < min_cell).alias("suppressed")).with_columns(
+        [pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in columns]
+    )
+
+
+def global_importance(values: np.ndarray, features: list[str]) -> pl.DataFrame:
+    """Mean absolute SHAP value per feature (``values``: rows x features), largest first."""
     return pl.DataFrame(
         {
             "feature": features,
-            "true_positives": [_mean(tp[f]) for f in features],
-            "false_positives": [_mean(fp[f]) for f in features],
+            "family": [BY_NAME[f].family for f in features],
+            "mean_abs_shap": np.abs(values).mean(axis=0),
         }
-    )
+    ).sort("mean_abs_shap", descending=True, maintain_order=True)
 
 
 def _mean(values: pl.Series) -> float:

@@ -119,6 +119,8 @@ class RungResult:
     metrics: list[dict[str, float]] = field(default_factory=list)
     scored: list[pl.DataFrame] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
+    models: list[CalibratedClassifierCV | None] = field(default_factory=list)
+    """The calibrated model of each split (``None`` where it could not be calibrated)."""
 
     def mean(self, metric: str) -> float:
         values = [m[metric] for m in self.metrics if not np.isnan(m[metric])]
@@ -154,8 +156,10 @@ def evaluate(
                 # Recorded, not hidden: the rung has no metrics for this split and cannot win.
                 result.failures.append(f"{split.name}: {exc}")
                 result.metrics.append(dict.fromkeys(METRIC_KEYS, float("nan")))
+                result.models.append(None)
                 progress(f"{split.name} {result.rung.name}: not calibrated ({exc})")
                 continue
+            result.models.append(model)
             scored = score(model, test, features).with_columns(split=pl.lit(split.name))
             result.metrics.append(summarise(scored))
             result.scored.append(

@@ -306,6 +306,74 @@ def score(
 
 
 @app.command()
+def evaluate(
+    workspace: WorkspaceOpt = Path("workspace"),
+    until: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Evaluate on what was known before this date (default: as train).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="Learned model refitted for ablations: scorecard or monotone_gbm."),
+    ] = None,
+    bootstrap: Annotated[
+        int | None, typer.Option(help="Pupil bootstrap resamples for the intervals (default 200).")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Research evaluation: signals, ablations, lead time, calibration, fairness, errors, extract."""
+    from features.build import OutsideCalendarError
+    from models.ladder import CalibrationError
+    from pipelines.evaluate import run_evaluate
+    from pipelines.features import MissingInputError
+    from pipelines.train import TrainingError
+
+    try:
+        settings = Settings.load(
+            config,
+            workspace=workspace,
+            train__until=_day(until),
+            evaluate__model=model,
+            evaluate__bootstrap=bootstrap,
+        )
+        result = run_evaluate(Workspace(settings.workspace), settings, say)
+    except (
+        MissingInputError,
+        TrainingError,
+        SettingsError,
+        OutsideCalendarError,
+        CalibrationError,
+    ) as exc:
+        fail(str(exc))
+    k = settings.evaluate.list_percent
+    out.print(f"\nablations (top {k:g}% of each school, pooled over {len(result.splits)} splits):")
+    out.print(
+        format_table(
+            result.tables["ablations"].select(
+                "features",
+                f"precision_at_{k:g}",
+                f"precision_at_{k:g}_low",
+                f"precision_at_{k:g}_high",
+                f"recall_at_{k:g}",
+                f"gain_at_{k:g}",
+                "flagged_4w_ahead",
+            )
+        )
+    )
+    verdicts = result.tables["fairness"].filter(pl.col("verdict") != "reference")
+    out.print("\nfairness verdicts (ratio interval against 0.8-1.25):")
+    out.print(
+        format_table(verdicts.group_by("attribute", "verdict").len().sort("attribute", "verdict"))
+    )
+    out.print(f"\nreport:  {result.report.with_suffix('.html')}  (and {result.report.name})")
+    out.print(f"extract: {result.extract}  (de-identified; not logged to MLflow)")
+    out.print(f"MLflow run: {result.run_id}")
+
+
+@app.command()
 def serve(
     workspace: WorkspaceOpt = Path("workspace"),
     export: Annotated[
@@ -398,6 +466,7 @@ def demo(
         language=None,
         config=None,
     )
+    evaluate(workspace=workspace, until=None, model=None, bootstrap=None, config=None)
     lists = sorted((workspace / "outputs" / latest.isoformat()).glob("*/risk_list.html"))
     minutes = (time.monotonic() - started) / 60
     out.print(f"\ndemo done in {minutes:.1f} minutes")
@@ -406,6 +475,9 @@ def demo(
     for page in lists:
         out.print(f"  {page}")
     out.print(f"all scores:         {workspace / 'outputs' / latest.isoformat() / 'scores.csv'}")
+    reports = sorted((workspace / "evaluation").glob("until=*/report.html"))
+    if reports:
+        out.print(f"research report:    {reports[-1]}")
     out.print(
         f"MLflow UI:          .venv/bin/{ui_command(workspace)}  (then open http://127.0.0.1:5000)"
     )

@@ -19,6 +19,7 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
 from features.build import Prepared
+from pipelines import evaluate as evaluate_lib
 from pipelines import features as feature_store
 from pipelines import ingest as ingest_lib
 from pipelines import score as score_lib
@@ -63,6 +64,13 @@ def train_ladder(settings: Settings) -> str:
     return train_lib.run_train(Workspace(settings.workspace), settings.train, say=_log).champion
 
 
+@task(cache_policy=NO_CACHE)
+def evaluate_board(settings: Settings) -> str:
+    """The research evaluation; the path of its report."""
+    ws = Workspace(settings.workspace)
+    return evaluate_lib.run_evaluate(ws, settings, say=_log).report.as_posix()
+
+
 @task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
 def score_board(
     settings: Settings, as_of: dt.date, champion: score_lib.Champion
@@ -103,6 +111,12 @@ def features_flow(
 def train_flow(settings: Settings) -> str:
     """Train the ladder on forward splits and register the champion."""
     return train_ladder(settings)
+
+
+@flow(name="evaluate")
+def evaluate_flow(settings: Settings) -> str:
+    """Signals, ablations, lead time, calibration, fairness and errors, in a report."""
+    return evaluate_board(settings)
 
 
 @flow(name="score")

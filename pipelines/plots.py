@@ -91,3 +91,117 @@ def calibration_plot(scored: pl.DataFrame, path: Path, title: str, bins: int = 1
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def interval_plot(
+    table: pl.DataFrame, label: str, value: str, path: Path, title: str, xlabel: str
+) -> Path:
+    """One horizontal bar per row of ``table`` with its ``<value>_low``..``<value>_high`` interval."""
+    names = table[label].to_list()
+    mid = table[value].to_numpy()
+    low = table[f"{value}_low"].to_numpy()
+    high = table[f"{value}_high"].to_numpy()
+    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.4 * len(names)))
+    y = np.arange(len(names))[::-1]
+    ax.barh(y, mid, color="#6baed6")
+    ax.errorbar(mid, y, xerr=[mid - low, high - mid], fmt="none", ecolor="#333", capsize=3)
+    ax.set_yticks(y, names)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)
+
+
+def lead_time_plot(curve: pl.DataFrame, path: Path, k: float) -> Path:
+    """Share of cases flagged at least N weeks before their label date, per model."""
+    fig, ax = plt.subplots(figsize=(7, 4))
+    weeks = curve["weeks_before"].to_numpy()
+    for name in curve.columns[1:]:
+        ax.plot(weeks, curve[name].to_numpy(), marker="o", label=name)
+    ax.set_xlabel("weeks before the label date (at least)")
+    ax.set_ylabel(f"share of new cases flagged (top {k:g}%)")
+    ax.set_ylim(0, None)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def calibration_curves(bins: dict[str, pl.DataFrame], path: Path) -> Path:
+    """Observed share of new cases against mean predicted risk per bin, one line per model."""
+    fig, ax = plt.subplots(figsize=(5, 5))
+    top = 0.02
+    for name, table in bins.items():
+        ax.plot(table["mean_risk"], table["observed"], marker="o", label=name)
+        top = max(
+            top,
+            float(table["mean_risk"].to_numpy().max()),
+            float(table["observed"].to_numpy().max()),
+        )
+    ax.plot([0, top], [0, top], color="grey", lw=1, ls="--")
+    ax.set_xlabel("predicted risk (bin mean)")
+    ax.set_ylabel("observed share of new cases")
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def importance_plot(importance: pl.DataFrame, path: Path, top: int = 15) -> Path:
+    """Mean absolute SHAP value of the ``top`` features."""
+    head = importance.head(top)
+    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.35 * head.height))
+    y = np.arange(head.height)[::-1]
+    ax.barh(y, head["mean_abs_shap"].to_numpy(), color="#fd8d3c")
+    ax.set_yticks(y, head["feature"].to_list(), fontsize=8)
+    ax.set_xlabel("mean |SHAP| (log-odds)")
+    return _save(fig, path)
+
+
+def dependence_plot(values: np.ndarray, data: np.ndarray, names: list[str], path: Path) -> Path:
+    """SHAP value against feature value, one panel per feature (columns of ``values``/``data``)."""
+    cols = min(len(names), 2)
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False)
+    for i, name in enumerate(names):
+        ax = axes[i // cols][i % cols]
+        ax.scatter(data[:, i], values[:, i], s=6, alpha=0.4, color="#3182bd")
+        ax.axhline(0, color="grey", lw=0.8)
+        ax.set_xlabel(name, fontsize=8)
+        ax.set_ylabel("SHAP (log-odds)", fontsize=8)
+    for j in range(len(names), rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    return _save(fig, path)
+
+
+def weekly_precision_plot(weekly: pl.DataFrame, path: Path, k: float) -> Path:
+    """Precision in the top ``k``% week by week, one line per model."""
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    for (name,), part in weekly.group_by("model", maintain_order=True):
+        ax.plot(part["as_of"].to_numpy(), part["precision"].to_numpy(), marker=".", label=str(name))
+    ax.set_ylabel(f"precision in the top {k:g}%")
+    ax.legend(fontsize=8)
+    fig.autofmt_xdate()
+    return _save(fig, path)
+
+
+def fairness_plot(table: pl.DataFrame, path: Path, band: tuple[float, float]) -> Path:
+    """Each group's ratio to its reference group with its interval, against the band."""
+    shown = table.filter(pl.col("verdict") != "reference")
+    labels = [
+        f"{a} {g}: {m}" for a, g, m in shown.select("attribute", "group", "metric").iter_rows()
+    ]
+    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.3 * max(len(labels), 1)))
+    y = np.arange(len(labels))[::-1]
+    ax.axvspan(*band, color="#c7e9c0", alpha=0.6, label=f"{band[0]}-{band[1]}")
+    ratio = shown["ratio"].to_numpy()
+    low = shown["ratio_low"].to_numpy()
+    high = shown["ratio_high"].to_numpy()
+    ax.errorbar(ratio, y, xerr=[ratio - low, high - ratio], fmt="o", color="#333", capsize=2)
+    ax.axvline(1.0, color="grey", lw=0.8)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_xlabel("ratio to the reference group")
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)

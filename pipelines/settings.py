@@ -50,6 +50,24 @@ class ScoreSettings(_Frozen):
     model_name: str = "schoolpoort-risk"
 
 
+class EvaluateSettings(_Frozen):
+    """What the research evaluation computes (splits and horizon come from ``train``)."""
+
+    model: Literal["scorecard", "monotone_gbm"] = Field(
+        "scorecard", description="the learned rung retrained for ablations and families"
+    )
+    list_percent: float = Field(
+        2.0, gt=0, le=100, description="top share of each school counted as flagged"
+    )
+    signal_percent: float = Field(
+        5.0, gt=0, le=100, description="top share for single signals and week-by-week precision"
+    )
+    bootstrap: int = Field(200, ge=20, description="pupil bootstrap resamples for intervals")
+    shap_rows: int = Field(2000, ge=100, description="test rows explained for global SHAP")
+    min_cell: int = Field(10, ge=5, description="fewest pupils a shown group or cell may have")
+    seed: int = 0
+
+
 class ServeSettings(_Frozen):
     """How the weekly deployment runs."""
 
@@ -65,6 +83,7 @@ class Settings(_Frozen):
     ingest: IngestSettings = IngestSettings()
     train: TrainSettings = TrainSettings()
     score: ScoreSettings = ScoreSettings()
+    evaluate: EvaluateSettings = EvaluateSettings()
     serve: ServeSettings = ServeSettings()
 
     @classmethod

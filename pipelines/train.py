@@ -82,18 +82,8 @@ def training_rows(
     return data.sort("as_of", "school_id", "student_key"), dates
 
 
-def _default_until(prepared: Prepared) -> dt.date:
-    last = prepared.pupil_days["date"].max()
-    assert isinstance(last, dt.date)
-    return last + dt.timedelta(days=1)
-
-
-def run_train(workspace: Workspace, settings: TrainSettings, say: Say = print) -> TrainReport:
-    """Train, validate forward in time, log everything to MLflow, register the champion."""
-    prepared = load_prepared(workspace)
-    until = settings.until or _default_until(prepared)
-    data, _dates = training_rows(workspace, prepared, until, settings, say)
-    features = feature_names()
+def forward_splits(data: pl.DataFrame, until: dt.date, settings: TrainSettings) -> list[Split]:
+    """The rolling forward splits of ``data`` (train and evaluate use the same ones)."""
     splits = rolling_splits(
         sorted(data["as_of"].unique().to_list()),
         until,
@@ -108,6 +98,22 @@ def run_train(workspace: Workspace, settings: TrainSettings, say: Say = print) -
             f"not enough history before {until} for one forward split "
             f"(need {settings.min_fit_weeks} fit weeks + 2 horizons + calibration + test)"
         )
+    return splits
+
+
+def default_until(prepared: Prepared) -> dt.date:
+    last = prepared.pupil_days["date"].max()
+    assert isinstance(last, dt.date)
+    return last + dt.timedelta(days=1)
+
+
+def run_train(workspace: Workspace, settings: TrainSettings, say: Say = print) -> TrainReport:
+    """Train, validate forward in time, log everything to MLflow, register the champion."""
+    prepared = load_prepared(workspace)
+    until = settings.until or default_until(prepared)
+    data, _dates = training_rows(workspace, prepared, until, settings, say)
+    features = feature_names()
+    splits = forward_splits(data, until, settings)
     say(
         f"training on {data.height:,} pupil-weeks, {int(data['label'].sum()):,} positive; {len(splits)} forward splits:"
     )

@@ -123,6 +123,26 @@ def trained_board(small_board: Path, tmp_path_factory: pytest.TempPathFactory): 
     return ws, report
 
 
+EVALUATION = {"bootstrap": 40, "shap_rows": 300}
+"""A quick evaluation for tests: fewer resamples and SHAP rows than the defaults."""
+
+
+@pytest.fixture(scope="session")
+def evaluated_board(trained_board):  # type: ignore[no-untyped-def]
+    """The trained small board, evaluated once per session (report, tables, extract)."""
+    from pipelines.evaluate import run_evaluate
+    from pipelines.settings import Settings
+
+    ws, _ = trained_board
+    settings = Settings.load(
+        workspace=ws.root,
+        train__until=BOARD_UNTIL,
+        train__max_splits=2,
+        **{f"evaluate__{k}": v for k, v in EVALUATION.items()},
+    )
+    return ws, run_evaluate(ws, settings, say=lambda _: None)
+
+
 def cut_export(export: Path, folder: Path, day: dt.date) -> Path:
     """The export as it stood on ``day``: no event dated on or after it, no case opened since,
     no enrolment begun after it, and enrolments still running then without an end date."""

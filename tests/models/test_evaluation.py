@@ -6,7 +6,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.evaluation import fairness, group_metrics, lead_time_curve, signal_table
+from models.evaluation import (
+    calibration_bins,
+    error_profile,
+    false_positive_outcomes,
+    lead_time_curve,
+    ranking_table,
+    signal_table,
+    weekly_precision,
+)
+from models.fairness import _pupil_totals, _rates, fairness, flags, group_metrics
 
 WEEK = dt.date(2024, 10, 7)
 
@@ -64,5 +73,108 @@ def test_fairness_compares_groups_to_the_largest_and_suppresses_small_ones() -> 
     assert set(table["metric"]) == {"flag_rate", "recall", "false_positive_rate", "precision"}
     assert (table.filter(pl.col("group") == "F")["verdict"] == "reference").all()
     m = table.filter(pl.col("group") == "M")
-    assert m["verdict"].is_in(["within", "outside", "uncertain"]).all()
+    assert m["verdict"].is_in(["within", "outside", "uncertain", "not defined"]).all()
+    # no false positive in the reference group: a ratio to 0 is not defined
+    assert m.filter(pl.col("metric") == "false_positive_rate")["verdict"].item() == "not defined"
     assert (m["ratio_low"] <= m["ratio"]).all() or m["ratio"].is_nan().any()
+
+
+def test_fairlearn_point_estimates_match_the_totals_the_bootstrap_resamples() -> None:
+    frame = week(300, set(range(0, 300, 7)), seed=3).with_columns(
+        score=pl.Series(np.random.default_rng(4).random(300)) + pl.col("sick_bay_visits_4w") / 10,
+        sen=pl.Series([i % 3 == 0 for i in range(300)]),
+    )
+    point = group_metrics(frame, "sen", k=10, seed=5)
+    totals = _pupil_totals(frame, "sen", flags(frame, 10, 5))
+    for group in ("false", "true"):
+        summed = totals.filter(pl.col("group") == group).drop("student_key", "group").sum()
+        expected = _rates(summed.to_numpy()[0].astype(float))
+        got = point.filter(pl.col("group") == group).select(
+            "flag_rate", "recall", "false_positive_rate", "precision"
+        )
+        assert got.to_numpy()[0] == pytest.approx(expected)
+
+
+def test_a_group_without_cases_has_no_recall_and_no_verdict_on_it() -> None:
+    frame = week(200, set(range(0, 100, 10))).with_columns(
+        score=pl.Series(np.random.default_rng(6).random(200)),
+        gender=pl.Series(["F"] * 100 + ["M"] * 100),  # every case is a girl
+    )
+    table = fairness(frame, "gender", k=10, n_boot=30)
+    boys = {r["metric"]: r for r in table.filter(pl.col("group") == "M").iter_rows(named=True)}
+    assert np.isnan(boys["recall"]["value"]) and boys["recall"]["verdict"] == "not defined"
+    assert boys["flag_rate"]["verdict"] in ("within", "outside", "uncertain")
+
+
+def scored_weeks(n_weeks: int, n_pupils: int, cases: set[int], perfect: bool) -> pl.DataFrame:
+    """``n_weeks`` weeks of one school; ``cases`` are positive every week."""
+    rng = np.random.default_rng(8)
+    frames = []
+    for w in range(n_weeks):
+        label = [int(i in cases) for i in range(n_pupils)]
+        frames.append(
+            pl.DataFrame(
+                {
+                    "as_of": [WEEK + dt.timedelta(weeks=w)] * n_pupils,
+                    "school_id": ["S"] * n_pupils,
+                    "student_key": [f"p{i:03d}" for i in range(n_pupils)],
+                    "label": label,
+                    "label_date": [
+                        WEEK + dt.timedelta(weeks=n_weeks + 2) if y else None for y in label
+                    ],
+                    "score": [
+                        float(y) if perfect else float(v)
+                        for y, v in zip(label, rng.random(n_pupils), strict=True)
+                    ],
+                    "risk": [0.9 if y and perfect else 0.01 for y in label],
+                }
+            )
+        )
+    return pl.concat(frames)
+
+
+def test_ranking_table_gives_a_perfect_model_full_precision_and_its_gain_over_a_baseline() -> None:
+    perfect = scored_weeks(4, 100, {3, 7}, perfect=True)
+    noise = scored_weeks(4, 100, {3, 7}, perfect=False)
+    table = ranking_table(
+        {"noise": noise, "perfect": perfect}, ks=(2,), n_boot=50, baseline="noise"
+    )
+    rows = {r["model"]: r for r in table.iter_rows(named=True)}
+    assert rows["perfect"]["precision_at_2"] == pytest.approx(1.0)
+    assert rows["perfect"]["recall_at_2"] == pytest.approx(1.0)
+    assert rows["perfect"]["precision_at_2_low"] == pytest.approx(1.0)
+    assert rows["noise"]["gain_at_2"] == pytest.approx(1.0)
+    if rows["noise"]["precision_at_2"] > 0:
+        assert rows["perfect"]["gain_at_2"] == pytest.approx(1.0 / rows["noise"]["precision_at_2"])
+    assert rows["perfect"]["flagged_4w_ahead"] == pytest.approx(1.0)  # flagged 6 weeks ahead
+
+
+def test_weekly_precision_and_calibration_bins() -> None:
+    perfect = scored_weeks(3, 100, {1, 2}, perfect=True)
+    weekly = weekly_precision({"m": perfect}, k=2)
+    assert weekly.height == 3 and (weekly["precision"] == 1.0).all()
+    bins = calibration_bins(perfect, bins=5)
+    assert bins["rows"].sum() == 300
+    assert bins["observed"].to_list()[-1] > bins["observed"].to_list()[0]
+
+
+def test_false_positives_are_named_by_what_they_turn_out_to_be_and_small_cells_hidden() -> None:
+    n = 400
+    frame = week(n, set()).with_columns(
+        score=pl.Series(np.arange(n, dtype=float)),
+        outcome=pl.Series(["truancy" if i >= 380 else "none" for i in range(n)]),
+        later_refusal=pl.Series([360 <= i < 365 for i in range(n)]),
+    )
+    table = false_positive_outcomes(frame, k=10)  # the 40 highest scores are flagged
+    rows = {r["turns_out"]: r for r in table.iter_rows(named=True)}
+    assert rows["truancy case in the window"]["pupils"] == 20
+    assert rows["no case"]["pupils"] == 15
+    assert rows["school refusal after the window"]["suppressed"]
+    assert rows["school refusal after the window"]["pupils"] is None
+
+
+def test_error_profile_puts_the_feature_that_separates_most_first() -> None:
+    frame = week(100, set(range(5))).with_columns(score=pl.col("sick_bay_visits_4w"))
+    table = error_profile(frame, ["sick_bay_visits_4w", "b_halfdays_ytd"], k=10)
+    assert table["feature"][0] == "sick_bay_visits_4w"
+    assert table["true_positives"][0] == pytest.approx(5.0)

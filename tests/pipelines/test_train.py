@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-import zipfile
 from pathlib import Path
 
 import mlflow
@@ -10,7 +8,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.pseudonym import pseudonym_map
 from pipelines import tracking
 from pipelines.features import FeatureStore
 from pipelines.ingest import run_ingest
@@ -18,6 +15,7 @@ from pipelines.settings import IngestSettings, TrainSettings
 from pipelines.train import TrainReport, run_train
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, BOARD_UNTIL, cut_export
+from tests.privacy import found, identifying_needles, mlflow_blobs
 
 KEY = BOARD_KEY
 UNTIL = BOARD_UNTIL
@@ -100,23 +98,8 @@ def test_nothing_in_the_mlflow_store_identifies_a_pupil(
     board_run: tuple[Workspace, TrainReport], small_board: Path
 ) -> None:
     ws, _ = board_run
-    ids = pl.read_csv(small_board / "enrolments.csv", separator=";", columns=["student_id"])[
-        "student_id"
-    ].unique()
-    keys = pseudonym_map(KEY, ids)["student_key"]
-    needles = [s.encode() for s in ids.to_list() + keys.to_list()]
-    blobs = [(ws.root / "mlflow.db").read_bytes()]
-    with sqlite3.connect(ws.root / "mlflow.db") as db:  # text as SQLite stores it, too
-        for (table,) in db.execute("select name from sqlite_master where type='table'"):
-            blobs.append(repr(db.execute(f"select * from {table}").fetchall()).encode())
-    for path in tracking.artifact_root(ws.root).rglob("*"):
-        if path.is_file():
-            blobs.append(path.read_bytes())
-            if zipfile.is_zipfile(path):
-                with zipfile.ZipFile(path) as archive:
-                    blobs.extend(archive.read(name) for name in archive.namelist())
-    found = [n for n in needles if any(n in blob for blob in blobs)]
-    assert found == []
+    blobs = mlflow_blobs(ws.root, tracking.artifact_root(ws.root))
+    assert found(identifying_needles(small_board, KEY), blobs) == []
 
 
 def test_a_model_trained_until_a_date_ignores_everything_after_it(

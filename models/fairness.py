@@ -1,0 +1,216 @@
+"""Fairness of the flags across groups of pupils (gender, SES, SEN), with fairlearn.
+
+A pupil-week is *flagged* when it is in its school's top ``k``% that week (ties broken at
+random, seeded). Per group: flag rate, recall, false positive rate and precision (fairlearn's
+:class:`~fairlearn.metrics.MetricFrame`), then each metric's ratio to the reference group
+(the largest) with a pupil bootstrap interval: pupils are resampled with all their weeks, the
+flags stay as they were. The verdict per metric compares that interval with the 0.8-1.25 band
+(``not defined`` where the metric has no denominator, e.g. recall in a group with no case).
+Groups with fewer than :data:`MIN_GROUP` pupils are suppressed, not shown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
+from sklearn.metrics import precision_score
+
+FAIRNESS_BAND = (0.8, 1.25)
+MIN_GROUP = 10
+"""Groups with fewer pupils than this are suppressed, not shown."""
+METRICS = ("flag_rate", "recall", "false_positive_rate", "precision")
+
+
+def flags(frame: pl.DataFrame, k: float, seed: int) -> np.ndarray:
+    """Top-``k``% membership per (as-of, school), ties broken at random (seeded)."""
+    rng = np.random.default_rng(seed)
+    ranked = frame.with_columns(pl.Series("_tie", rng.random(frame.height)))
+    size = (pl.len() * k / 100.0).ceil().clip(lower_bound=1)
+    order = pl.struct(pl.col("score"), pl.col("_tie")).rank("ordinal", descending=True)
+    return ranked.select(
+        (order.over("as_of", "school_id") <= size.over("as_of", "school_id")).alias("f")
+    )["f"].to_numpy()
+
+
+def group_metrics(
+    frame: pl.DataFrame, attribute: str, k: float = 2.0, seed: int = 0
+) -> pl.DataFrame:
+    """Flag rate, recall, false positive rate and precision per group of ``attribute``.
+
+    Rows whose ``attribute`` is unknown are left out. Columns: ``group``, the four metrics,
+    ``pupils`` and ``attribute``. Small groups are *not* suppressed here (see :func:`fairness`).
+    """
+    known = frame.filter(pl.col(attribute).is_not_null())
+    metrics = MetricFrame(
+        metrics={
+            "flag_rate": selection_rate,
+            "recall": true_positive_rate,
+            "false_positive_rate": false_positive_rate,
+            "precision": lambda t, p: precision_score(t, p, zero_division=0.0),
+        },
+        y_true=known["label"].to_numpy().astype(int),
+        y_pred=flags(known, k, seed).astype(int),
+        sensitive_features=known[attribute].cast(pl.String).to_numpy(),
+    )
+    table = pl.from_pandas(
+        metrics.by_group.reset_index().rename(columns={"sensitive_feature_0": "group"})
+    )
+    pupils = known.group_by(pl.col(attribute).cast(pl.String).alias("group")).agg(
+        pl.col("student_key").n_unique().alias("pupils")
+    )
+    defined = known.group_by(pl.col(attribute).cast(pl.String).alias("group")).agg(
+        (pl.col("label") == 1).any().alias("_cases"),
+        (pl.col("label") == 0).any().alias("_non_cases"),
+    )
+    flagged_any = (
+        known.with_columns(pl.Series("_flag", flags(known, k, seed)))
+        .group_by(pl.col(attribute).cast(pl.String).alias("group"))
+        .agg(pl.col("_flag").any().alias("_flagged"))
+    )
+    # fairlearn reports 0 where a rate has no denominator; here that is "not defined" (NaN).
+    return (
+        table.join(pupils, on="group")
+        .join(defined, on="group")
+        .join(flagged_any, on="group")
+        .with_columns(
+            pl.when(pl.col("_cases")).then(pl.col("recall")).otherwise(float("nan")),
+            pl.when(pl.col("_non_cases"))
+            .then(pl.col("false_positive_rate"))
+            .otherwise(float("nan")),
+            pl.when(pl.col("_flagged")).then(pl.col("precision")).otherwise(float("nan")),
+            pl.lit(attribute).alias("attribute"),
+        )
+        .drop("_cases", "_non_cases", "_flagged")
+        .sort("group")
+    )
+
+
+def _pupil_totals(frame: pl.DataFrame, attribute: str, flagged: np.ndarray) -> pl.DataFrame:
+    """Per pupil (and group): rows, flagged, true and false positives, positives, negatives."""
+    label = pl.col("label").cast(pl.Int64)
+    flag = pl.col("_flag").cast(pl.Int64)
+    return (
+        frame.with_columns(pl.Series("_flag", flagged))
+        .group_by("student_key", pl.col(attribute).cast(pl.String).alias("group"))
+        .agg(
+            pl.len().alias("rows"),
+            flag.sum().alias("flagged"),
+            (flag * label).sum().alias("tp"),
+            (flag * (1 - label)).sum().alias("fp"),
+            label.sum().alias("positives"),
+            (1 - label).sum().alias("negatives"),
+        )
+        .sort("student_key", "group")
+    )
+
+
+def _rates(totals: np.ndarray) -> np.ndarray:
+    """The four metrics from summed totals (``rows, flagged, tp, fp, positives, negatives``).
+
+    A metric without a denominator (recall in a group with no case, say) is NaN.
+    """
+    rows, flagged, tp, fp, positives, negatives = np.moveaxis(totals, -1, 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.stack(
+            [flagged / rows, tp / positives, fp / negatives, tp / flagged],
+            axis=-1,
+        )
+
+
+def bootstrap_weights(pupils: int, n_boot: int, seed: int) -> np.ndarray:
+    """``n_boot`` x ``pupils`` resampling counts (each row sums to ``pupils``)."""
+    rng = np.random.default_rng(seed)
+    return rng.multinomial(pupils, np.full(pupils, 1.0 / pupils), size=n_boot).astype(float)
+
+
+def verdict(low: float, high: float, band: tuple[float, float] = FAIRNESS_BAND) -> str:
+    """``within`` when the interval lies in ``band``, ``outside`` when wholly outside it."""
+    if np.isnan(low) or np.isnan(high):
+        return "uncertain"
+    if band[0] <= low and high <= band[1]:
+        return "within"
+    if high < band[0] or low > band[1]:
+        return "outside"
+    return "uncertain"
+
+
+def fairness(
+    frame: pl.DataFrame,
+    attribute: str,
+    k: float = 2.0,
+    n_boot: int = 200,
+    seed: int = 0,
+    min_group: int = MIN_GROUP,
+) -> pl.DataFrame:
+    """One row per (shown group, metric): value, ratio to the reference group, interval, verdict.
+
+    ``frame`` holds scored pupil-weeks: ``student_key, as_of, school_id, score, label`` and
+    ``attribute``. The reference group is the largest shown group. Groups under ``min_group``
+    pupils are dropped before anything is compared.
+    """
+    known = frame.filter(pl.col(attribute).is_not_null())
+    point = group_metrics(known, attribute, k, seed).filter(pl.col("pupils") >= min_group)
+    if point.height < 2:
+        return pl.DataFrame(
+            schema={
+                "attribute": pl.String,
+                "group": pl.String,
+                "pupils": pl.Int64,
+                "metric": pl.String,
+                "value": pl.Float64,
+                "reference": pl.String,
+                "ratio": pl.Float64,
+                "ratio_low": pl.Float64,
+                "ratio_high": pl.Float64,
+                "verdict": pl.String,
+            }
+        )
+    reference = point.sort(["pupils", "group"], descending=[True, False])["group"][0]
+    totals = _pupil_totals(known, attribute, flags(known, k, seed))
+    pupils = totals["student_key"].unique().sort()
+    index = (
+        totals.select(
+            pl.col("student_key").replace_strict(
+                pupils, pl.int_range(len(pupils)), return_dtype=pl.Int64
+            )
+        )
+        .to_series()
+        .to_numpy()
+    )
+    weights = bootstrap_weights(len(pupils), n_boot, seed)[:, index]  # boots x (pupil, group)
+    values = totals.select("rows", "flagged", "tp", "fp", "positives", "negatives").to_numpy()
+    groups = totals["group"].to_numpy()
+    boot = {g: _rates(weights[:, groups == g] @ values[groups == g]) for g in point["group"]}
+    rows = []
+    ref_point = point.filter(pl.col("group") == reference).row(0, named=True)
+    for row in point.iter_rows(named=True):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ratios = boot[row["group"]] / boot[reference]
+        for j, metric in enumerate(METRICS):
+            finite = ratios[:, j][np.isfinite(ratios[:, j])]
+            low, high = (
+                (float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5)))
+                if len(finite)
+                else (float("nan"), float("nan"))
+            )
+            base = ref_point[metric]
+            rows.append(
+                {
+                    "attribute": attribute,
+                    "group": row["group"],
+                    "pupils": row["pupils"],
+                    "metric": metric,
+                    "value": float(row[metric]),
+                    "reference": reference,
+                    "ratio": float(row[metric]) / base if base else float("nan"),
+                    "ratio_low": low,
+                    "ratio_high": high,
+                    "verdict": "reference"
+                    if row["group"] == reference
+                    else "not defined"
+                    if np.isnan(row[metric]) or not base
+                    else verdict(low, high),
+                }
+            )
+    return pl.DataFrame(rows)

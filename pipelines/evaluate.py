@@ -1,0 +1,497 @@
+"""``schoolpoort evaluate``: which signals predict, how early, for whom, and at what cost.
+
+Uses the training rows and forward splits of ``train`` (same settings, same ``--until``),
+refits the rules and the chosen learned model on each feature set (ablations, families),
+and writes under ``WS/evaluation/until=<date>/``:
+
+- ``report.md`` and ``report.html`` (figures in ``figures/``, embedded in the HTML);
+- ``tables/*.parquet``: every table of the report, for the notebooks;
+- ``research_extract.parquet``: the de-identified extract (fresh random ids each run).
+
+The report, figures and tables (aggregates only) are logged to MLflow as one run; the
+extract is not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from features.catalog import BY_NAME
+from features.catalog import names as feature_names
+from models import evaluation as ev
+from models import ladder
+from models.explain import explain
+from models.extract import ATTRIBUTES, research_extract
+from models.fairness import FAIRNESS_BAND, fairness
+from models.labels import REFUSAL, cases_known_before
+from models.splits import Split
+from pipelines import plots, tracking
+from pipelines.document import Document
+from pipelines.features import load_prepared
+from pipelines.settings import Settings
+from pipelines.train import default_until, forward_splits, training_rows
+from pipelines.workspace import Workspace, write_parquet
+
+Say = Callable[[str], None]
+ATTRIBUTE_NAMES = {"gender": "gender", "ses_low": "low SES", "sen": "special educational needs"}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What an evaluation run wrote (aggregates and paths only)."""
+
+    until: dt.date
+    splits: list[Split]
+    tables: dict[str, pl.DataFrame]
+    folder: Path
+    report: Path
+    extract: Path
+    run_id: str
+
+
+@dataclass(frozen=True)
+class _Rows:
+    data: pl.DataFrame  # every usable pupil-week, with attributes and outcomes
+    tests: pl.DataFrame  # the test rows of every split, with ``split``
+    splits: list[Split]
+    until: dt.date
+
+
+def _rows(workspace: Workspace, settings: Settings, say: Say) -> _Rows:
+    """Training rows and splits as ``train`` makes them, plus group attributes and outcomes."""
+    prepared = load_prepared(workspace)
+    until = settings.train.until or default_until(prepared)
+    data, _ = training_rows(workspace, prepared, until, settings.train, say)
+    splits = forward_splits(data, until, settings.train)
+    students = pl.read_parquet(workspace.canonical_table("students")).select(
+        "student_key", *ATTRIBUTES
+    )
+    cases = cases_known_before(pl.scan_parquet(workspace.canonical_table("care_cases")), until)
+    refusals = (
+        cases.filter(pl.col("case_type") == REFUSAL)
+        .select("student_key", pl.col("label_date").alias("_refusal"))
+        .collect()
+    )
+    window = dt.timedelta(weeks=settings.train.horizon_weeks)
+    later = (
+        data.select("student_key", "as_of")
+        .join(refusals, on="student_key")
+        .filter(pl.col("_refusal") > pl.col("as_of") + window)
+        .select("student_key", "as_of")
+        .unique()
+        .with_columns(pl.lit(True).alias("later_refusal"))
+    )
+    data = (
+        data.join(students, on="student_key", how="left")
+        .join(later, on=["student_key", "as_of"], how="left")
+        .with_columns(pl.col("later_refusal").fill_null(False))
+    )
+    tests = pl.concat(
+        [data.filter(s.part("test")).with_columns(split=pl.lit(s.name)) for s in splits]
+    )
+    return _Rows(data, tests, splits, until)
+
+
+def _pooled(result: ladder.RungResult) -> pl.DataFrame:
+    return pl.concat(result.scored) if result.scored else pl.DataFrame()
+
+
+def _common(scored: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Restrict every model to the splits where all of them could be calibrated.
+
+    A model calibrated on no split at all is left out (the report names its failures); when
+    no split is common to all, each model keeps its own.
+    """
+    present = {name: f for name, f in scored.items() if f.height}
+    shared = set.intersection(*(set(f["split"].unique().to_list()) for f in present.values()))
+    if not shared:  # no split every model has: each keeps its own (the table counts them)
+        return present
+    return {name: f.filter(pl.col("split").is_in(sorted(shared))) for name, f in present.items()}
+
+
+def _fit_sets(
+    sets: dict[str, list[str]],
+    rows: _Rows,
+    settings: Settings,
+    say: Say,
+) -> dict[str, ladder.RungResult]:
+    """The learned rung refitted on each feature set (identical sets are fitted once)."""
+    rung = next(r for r in ladder.default_ladder() if r.name == settings.evaluate.model)
+    options = ladder.FitOptions(
+        negative_fraction=settings.train.negative_fraction, seed=settings.train.seed
+    )
+    fitted: dict[tuple[str, ...], ladder.RungResult] = {}
+    out = {}
+    for name, features in sets.items():
+        key = tuple(features)
+        if key not in fitted:
+            say(f"  {rung.name} on {name} ({len(features)} features)")
+            fitted[key] = ladder.evaluate([rung], rows.data, rows.splits, features, options)[0]
+        out[name] = fitted[key]
+    return out
+
+
+def _failures(results: dict[str, ladder.RungResult]) -> list[str]:
+    return [f"{name}: {f}" for name, r in results.items() for f in r.failures]
+
+
+def _with_rows(scored: pl.DataFrame, rows: _Rows, columns: list[str]) -> pl.DataFrame:
+    return scored.join(
+        rows.tests.select("student_key", "as_of", *columns), on=["student_key", "as_of"]
+    )
+
+
+def _shap(
+    result: ladder.RungResult, rows: _Rows, features: list[str], settings: Settings
+) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+    """Global SHAP importance of the full model of the last calibrated split, on its test rows."""
+    calibrated = [i for i, m in enumerate(result.models) if m is not None]
+    split, model = rows.splits[calibrated[-1]], result.models[calibrated[-1]]
+    assert model is not None
+    test = rows.data.filter(split.part("test"))
+    fit = rows.data.filter(split.part("fit"))
+    seed = settings.evaluate.seed
+    X = test.sample(min(test.height, settings.evaluate.shap_rows), seed=seed).select(features)
+    background = fit.sample(min(fit.height, 200), seed=seed).select(features)
+    explanation = explain(model, X.to_pandas(), background.to_pandas())
+    values = np.asarray(explanation.values)
+    return ev.global_importance(values, features), values, X.to_numpy()
+
+
+def _metric_name(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> Evaluation:
+    """Compute every part of the evaluation, write the report and the extract, log to MLflow."""
+    conf = settings.evaluate
+    k, k_signal = conf.list_percent, conf.signal_percent
+    rows = _rows(workspace, settings, say)
+    features = feature_names()
+    say(
+        f"evaluating on {rows.tests.height:,} test pupil-weeks of {len(rows.splits)} forward splits "
+        f"(until {rows.until})"
+    )
+    options = ladder.FitOptions(
+        negative_fraction=settings.train.negative_fraction, seed=settings.train.seed
+    )
+    rule_rungs = [r for r in ladder.default_ladder() if r.kind == "rule"]
+    say("rules:")
+    rules = {
+        r.rung.name: r
+        for r in ladder.evaluate(rule_rungs, rows.data, rows.splits, features, options, say)
+    }
+    say("ablations and families on their own:")
+    fitted = _fit_sets({**ev.ablation_sets(), **ev.family_sets()}, rows, settings, say)
+    ablations = {name: fitted[name] for name in ev.ablation_sets()}
+    families = {name: fitted[name] for name in ev.family_sets()}
+    full = ablations[ev.FULL]
+    if not full.scored:
+        raise ladder.CalibrationError(
+            f"the {ev.FULL} could not be calibrated on any split: " + "; ".join(full.failures)
+        )
+    failures = _failures({**rules, **fitted})
+
+    tables: dict[str, pl.DataFrame] = {}
+    boot, seed = conf.bootstrap, conf.seed
+    say("signals, ablations and lead time")
+    tables["signals"] = ev.signal_table(rows.tests, features, k=k_signal)
+    tables["families"] = ev.ranking_table(
+        {n: _pooled(r) for n, r in families.items() if r.scored},
+        ks=(k, k_signal),
+        n_boot=boot,
+        seed=seed,
+    ).rename({"model": "family"})
+    tables["ablations"] = ev.ranking_table(
+        _common({n: _pooled(r) for n, r in ablations.items()}),
+        ks=(k, k_signal),
+        n_boot=boot,
+        seed=seed,
+        baseline=ev.BASELINE,
+    ).rename({"model": "features"})
+    compared = _common({ev.FULL: _pooled(full), **{n: _pooled(r) for n, r in rules.items()}})
+    tables["lead_time"] = ev.lead_time_curve(compared, k=k)
+    tables["rules_vs_model"] = ev.ranking_table(compared, ks=(k, k_signal), n_boot=boot, seed=seed)
+    say("calibration, SHAP and week-by-week precision")
+    tables["calibration"] = pl.concat(
+        [ev.calibration_bins(f).with_columns(model=pl.lit(n)) for n, f in compared.items()]
+    )
+    tables["importance"], shap_values, shap_data = _shap(full, rows, features, settings)
+    best_rule = max(
+        (n for n in compared if n != ev.FULL),
+        key=lambda n: np.nan_to_num(ladder.selection_score(rules[n]), nan=-np.inf),
+    )
+    tables["weekly_precision"] = ev.weekly_precision(
+        {n: compared[n] for n in (ev.FULL, best_rule)}, k=k_signal
+    )
+    say("fairness and errors")
+    full_rows = _with_rows(
+        compared[ev.FULL], rows, [*features, *ATTRIBUTES, "outcome", "later_refusal"]
+    )
+    tables["fairness"] = pl.concat(
+        [
+            fairness(full_rows, a, k=k, n_boot=boot, seed=seed, min_group=conf.min_cell)
+            for a in ATTRIBUTES
+        ],
+        how="vertical_relaxed",
+    )
+    tables["errors"] = ev.error_profile(full_rows, features, k=k, seed=seed)
+    tables["false_positives"] = ev.false_positive_outcomes(
+        full_rows, k=k, seed=seed, min_cell=conf.min_cell
+    )
+
+    folder = workspace.root / "evaluation" / f"until={rows.until.isoformat()}"
+    (folder / "figures").mkdir(parents=True, exist_ok=True)
+    (folder / "tables").mkdir(parents=True, exist_ok=True)
+    for name, table in tables.items():
+        write_parquet(table, folder / "tables" / f"{name}.parquet")
+    splits_table = pl.DataFrame(
+        [
+            {
+                "split": s.name,
+                "fit_end": s.fit_end,
+                "calibration_start": s.calibration_start,
+                "calibration_end": s.calibration_end,
+                "test_start": s.test_start,
+                "test_end": s.test_end,
+            }
+            for s in rows.splits
+        ]
+    )
+    write_parquet(splits_table, folder / "tables" / "splits.parquet")
+    say("research extract")
+    extract_rows = rows.data.join(
+        rows.tests.select("student_key", "as_of", "split"), on=["student_key", "as_of"], how="left"
+    )
+    extract = research_extract(extract_rows, features, min_cell=conf.min_cell)
+    extract_path = write_parquet(extract, folder / "research_extract.parquet")
+    document = _document(
+        folder, rows, tables, shap_values, shap_data, failures, settings, best_rule
+    )
+    report, _ = document.write()
+    run_id = _log(workspace, settings, rows, tables, folder)
+    say(f"report: {report} (and report.html); extract: {extract_path}")
+    return Evaluation(rows.until, rows.splits, tables, folder, report, extract_path, run_id)
+
+
+def _ci(row: dict[str, object], metric: str) -> str:
+    value, low, high = (row[metric], row[f"{metric}_low"], row[f"{metric}_high"])
+    return f"{value:.3f} ({low:.3f}-{high:.3f})"
+
+
+def _ablation_view(table: pl.DataFrame, k: float, k_signal: float) -> pl.DataFrame:
+    """The ablation table as read in the report: values with their 95% intervals."""
+    return pl.DataFrame(
+        [
+            {
+                "features": row["features"],
+                f"precision top {k:g}%": _ci(row, f"precision_at_{k:g}"),
+                f"recall top {k:g}%": _ci(row, f"recall_at_{k:g}"),
+                f"precision top {k_signal:g}%": _ci(row, f"precision_at_{k_signal:g}"),
+                f"gain over B-codes (top {k:g}%)": _ci(row, f"gain_at_{k:g}"),
+                "flagged >= 4 weeks ahead": row["flagged_4w_ahead"],
+                "median lead (weeks)": row["median_lead_weeks"],
+            }
+            for row in table.iter_rows(named=True)
+        ]
+    )
+
+
+def _document(
+    folder: Path,
+    rows: _Rows,
+    tables: dict[str, pl.DataFrame],
+    shap_values: np.ndarray,
+    shap_data: np.ndarray,
+    failures: list[str],
+    settings: Settings,
+    best_rule: str,
+) -> Document:
+    conf = settings.evaluate
+    k, k_signal = conf.list_percent, conf.signal_percent
+    fig = folder / "figures"
+    doc = Document(f"schoolpoort research evaluation (until {rows.until})", folder)
+    positives = int(rows.tests["label"].sum())
+    doc.text(
+        f"{len(rows.splits)} forward-in-time splits (fit, then calibrate on later weeks, then test "
+        f"on the weeks after); {rows.tests.height:,} test pupil-weeks, {positives:,} of them "
+        f"followed by a new school-refusal case within {settings.train.horizon_weeks} weeks. "
+        f"A pupil is flagged when in the top {k:g}% of their school that week. Intervals are "
+        f"95% pupil-bootstrap intervals ({conf.bootstrap} resamples). Learned model: "
+        f"{conf.model}, refitted on every split for every feature set."
+    )
+    doc.figure(plots.splits_plot(rows.splits, fig / "splits.png"), "Forward splits")
+    if failures:
+        doc.note(
+            "Not calibrated (no metrics for that split; comparisons use the splits every model "
+            "has): " + "; ".join(failures)
+        )
+
+    doc.heading("1. Signals on their own")
+    doc.text(
+        f"Each feature ranks the pupils of a school by itself, in its expected direction; "
+        f"precision, recall and lift (precision / base rate) in the top {k_signal:g}%, and the "
+        "median lead time of the cases it flags. Prevalence: share of pupil-weeks where the "
+        "feature is not 0."
+    )
+    doc.table(tables["signals"])
+    doc.text(f"Each family on its own: {conf.model} refitted on that family's features only.")
+    doc.table(
+        tables["families"].select(
+            "family",
+            "splits",
+            f"precision_at_{k:g}",
+            f"recall_at_{k:g}",
+            f"precision_at_{k_signal:g}",
+            "flagged_4w_ahead",
+            "median_lead_weeks",
+        )
+    )
+
+    doc.heading("2. Ablations: look at all absences, not only the B-codes")
+    ablations = tables["ablations"]
+    doc.table(_ablation_view(ablations, k, k_signal))
+    doc.figure(
+        plots.interval_plot(
+            ablations,
+            "features",
+            f"precision_at_{k:g}",
+            fig / "ablations.png",
+            f"Precision in the top {k:g}% per school, with 95% intervals",
+            "precision",
+        ),
+        "Ablations",
+    )
+
+    doc.heading("3. Lead time: model against today's rules")
+    doc.text(
+        f"Share of new cases flagged (top {k:g}%) at least N weeks before their label date. "
+        "A case never flagged counts as missed."
+    )
+    doc.table(tables["lead_time"])
+    doc.figure(plots.lead_time_plot(tables["lead_time"], fig / "lead_time.png", k), "Lead time")
+    doc.table(
+        tables["rules_vs_model"].select(
+            "model",
+            f"precision_at_{k:g}",
+            f"recall_at_{k:g}",
+            "flagged_4w_ahead",
+            "median_lead_weeks",
+        )
+    )
+
+    doc.heading("4. Calibration, SHAP and decay over the year")
+    bins = {
+        str(name): part.drop("model")
+        for (name,), part in tables["calibration"].group_by("model", maintain_order=True)
+    }
+    doc.figure(plots.calibration_curves(bins, fig / "calibration.png"), "Calibration (test slices)")
+    importance = tables["importance"]
+    doc.text(
+        f"SHAP (log-odds of the uncalibrated {conf.model}) on {len(shap_values):,} test rows of "
+        "the last split: mean absolute value per feature."
+    )
+    doc.table(importance.head(15))
+    doc.figure(plots.importance_plot(importance, fig / "shap_importance.png"), "Global SHAP")
+    top = importance["feature"].head(4).to_list()
+    order = [feature_names().index(f) for f in top]
+    doc.figure(
+        plots.dependence_plot(
+            shap_values[:, order], shap_data[:, order], top, fig / "shap_dependence.png"
+        ),
+        "SHAP dependence of the four most important features",
+    )
+    doc.text(f"Precision in the top {k_signal:g}% week by week ({ev.FULL} and {best_rule}).")
+    doc.figure(
+        plots.weekly_precision_plot(tables["weekly_precision"], fig / "weekly.png", k_signal),
+        "Week-by-week precision",
+    )
+
+    doc.heading("5. Fairness")
+    band = f"{FAIRNESS_BAND[0]}-{FAIRNESS_BAND[1]}"
+    doc.text(
+        f"Per group of {', '.join(ATTRIBUTE_NAMES.values())}: flag rate, recall, false positive "
+        f"rate and precision of the {ev.FULL} (fairlearn), each as a ratio to the largest group "
+        f"with a 95% interval. Verdict: within when the interval lies inside {band}, outside "
+        f"when wholly outside it, else uncertain. Groups under {conf.min_cell} pupils are "
+        "suppressed."
+    )
+    doc.table(tables["fairness"])
+    if tables["fairness"].height:
+        doc.figure(
+            plots.fairness_plot(tables["fairness"], fig / "fairness.png", FAIRNESS_BAND),
+            "Ratios to the reference group",
+        )
+
+    doc.heading("6. Errors")
+    doc.text(
+        f"Flagged pupil-weeks (top {k:g}%) without a new refusal case next to those with one: "
+        "feature means, sorted by their difference in standard deviations of the feature."
+    )
+    doc.table(tables["errors"].head(15))
+    doc.text("What the false positives turn out to be:")
+    doc.table(tables["false_positives"])
+
+    doc.heading("7. Research extract")
+    doc.text(
+        "research_extract.parquet: the catalog features, label, weeks to the label date, as-of "
+        "week and test split of every usable pupil-week, with fresh random pupil and school ids "
+        f"(a new draw each run) and group attributes blanked where a school's combination has "
+        f"fewer than {conf.min_cell} pupils. It is written to the workspace only, not to MLflow."
+    )
+    doc.text(
+        "Feature descriptions: "
+        + "; ".join(f"{n}: {BY_NAME[n].en}" for n in top)
+        + " (full catalog: feature_catalog.csv of the training run)."
+    )
+    return doc
+
+
+def _log(
+    workspace: Workspace,
+    settings: Settings,
+    rows: _Rows,
+    tables: dict[str, pl.DataFrame],
+    folder: Path,
+) -> str:
+    import mlflow
+
+    experiment = tracking.use_workspace(workspace.root)
+    manifest = json.loads(workspace.manifest.read_text("utf-8"))
+    k = settings.evaluate.list_percent
+    with mlflow.start_run(experiment_id=experiment, run_name=f"evaluate-until-{rows.until}") as run:
+        mlflow.log_params(
+            {
+                **{
+                    f"evaluate.{k}": v for k, v in settings.evaluate.model_dump(mode="json").items()
+                },
+                **{f"train.{k}": v for k, v in settings.train.model_dump(mode="json").items()},
+                "until": rows.until.isoformat(),
+                "input_fingerprint": manifest["fingerprint"],
+                "git_commit": tracking.git_commit(),
+            }
+        )
+        mlflow.set_tags({**tracking.package_versions(), "kind": "evaluation"})
+        metrics: dict[str, float] = {}
+        for row in tables["ablations"].iter_rows(named=True):
+            for key in (f"precision_at_{k:g}", f"recall_at_{k:g}", f"gain_at_{k:g}"):
+                value = row[key]
+                if isinstance(value, float) and np.isfinite(value):
+                    metrics[f"ablation.{_metric_name(row['features'])}.{key}"] = value
+        verdicts = tables["fairness"].filter(pl.col("verdict") != "reference")
+        for verdict in ("within", "outside", "uncertain"):
+            metrics[f"fairness.{verdict}"] = float((verdicts["verdict"] == verdict).sum())
+        mlflow.log_metrics(metrics)
+        for path in ("report.md", "report.html"):
+            mlflow.log_artifact(str(folder / path), artifact_path="evaluation")
+        mlflow.log_artifacts(str(folder / "figures"), artifact_path="evaluation/figures")
+        mlflow.log_artifacts(str(folder / "tables"), artifact_path="evaluation/tables")
+        return str(run.info.run_id)

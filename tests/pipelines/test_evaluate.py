@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import mlflow
+import polars as pl
+from typer.testing import CliRunner
+
+from models.evaluation import ABLATIONS, FULL
+from pipelines import tracking
+from pipelines.cli import app
+from pipelines.evaluate import Evaluation
+from pipelines.workspace import Workspace
+from tests.conftest import BOARD_KEY, EVALUATION
+from tests.privacy import file_blobs, found, identifying_needles, mlflow_blobs
+
+PARTS = (
+    "## 1. Signals on their own",
+    "## 2. Ablations",
+    "## 3. Lead time",
+    "## 4. Calibration, SHAP and decay over the year",
+    "## 5. Fairness",
+    "## 6. Errors",
+    "## 7. Research extract",
+)
+
+
+def test_the_report_has_all_seven_parts_in_markdown_and_html(
+    evaluated_board: tuple[Workspace, Evaluation],
+) -> None:
+    _, result = evaluated_board
+    markdown = result.report.read_text("utf-8")
+    page = result.report.with_suffix(".html").read_text("utf-8")
+    for part in PARTS:
+        assert part in markdown
+        assert part.removeprefix("## ") in page
+    figures = sorted(p.name for p in (result.folder / "figures").glob("*.png"))
+    assert {"ablations.png", "lead_time.png", "calibration.png", "shap_importance.png"} <= set(
+        figures
+    )
+    for name in figures:  # every figure is linked from the Markdown and embedded in the HTML
+        assert f"(figures/{name})" in markdown
+    assert page.count("data:image/png;base64,") == markdown.count("](figures/")
+
+
+def test_ablations_are_the_ladder_of_signal_groups_on_the_same_pupils(
+    evaluated_board: tuple[Workspace, Evaluation],
+) -> None:
+    _, result = evaluated_board
+    table = result.tables["ablations"]
+    assert table["features"].to_list() == [label for label, _ in ABLATIONS]
+    for k in ("2", "5"):
+        assert (table[f"precision_at_{k}_low"] <= table[f"precision_at_{k}"]).all()
+        assert (table[f"precision_at_{k}"] <= table[f"precision_at_{k}_high"]).all()
+    assert table.filter(pl.col("features") == "B-codes only")["gain_at_2"].item() == 1.0
+    lead = result.tables["lead_time"]
+    assert lead["weeks_before"].to_list() == list(range(9))
+    assert FULL in lead.columns and "rule_flanders_b5" in lead.columns
+    # a share flagged at least N weeks ahead can only fall as N grows
+    assert (lead[FULL].diff().drop_nulls() <= 1e-12).all()
+
+
+def test_fairness_shows_only_groups_of_ten_or_more_with_a_verdict_per_metric(
+    evaluated_board: tuple[Workspace, Evaluation],
+) -> None:
+    _, result = evaluated_board
+    table = result.tables["fairness"]
+    assert set(table["attribute"]) == {"gender", "ses_low", "sen"}
+    assert (table["pupils"] >= 10).all()
+    assert set(table["verdict"]) <= {"reference", "within", "outside", "uncertain", "not defined"}
+    per_group = table.group_by("attribute", "group").len()
+    assert (per_group["len"] == 4).all()
+
+
+def test_the_evaluation_is_one_mlflow_run_with_the_report_and_no_extract(
+    evaluated_board: tuple[Workspace, Evaluation],
+) -> None:
+    ws, result = evaluated_board
+    tracking.use_workspace(ws.root)
+    client = mlflow.MlflowClient()
+    run = client.get_run(result.run_id)
+    assert run.data.tags["kind"] == "evaluation"
+    assert run.data.metrics["ablation.full_model.precision_at_2"] == (
+        result.tables["ablations"].filter(pl.col("features") == FULL)["precision_at_2"].item()
+    )
+    logged = {a.path for a in client.list_artifacts(result.run_id, "evaluation")}
+    assert {"evaluation/report.md", "evaluation/report.html", "evaluation/tables"} <= logged
+    every = [a.path for a in client.list_artifacts(result.run_id, "evaluation/tables")]
+    assert not any("extract" in path for path in every + sorted(logged))
+
+
+def test_nothing_in_the_report_the_extract_or_mlflow_identifies_a_pupil(
+    evaluated_board: tuple[Workspace, Evaluation], small_board
+) -> None:  # type: ignore[no-untyped-def]
+    ws, result = evaluated_board
+    needles = identifying_needles(small_board, BOARD_KEY)
+    shown = file_blobs(p for p in result.folder.rglob("*"))
+    assert result.extract in set(result.folder.rglob("*"))
+    assert found(needles, shown) == []
+    assert found(needles, mlflow_blobs(ws.root, tracking.artifact_root(ws.root))) == []
+    schools = pl.read_csv(small_board / "enrolments.csv", separator=";")["school_id"].unique()
+    extract = pl.read_parquet(result.extract)
+    assert not set(extract["school"]) & set(schools)
+    assert "class_key" not in extract.columns and "label_date" not in extract.columns
+
+
+def test_the_extract_blanks_the_attributes_of_small_cells(
+    evaluated_board: tuple[Workspace, Evaluation],
+) -> None:
+    _, result = evaluated_board
+    extract = pl.read_parquet(result.extract)
+    assert extract["split"].drop_nulls().n_unique() == len(result.splits)
+    shown = extract.filter(pl.col("gender").is_not_null())
+    cells = shown.group_by("school", "gender", "ses_low", "sen").agg(pl.col("pupil").n_unique())
+    assert (cells["pupil"] >= 10).all()
+    assert extract["gender"].null_count() > 0  # the small board has small cells
+
+
+def test_evaluate_on_the_command_line_prints_ablations_verdicts_and_draws_new_ids(
+    evaluated_board: tuple[Workspace, Evaluation], tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    ws, result = evaluated_board
+    before = pl.read_parquet(result.extract)
+    config = tmp_path / "settings.toml"
+    config.write_text(
+        "[train]\nmax_splits = 2\n[evaluate]\n"
+        + "".join(f"{k} = {v}\n" for k, v in EVALUATION.items()),
+        encoding="utf-8",
+    )
+    args = ["evaluate", "--workspace", str(ws.root), "--until", "2025-03-01"]
+    run = CliRunner().invoke(app, [*args, "--config", str(config)])
+    assert run.exit_code == 0, run.output
+    assert "ablations (top 2% of each school, pooled over 2 splits)" in run.output
+    assert "fairness verdicts" in run.output and "report:" in run.output
+    after = pl.read_parquet(result.extract)
+    assert after.height == before.height
+    assert (
+        after.drop("pupil", "school")
+        .sort(after.drop("pupil", "school").columns)
+        .equals(before.drop("pupil", "school").sort(before.drop("pupil", "school").columns))
+    )  # the same rows...
+    key = ["as_of", *after.columns[6:]]  # week, attributes and features: unique rows link 1:1
+    unique = before.filter(pl.struct(key).is_unique())
+    link = unique.join(after, on=key, how="inner", nulls_equal=True, suffix="_new")
+    assert link.height > 1000
+    assert (link["pupil"] != link["pupil_new"]).mean() > 0.9  # ...under new random ids
+
+
+def test_evaluate_without_a_workspace_fails_in_one_line(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = CliRunner().invoke(app, ["evaluate", "--workspace", str(tmp_path / "none")])
+    assert result.exit_code == 2
+    assert result.output.startswith("error:") and result.output.count("\n") == 1

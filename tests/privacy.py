@@ -1,0 +1,47 @@
+"""What identifies a pupil, and every byte a workspace shows outside its canonical tables."""
+
+from __future__ import annotations
+
+import sqlite3
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import polars as pl
+
+from features.pseudonym import pseudonym_map
+
+
+def identifying_needles(export: Path, key: bytes) -> list[bytes]:
+    """Every school pupil id of ``export`` and its pseudonym under ``key``."""
+    ids = pl.read_csv(export / "enrolments.csv", separator=";", columns=["student_id"])[
+        "student_id"
+    ].unique()
+    keys = pseudonym_map(key, ids)["student_key"]
+    return [s.encode() for s in ids.to_list() + keys.to_list()]
+
+
+def file_blobs(paths: Iterable[Path]) -> list[bytes]:
+    """The bytes of each file, and of each member when the file is a zip archive."""
+    blobs = []
+    for path in paths:
+        if path.is_file():
+            blobs.append(path.read_bytes())
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as archive:
+                    blobs.extend(archive.read(name) for name in archive.namelist())
+    return blobs
+
+
+def mlflow_blobs(root: Path, artifacts: Path) -> list[bytes]:
+    """The MLflow store's bytes, its tables as text, and every artifact."""
+    blobs = [(root / "mlflow.db").read_bytes()]
+    with sqlite3.connect(root / "mlflow.db") as db:  # text as SQLite stores it, too
+        for (table,) in db.execute("select name from sqlite_master where type='table'"):
+            blobs.append(repr(db.execute(f"select * from {table}").fetchall()).encode())
+    return blobs + file_blobs(artifacts.rglob("*"))
+
+
+def found(needles: list[bytes], blobs: list[bytes]) -> list[bytes]:
+    """The needles that occur in any blob."""
+    return [n for n in needles if any(n in blob for blob in blobs)]
