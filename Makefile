@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "uv>=0.5"
 	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode -e '.[dev]'
-	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null 2>&1 || true
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from features.catalog import BY_NAME, CATALOG, FAMILIES, Family, names
-from models.fairness import bootstrap_weights, flags
+from models.fairness import bootstrap_weights, flags, interval
 from models.metrics import lead_times, precision_recall_at_k, top_k_membership
 
 MIN_CELL = 10
@@ -94,13 +94,6 @@ def _pupil_hits(frame: pl.DataFrame, k: float, pupils: pl.Series) -> np.ndarray:
     return aligned.select("hits", "places", "positives").fill_null(0.0).to_numpy()
 
 
-def _interval(values: np.ndarray) -> tuple[float, float]:
-    finite = values[np.isfinite(values)]
-    if not len(finite):
-        return float("nan"), float("nan")
-    return float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5))
-
-
 def ranking_table(
     scored: dict[str, pl.DataFrame],
     ks: tuple[float, ...] = (2.0, 5.0),
@@ -138,9 +131,9 @@ def ranking_table(
             hits, places, positives = totals[name][k].sum(axis=0)
             precision, recall = boot(name, k)
             row[f"precision_at_{k:g}"] = hits / places if places else float("nan")
-            row[f"precision_at_{k:g}_low"], row[f"precision_at_{k:g}_high"] = _interval(precision)
+            row[f"precision_at_{k:g}_low"], row[f"precision_at_{k:g}_high"] = interval(precision)
             row[f"recall_at_{k:g}"] = hits / positives if positives else float("nan")
-            row[f"recall_at_{k:g}_low"], row[f"recall_at_{k:g}_high"] = _interval(recall)
+            row[f"recall_at_{k:g}_low"], row[f"recall_at_{k:g}_high"] = interval(recall)
             if baseline is not None:
                 b_hits, b_places, _ = totals[baseline][k].sum(axis=0)
                 base_precision = b_hits / b_places if b_places else float("nan")
@@ -151,7 +144,7 @@ def ranking_table(
                     if base_precision
                     else float("nan")
                 )
-                row[f"gain_at_{k:g}_low"], row[f"gain_at_{k:g}_high"] = _interval(gain)
+                row[f"gain_at_{k:g}_low"], row[f"gain_at_{k:g}_high"] = interval(gain)
         leads = lead_times(frame, k=ks[0])
         flagged = leads["lead_weeks"].drop_nulls()
         row["cases"] = leads.height

@@ -6,7 +6,9 @@ random, seeded). Per group: flag rate, recall, false positive rate and precision
 (the largest) with a pupil bootstrap interval: pupils are resampled with all their weeks, the
 flags stay as they were. The verdict per metric compares that interval with the 0.8-1.25 band
 (``not defined`` where the metric has no denominator, e.g. recall in a group with no case).
-Groups with fewer than :data:`MIN_GROUP` pupils are suppressed, not shown.
+Groups with fewer than :data:`MIN_GROUP` pupils are suppressed, not shown; so is a metric whose
+denominator holds fewer than :data:`MIN_GROUP` pupils (recall over 3 cases, say): ``too few
+pupils``.
 """
 
 from __future__ import annotations
@@ -124,6 +126,35 @@ def bootstrap_weights(pupils: int, n_boot: int, seed: int) -> np.ndarray:
     return rng.multinomial(pupils, np.full(pupils, 1.0 / pupils), size=n_boot).astype(float)
 
 
+def interval(values: np.ndarray) -> tuple[float, float]:
+    """The central 95% of the finite values (NaN when there are none)."""
+    finite = values[np.isfinite(values)]
+    if not len(finite):
+        return float("nan"), float("nan")
+    return float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5))
+
+
+DENOMINATORS = {
+    "flag_rate": "rows",
+    "recall": "positives",
+    "false_positive_rate": "negatives",
+    "precision": "flagged",
+}
+"""Whose pupil-weeks each metric divides by."""
+
+
+def _denominator_pupils(totals: pl.DataFrame) -> dict[tuple[str, str], int]:
+    """Per (group, metric): the pupils with at least one week in the metric's denominator."""
+    counts = totals.group_by("group").agg(
+        [(pl.col(column) > 0).sum().alias(metric) for metric, column in DENOMINATORS.items()]
+    )
+    return {
+        (row["group"], metric): int(row[metric])
+        for row in counts.iter_rows(named=True)
+        for metric in DENOMINATORS
+    }
+
+
 def verdict(low: float, high: float, band: tuple[float, float] = FAIRNESS_BAND) -> str:
     """``within`` when the interval lies in ``band``, ``outside`` when wholly outside it."""
     if np.isnan(low) or np.isnan(high):
@@ -182,35 +213,41 @@ def fairness(
     values = totals.select("rows", "flagged", "tp", "fp", "positives", "negatives").to_numpy()
     groups = totals["group"].to_numpy()
     boot = {g: _rates(weights[:, groups == g] @ values[groups == g]) for g in point["group"]}
+    counted = _denominator_pupils(totals)
     rows = []
     ref_point = point.filter(pl.col("group") == reference).row(0, named=True)
     for row in point.iter_rows(named=True):
         with np.errstate(invalid="ignore", divide="ignore"):
             ratios = boot[row["group"]] / boot[reference]
         for j, metric in enumerate(METRICS):
-            finite = ratios[:, j][np.isfinite(ratios[:, j])]
-            low, high = (
-                (float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5)))
-                if len(finite)
-                else (float("nan"), float("nan"))
-            )
-            base = ref_point[metric]
+            value, base = float(row[metric]), ref_point[metric]
+            low, high = interval(ratios[:, j])
+            if row["group"] == reference:
+                judged = "reference"
+            elif min(counted[(row["group"], metric)], counted[(reference, metric)]) < min_group:
+                # a rate over fewer than min_group pupils is a small cell: not shown
+                judged, value, low, high = (
+                    "too few pupils",
+                    float("nan"),
+                    float("nan"),
+                    float("nan"),
+                )
+            elif np.isnan(value) or not base:
+                judged = "not defined"
+            else:
+                judged = verdict(low, high)
             rows.append(
                 {
                     "attribute": attribute,
                     "group": row["group"],
                     "pupils": row["pupils"],
                     "metric": metric,
-                    "value": float(row[metric]),
+                    "value": value,
                     "reference": reference,
-                    "ratio": float(row[metric]) / base if base else float("nan"),
+                    "ratio": value / base if base else float("nan"),
                     "ratio_low": low,
                     "ratio_high": high,
-                    "verdict": "reference"
-                    if row["group"] == reference
-                    else "not defined"
-                    if np.isnan(row[metric]) or not base
-                    else verdict(low, high),
+                    "verdict": judged,
                 }
             )
     return pl.DataFrame(rows)

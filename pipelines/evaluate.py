@@ -422,7 +422,8 @@ def _document(
         f"rate and precision of the {ev.FULL} (fairlearn), each as a ratio to the largest group "
         f"with a 95% interval. Verdict: within when the interval lies inside {band}, outside "
         f"when wholly outside it, else uncertain. Groups under {conf.min_cell} pupils are "
-        "suppressed."
+        f"suppressed, and so is a metric over fewer than {conf.min_cell} pupils (too few pupils: "
+        "recall over a handful of cases, say)."
     )
     doc.table(tables["fairness"])
     if tables["fairness"].height:
@@ -495,3 +496,38 @@ def _log(
         mlflow.log_artifacts(str(folder / "figures"), artifact_path="evaluation/figures")
         mlflow.log_artifacts(str(folder / "tables"), artifact_path="evaluation/tables")
         return str(run.info.run_id)
+
+
+class NoEvaluationError(FileNotFoundError):
+    """The workspace holds no evaluation yet."""
+
+
+def latest_evaluation(workspace: Path) -> Path:
+    """The folder of the workspace's most recent evaluation (by its ``until`` date)."""
+    folders = sorted((workspace / "evaluation").glob("until=*/report.md"))
+    if not folders:
+        raise NoEvaluationError(
+            f"{workspace}: no evaluation yet (run: schoolpoort evaluate --workspace {workspace})"
+        )
+    return folders[-1].parent
+
+
+def load_tables(folder: Path) -> dict[str, pl.DataFrame]:
+    """Every table an evaluation wrote, by name (``signals``, ``ablations``, ``fairness``...)."""
+    return {p.stem: pl.read_parquet(p) for p in sorted((folder / "tables").glob("*.parquet"))}
+
+
+def load_extract(folder: Path) -> pl.DataFrame:
+    """The de-identified research extract, with the column names the metrics expect.
+
+    ``pupil`` and ``school`` become ``student_key`` and ``school_id``, and ``label_date`` is
+    restored from ``weeks_to_label``, so :mod:`models.evaluation` runs on it unchanged.
+    """
+    return pl.read_parquet(folder / "research_extract.parquet").with_columns(
+        pl.col("pupil").alias("student_key"),
+        pl.col("school").alias("school_id"),
+        (
+            pl.col("as_of")
+            + pl.duration(days=(pl.col("weeks_to_label") * 7).round().cast(pl.Int64))
+        ).alias("label_date"),
+    )

@@ -65,7 +65,14 @@ def test_fairness_shows_only_groups_of_ten_or_more_with_a_verdict_per_metric(
     table = result.tables["fairness"]
     assert set(table["attribute"]) == {"gender", "ses_low", "sen"}
     assert (table["pupils"] >= 10).all()
-    assert set(table["verdict"]) <= {"reference", "within", "outside", "uncertain", "not defined"}
+    assert set(table["verdict"]) <= {
+        "reference",
+        "within",
+        "outside",
+        "uncertain",
+        "not defined",
+        "too few pupils",
+    }
     per_group = table.group_by("attribute", "group").len()
     assert (per_group["len"] == 4).all()
 
