@@ -45,6 +45,19 @@ def family_sets() -> dict[str, list[str]]:
     return {family: names((family,)) for family in FAMILIES}
 
 
+def family_prevalence(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per family: the share of pupil-weeks where at least one of its features is not 0."""
+    return pl.DataFrame(
+        {
+            "family": list(FAMILIES),
+            "prevalence": [
+                _mean(frame.select(pl.any_horizontal(pl.col(names((f,))) != 0)).to_series())
+                for f in FAMILIES
+            ],
+        }
+    )
+
+
 def signal_table(frame: pl.DataFrame, features: list[str], k: float = 5.0) -> pl.DataFrame:
     """Each feature on its own, ranking pupils by its value in its expected direction.
 
@@ -106,7 +119,8 @@ def ranking_table(
     The same resampled pupils serve every model (paired intervals when the frames hold the
     same test rows; a pupil missing from a model's rows adds nothing to it). Precision and
     recall are pooled over all test weeks; ``splits`` counts the splits a model was tested on. With ``baseline`` (a key of ``scored``), ``gain_at_<k>`` is each
-    model's precision divided by the baseline's, with its paired interval. Also: the share of
+    model's precision divided by the baseline's, with its paired interval; ``lift_at_<k>`` is
+    precision divided by the model's base rate of positive weeks. Also: the share of
     cases flagged (top ``ks[0]``%) at least 4 weeks before their label date, and the median
     lead time of the flagged cases.
     """
@@ -134,6 +148,12 @@ def ranking_table(
             row[f"precision_at_{k:g}_low"], row[f"precision_at_{k:g}_high"] = interval(precision)
             row[f"recall_at_{k:g}"] = hits / positives if positives else float("nan")
             row[f"recall_at_{k:g}_low"], row[f"recall_at_{k:g}_high"] = interval(recall)
+            base_rate = _mean(frame["label"])
+            row[f"lift_at_{k:g}"] = (
+                row[f"precision_at_{k:g}"] / base_rate  # type: ignore[operator]
+                if base_rate
+                else float("nan")
+            )
             if baseline is not None:
                 b_hits, b_places, _ = totals[baseline][k].sum(axis=0)
                 base_precision = b_hits / b_places if b_places else float("nan")

@@ -210,6 +210,9 @@ def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> 
         n_boot=boot,
         seed=seed,
     ).rename({"model": "family"})
+    tables["families"] = ev.family_prevalence(rows.tests).join(
+        tables["families"], on="family", how="right"
+    )
     tables["ablations"] = ev.ranking_table(
         _common({n: _pooled(r) for n, r in ablations.items()}),
         ks=(k, k_signal),
@@ -343,11 +346,17 @@ def _document(
         "feature is not 0."
     )
     doc.table(tables["signals"])
-    doc.text(f"Each family on its own: {conf.model} refitted on that family's features only.")
+    doc.text(
+        f"Each family on its own: {conf.model} refitted on that family's features only "
+        "(prevalence: share of pupil-weeks where any of its features is not 0; lift: precision "
+        "over the base rate)."
+    )
     doc.table(
         tables["families"].select(
             "family",
             "splits",
+            "prevalence",
+            f"lift_at_{k:g}",
             f"precision_at_{k:g}",
             f"recall_at_{k:g}",
             f"precision_at_{k_signal:g}",

@@ -4,6 +4,7 @@ import mlflow
 import polars as pl
 from typer.testing import CliRunner
 
+from features.catalog import FAMILIES
 from models.evaluation import ABLATIONS, FULL
 from pipelines import tracking
 from pipelines.cli import app
@@ -51,6 +52,10 @@ def test_ablations_are_the_ladder_of_signal_groups_on_the_same_pupils(
         assert (table[f"precision_at_{k}_low"] <= table[f"precision_at_{k}"]).all()
         assert (table[f"precision_at_{k}"] <= table[f"precision_at_{k}_high"]).all()
     assert table.filter(pl.col("features") == "B-codes only")["gain_at_2"].item() == 1.0
+    families = result.tables["families"]
+    assert set(families["family"]) <= set(FAMILIES) and families.height >= 5
+    assert families["prevalence"].is_between(0, 1).all()
+    assert (families["lift_at_2"] >= 0).all()
     lead = result.tables["lead_time"]
     assert lead["weeks_before"].to_list() == list(range(9))
     assert FULL in lead.columns and "rule_flanders_b5" in lead.columns
