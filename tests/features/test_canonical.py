@@ -12,6 +12,7 @@ from features.canonical import (
     IngestOptions,
     RawTable,
     UnknownCodesError,
+    _sort_order,
     canonicalise,
 )
 from features.codes import builtin_profile
@@ -175,3 +176,44 @@ def test_a_date_listed_twice_in_the_calendar_is_quarantined_not_multiplied() -> 
     ]
     assert all(r.balanced for r in result.reconciliation)
     assert result.tables["absences"].height == 5
+
+
+SORTABLE = {
+    "text": (pl.String, st.sampled_from(["", "a", "B", "b", "ab", "é", "zz", None])),
+    "number": (pl.Int32, st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1))),
+    "small": (pl.Int8, st.one_of(st.none(), st.integers(-3, 3))),
+    "day": (pl.Date, st.one_of(st.none(), st.dates(dt.date(1990, 1, 1), dt.date(2030, 1, 1)))),
+    "flag": (pl.Boolean, st.one_of(st.none(), st.booleans())),
+    "category": (
+        pl.Enum(["unexcused", "late", "present"]),
+        st.one_of(st.none(), st.sampled_from(["unexcused", "late", "present"])),
+    ),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_sort_order_is_that_of_a_sort_by_every_column(data: st.DataObject) -> None:
+    names = data.draw(st.lists(st.sampled_from(list(SORTABLE)), min_size=1, max_size=6))
+    height = data.draw(st.integers(0, 30))
+    frame = pl.DataFrame(
+        [
+            pl.Series(
+                f"{name}{i}",
+                data.draw(st.lists(SORTABLE[name][1], min_size=height, max_size=height)),
+                dtype=SORTABLE[name][0],
+            )
+            for i, name in enumerate(names)
+        ]
+    )
+    expected = frame.sort(frame.columns, nulls_last=True)
+    assert frame[_sort_order(frame)].equals(expected)
+
+
+def test_columns_too_wide_for_one_key_are_sorted_column_by_column() -> None:
+    # Each full-range Int32 (plus null) takes 33 bits: two do not fit one 64-bit key.
+    frame = pl.DataFrame(
+        {"a": [2**31 - 1, -(2**31), None, 0, 0], "b": [0, None, 5, -(2**31), 2**31 - 1]},
+        schema={"a": pl.Int32, "b": pl.Int32},
+    )
+    assert frame[_sort_order(frame)].equals(frame.sort(["a", "b"], nulls_last=True))
