@@ -116,10 +116,36 @@ class _Step:
             self.rows = self.rows.filter(~pl.col(ROW).is_in(found[ROW].implode()))
 
 
+def _row_hash(columns: list[str]) -> pl.Expr:
+    """A 64-bit hash of each row's values in ``columns``."""
+    return pl.struct(columns).hash().alias("_hash")
+
+
+def _first_of_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """True for each row that no earlier row equals in every one of ``columns``.
+
+    Rows are compared by a hash of their values (far cheaper than comparing the values of
+    millions of rows); each row whose hash an earlier row has is then compared value by value
+    with that row, and should two different rows ever share a hash, every row is compared by
+    its values instead.
+    """
+    hashes = frame.select(_row_hash(columns)).to_series()
+    first = hashes.is_first_distinct()
+    if first.all():
+        return first
+    hashed = frame.select(columns).with_columns(hashes)
+    later = hashed.filter(~first)
+    earlier = hashed.filter(first & hashes.is_in(later["_hash"].implode()))
+    pairs = later.join(earlier, on="_hash", suffix="_first")
+    if all(pairs[c].eq_missing(pairs[f"{c}_first"]).all() for c in columns):
+        return first
+    return frame.select(pl.struct(columns).is_first_distinct()).to_series()
+
+
 def _start(raw: RawTable) -> _Step:
     frame = raw.frame
     data_columns = [c for c in frame.columns if c != ROW]
-    first = frame.select(pl.struct(data_columns).is_first_distinct()).to_series()
+    first = _first_of_duplicates(frame, data_columns)
     duplicates = int((~first).sum())
     parsed: Parsed = parse_table(frame.filter(first), raw.name)
     return _Step(raw, parsed.rows, [parsed.failures] if parsed.failures.height else [], duplicates)

@@ -7,11 +7,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from features import canonical
 from features.canonical import (
     CANONICAL_COLUMNS,
     IngestOptions,
     RawTable,
     UnknownCodesError,
+    _first_of_duplicates,
     _sort_order,
     canonicalise,
 )
@@ -217,3 +219,27 @@ def test_columns_too_wide_for_one_key_are_sorted_column_by_column() -> None:
         schema={"a": pl.Int32, "b": pl.Int32},
     )
     assert frame[_sort_order(frame)].equals(frame.sort(["a", "b"], nulls_last=True))
+
+
+DUPLICATES = pl.DataFrame(
+    {
+        "a": ["x", "x", "y", None, None, "x", "y", ""],
+        "b": ["1", "1", "1", None, None, "2", "1", None],
+    }
+)
+
+
+def test_exact_duplicates_are_found_by_hash_then_by_value() -> None:
+    expected = [True, False, True, True, False, True, False, True]
+    assert _first_of_duplicates(DUPLICATES, ["a", "b"]).to_list() == expected
+
+
+def test_rows_that_share_a_hash_but_differ_are_not_duplicates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def every_row_collides(columns: list[str]) -> pl.Expr:
+        return (pl.struct(columns).hash() * 0).alias("_hash")
+
+    monkeypatch.setattr(canonical, "_row_hash", every_row_collides)
+    expected = [True, False, True, True, False, True, False, True]
+    assert _first_of_duplicates(DUPLICATES, ["a", "b"]).to_list() == expected
