@@ -18,7 +18,14 @@ from features import calendar as flemish
 from features import codes
 from features.codes import CodeProfile
 from features.pseudonym import pseudonym_map, pseudonymise
-from features.validate import ROW, Parsed, empty_failures, failures_where, parse_table
+from features.validate import (
+    ROW,
+    Parsed,
+    distinct_values,
+    empty_failures,
+    failures_where,
+    parse_table,
+)
 
 CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "enrolments": ("student_key", "school_id", "class_id", "grade", "start_date", "end_date"),
@@ -240,23 +247,41 @@ def _with_key_order(identities: pl.DataFrame) -> pl.DataFrame:
 
 
 def _check_enrolled(step: _Step, enrolments: pl.DataFrame) -> None:
-    """Attach the enrolment covering each event; reject unknown pupils and dates outside it."""
-    known = step.rows["student_id"].is_in(enrolments["student_id"].unique().implode())
+    """Attach the enrolment covering each event; reject unknown pupils and dates outside it.
+
+    The covering enrolment is the pupil's last one to start on or before the event's date. With
+    enrolments sorted by pupil and start, it is found by a binary search for the key
+    ``(pupil, date)`` among the keys ``(pupil, start_date)``, each packed into one integer.
+    """
+    spans = enrolments.select("student_id", "school_id", "start_date", "end_date").sort(
+        "student_id", "start_date", maintain_order=True
+    )
+    pupils = spans["student_id"].unique(maintain_order=True)
+    pupil = step.rows["student_id"].cast(pl.Enum(pupils), strict=False).to_physical()
+    step.rows = step.rows.with_columns(pupil.alias("_pupil"))
     step.reject(
-        failures_where(step.rows, ~known, "student_id", "unknown pupil (not in enrolments)")
+        failures_where(
+            step.rows, pl.col("_pupil").is_null(), "student_id", "unknown pupil (not in enrolments)"
+        )
     )
-    covered = step.rows.sort("date").join_asof(
-        enrolments.select("student_id", "school_id", "start_date", "end_date").sort("start_date"),
-        left_on="date",
-        right_on="start_date",
-        by="student_id",
-        strategy="backward",
-        check_sortedness=False,  # sorted by date globally, hence within each pupil
+    span_pupil = spans["student_id"].cast(pl.Enum(pupils)).to_physical()
+    span_keys = _pupil_day(span_pupil, spans["start_date"])
+    found = span_keys.search_sorted(_pupil_day(step.rows["_pupil"], step.rows["date"]), "right")
+    span = (found.cast(pl.Int64) - 1).clip(lower_bound=0)
+    same_pupil = (found > 0) & (span_pupil.gather(span) == step.rows["_pupil"])
+    covering = spans.drop("student_id")[span].select(
+        pl.col("school_id"),
+        pl.when(same_pupil).then(pl.col("start_date", "end_date")),
     )
+    step.rows = step.rows.drop("_pupil").with_columns(covering)
     outside = pl.col("start_date").is_null() | (pl.col("date") > pl.col("end_date"))
-    step.rows = covered
-    step.reject(failures_where(covered, outside, "date", "outside the pupil's enrolment"))
+    step.reject(failures_where(step.rows, outside, "date", "outside the pupil's enrolment"))
     step.rows = step.rows.drop("start_date", "end_date")
+
+
+def _pupil_day(pupil: pl.Series, day: pl.Series) -> pl.Series:
+    """``(pupil, day)`` as one integer that sorts like the pair (a date is a 32-bit day number)."""
+    return pupil.cast(pl.Int64) * (1 << 32) + day.to_physical().cast(pl.Int64)
 
 
 def _check_school_day(step: _Step, days: pl.DataFrame) -> None:
@@ -348,9 +373,18 @@ def _half(morning_lessons: int) -> pl.Expr:
 
 
 def _map_codes(step: _Step, options: IngestOptions) -> None:
-    step.rows = step.rows.with_columns(codes.normalised_code()).with_columns(
-        codes.category(options.profile)
+    """Normalise the codes and map them to categories, once per distinct code."""
+    distinct, positions = distinct_values(step.rows["code"])
+    mapped = (
+        distinct.to_frame()
+        .select(codes.normalised_code())
+        .with_columns(codes.category(options.profile))
     )
+    step.rows = step.rows.with_columns(
+        mapped["code"].gather(positions), mapped["category"].gather(positions)
+    )
+    if not mapped["category"].has_nulls():
+        return
     unknown = codes.unknown_codes(step.rows["code"], options.profile)
     if unknown.height and not options.allow_unknown_codes:
         listed = ", ".join(f"{c!r} ({n:,} rows)" for c, n in unknown.iter_rows())

@@ -243,3 +243,28 @@ def test_rows_that_share_a_hash_but_differ_are_not_duplicates(
     monkeypatch.setattr(canonical, "_row_hash", every_row_collides)
     expected = [True, False, True, True, False, True, False, True]
     assert _first_of_duplicates(DUPLICATES, ["a", "b"]).to_list() == expected
+
+
+def test_each_event_takes_the_school_of_the_enrolment_covering_its_date() -> None:
+    files = {
+        **TINY,
+        # L2 leaves S1 on 20 December and starts at S2 on 7 January; L1 has no enrolment before
+        # 2 September; L3's only enrolment starts on 2 September too.
+        "enrolments.csv": TINY["enrolments.csv"] + "L2;S2;2;2025-01-07;2A;\n",
+        "absences.csv": TINY["absences.csv"]
+        + "L2;2024-12-20;AM;B;\n"  # row 7: the last day at S1
+        + "L2;2025-01-06;AM;B;\n"  # row 8: between the two enrolments (a school day)
+        + "L2;2025-01-07;AM;B;\n"  # row 9: the first day at S2
+        + "L1;2024-08-30;AM;B;\n",  # row 10: before L1's enrolment
+    }
+    result = canonicalise(raw_tables(files), OPTIONS)
+    assert reasons(result, "absences") == [
+        (8, "date", "outside the pupil's enrolment"),
+        (10, "date", "outside the pupil's enrolment"),
+    ]
+    l2 = result.tables["absences"].filter(pl.col("student_key") == pseudonym(KEY, "L2"))
+    assert l2.select("date", "school_id").rows() == [
+        (dt.date(2024, 9, 5), "S1"),
+        (dt.date(2024, 12, 20), "S1"),
+        (dt.date(2025, 1, 7), "S2"),
+    ]
