@@ -221,6 +221,11 @@ def _sort_order(frame: pl.DataFrame) -> pl.Series:
     return key.arg_sort()
 
 
+_FOLLOWS = {"half": "period", "category": "code"}
+"""Columns whose value follows from a column sorted before them (the half-day from the period,
+the category from the code): they can never break a tie, so sorting leaves them out."""
+
+
 def _sorted(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     """The canonical columns of ``table``, rows sorted by all of them (nulls last).
 
@@ -231,7 +236,11 @@ def _sorted(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     if frame.height < 2:
         return frame.select(columns)
     frame = frame.rechunk()  # filtered many times: gathering from one chunk is much faster
-    by = [KEY_ORDER if c == "student_key" and KEY_ORDER in frame.columns else c for c in columns]
+    by = [
+        KEY_ORDER if c == "student_key" and KEY_ORDER in frame.columns else c
+        for c in columns
+        if c not in _FOLLOWS
+    ]
     return frame.select(columns)[_sort_order(frame.select(by))]
 
 
