@@ -27,7 +27,14 @@ def pseudonym_map(key: bytes, student_ids: pl.Series) -> pl.DataFrame:
     if len(key) < 16:
         raise ValueError("pseudonymisation key is too short (at least 16 bytes)")
     ids = student_ids.drop_nulls().unique().sort()
-    keys = [pseudonym(key, sid) for sid in ids.to_list()]
+    keyed = hmac.new(key, digestmod=hashlib.sha256)  # copied per id: the key is hashed once
+
+    def one(student_id: str) -> str:
+        mac = keyed.copy()
+        mac.update(student_id.encode("utf-8"))
+        return mac.hexdigest()[:PSEUDONYM_CHARS]
+
+    keys = [one(sid) for sid in ids.to_list()]
     return pl.DataFrame(
         {"student_id": ids, "student_key": pl.Series(keys, dtype=pl.String)},
         schema={"student_id": pl.String, "student_key": pl.String},
