@@ -18,7 +18,14 @@ from features import calendar as flemish
 from features import codes
 from features.codes import CodeProfile
 from features.pseudonym import pseudonym_map, pseudonymise
-from features.validate import ROW, Parsed, empty_failures, failures_where, parse_table
+from features.validate import (
+    ROW,
+    Parsed,
+    distinct_values,
+    empty_failures,
+    failures_where,
+    parse_table,
+)
 
 CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "enrolments": ("student_key", "school_id", "class_id", "grade", "start_date", "end_date"),
@@ -116,10 +123,36 @@ class _Step:
             self.rows = self.rows.filter(~pl.col(ROW).is_in(found[ROW].implode()))
 
 
+def _row_hash(columns: list[str]) -> pl.Expr:
+    """A 64-bit hash of each row's values in ``columns``."""
+    return pl.struct(columns).hash().alias("_hash")
+
+
+def _first_of_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """True for each row that no earlier row equals in every one of ``columns``.
+
+    Rows are compared by a hash of their values (far cheaper than comparing the values of
+    millions of rows); each row whose hash an earlier row has is then compared value by value
+    with that row, and should two different rows ever share a hash, every row is compared by
+    its values instead.
+    """
+    hashes = frame.select(_row_hash(columns)).to_series()
+    first = hashes.is_first_distinct()
+    if first.all():
+        return first
+    hashed = frame.select(columns).with_columns(hashes)
+    later = hashed.filter(~first)
+    earlier = hashed.filter(first & hashes.is_in(later["_hash"].implode()))
+    pairs = later.join(earlier, on="_hash", suffix="_first")
+    if all(pairs[c].eq_missing(pairs[f"{c}_first"]).all() for c in columns):
+        return first
+    return frame.select(pl.struct(columns).is_first_distinct()).to_series()
+
+
 def _start(raw: RawTable) -> _Step:
     frame = raw.frame
     data_columns = [c for c in frame.columns if c != ROW]
-    first = frame.select(pl.struct(data_columns).is_first_distinct()).to_series()
+    first = _first_of_duplicates(frame, data_columns)
     duplicates = int((~first).sum())
     parsed: Parsed = parse_table(frame.filter(first), raw.name)
     return _Step(raw, parsed.rows, [parsed.failures] if parsed.failures.height else [], duplicates)
@@ -148,29 +181,116 @@ def _finish(
     return quarantined, rec
 
 
+def _order_code(column: pl.Series) -> tuple[pl.Series, int]:
+    """Integers that sort like ``column`` (ascending, nulls last), and how many there can be.
+
+    Equal values get equal codes and different values different codes, so sorting rows by the
+    codes of every column gives the same order as sorting them by the columns themselves.
+    Text is ranked among its distinct values; dates, booleans, enums (by their category order)
+    and integers are offset from their smallest value.
+    """
+    if column.dtype == pl.String:  # an enum of the sorted distinct texts orders like them
+        distinct = column.drop_nulls().unique().sort()
+        code = column.cast(pl.Enum(distinct)).to_physical().cast(pl.UInt64)
+        top = distinct.len()
+    else:
+        physical = column.to_physical().cast(pl.Int64)
+        low, high = physical.min(), physical.max()
+        if not isinstance(low, int) or not isinstance(high, int):  # only nulls
+            low = high = 0
+        code = (physical - low).cast(pl.UInt64)
+        top = high - low + 1
+    return code.fill_null(top), top + 1
+
+
+def _sort_order(frame: pl.DataFrame) -> pl.Series:
+    """The row order of ``frame`` sorted by all its columns, nulls last.
+
+    The columns' order codes are packed into one 64-bit key when they fit (a single-key sort
+    is many times faster than a sort over several text columns); otherwise the codes are
+    sorted column by column.
+    """
+    codes = [_order_code(frame[name]) for name in frame.columns]
+    widths = [(count - 1).bit_length() for _, count in codes]
+    if sum(widths) > 64:
+        keys = pl.DataFrame([code.alias(str(i)) for i, (code, _) in enumerate(codes)])
+        return keys.select(pl.arg_sort_by(keys.columns)).to_series()
+    key = codes[0][0]
+    for (code, _), width in zip(codes[1:], widths[1:], strict=True):
+        key = key * (1 << width) + code
+    return key.arg_sort()
+
+
+_FOLLOWS = {"half": "period", "category": "code"}
+"""Columns whose value follows from a column sorted before them (the half-day from the period,
+the category from the code): they can never break a tie, so sorting leaves them out."""
+
+
 def _sorted(frame: pl.DataFrame, table: str) -> pl.DataFrame:
-    cols = list(CANONICAL_COLUMNS[table])
-    return frame.select(cols).sort(cols, nulls_last=True)
+    """The canonical columns of ``table``, rows sorted by all of them (nulls last).
+
+    A :data:`KEY_ORDER` column, when ``frame`` has one, stands in for ``student_key`` in the
+    sort: it orders the same and spares ranking millions of pseudonyms.
+    """
+    columns = CANONICAL_COLUMNS[table]
+    if frame.height < 2:
+        return frame.select(columns)
+    frame = frame.rechunk()  # filtered many times: gathering from one chunk is much faster
+    by = [
+        KEY_ORDER if c == "student_key" and KEY_ORDER in frame.columns else c
+        for c in columns
+        if c not in _FOLLOWS
+    ]
+    return frame.select(columns)[_sort_order(frame.select(by))]
+
+
+KEY_ORDER = "_key_order"
+"""Each pupil's rank by pseudonym: sorts like ``student_key``, ranked once per pupil."""
+
+
+def _with_key_order(identities: pl.DataFrame) -> pl.DataFrame:
+    """The identity map plus :data:`KEY_ORDER`."""
+    return identities.with_columns(
+        pl.col("student_key").rank("dense").cast(pl.UInt32).alias(KEY_ORDER)
+    )
 
 
 def _check_enrolled(step: _Step, enrolments: pl.DataFrame) -> None:
-    """Attach the enrolment covering each event; reject unknown pupils and dates outside it."""
-    known = step.rows["student_id"].is_in(enrolments["student_id"].unique().implode())
+    """Attach the enrolment covering each event; reject unknown pupils and dates outside it.
+
+    The covering enrolment is the pupil's last one to start on or before the event's date. With
+    enrolments sorted by pupil and start, it is found by a binary search for the key
+    ``(pupil, date)`` among the keys ``(pupil, start_date)``, each packed into one integer.
+    """
+    spans = enrolments.select("student_id", "school_id", "start_date", "end_date").sort(
+        "student_id", "start_date", maintain_order=True
+    )
+    pupils = spans["student_id"].unique(maintain_order=True)
+    pupil = step.rows["student_id"].cast(pl.Enum(pupils), strict=False).to_physical()
+    step.rows = step.rows.with_columns(pupil.alias("_pupil"))
     step.reject(
-        failures_where(step.rows, ~known, "student_id", "unknown pupil (not in enrolments)")
+        failures_where(
+            step.rows, pl.col("_pupil").is_null(), "student_id", "unknown pupil (not in enrolments)"
+        )
     )
-    covered = step.rows.sort("date").join_asof(
-        enrolments.select("student_id", "school_id", "start_date", "end_date").sort("start_date"),
-        left_on="date",
-        right_on="start_date",
-        by="student_id",
-        strategy="backward",
-        check_sortedness=False,  # sorted by date globally, hence within each pupil
+    span_pupil = spans["student_id"].cast(pl.Enum(pupils)).to_physical()
+    span_keys = _pupil_day(span_pupil, spans["start_date"])
+    found = span_keys.search_sorted(_pupil_day(step.rows["_pupil"], step.rows["date"]), "right")
+    span = (found.cast(pl.Int64) - 1).clip(lower_bound=0)
+    same_pupil = (found > 0) & (span_pupil.gather(span) == step.rows["_pupil"])
+    covering = spans.drop("student_id")[span].select(
+        pl.col("school_id"),
+        pl.when(same_pupil).then(pl.col("start_date", "end_date")),
     )
+    step.rows = step.rows.drop("_pupil").with_columns(covering)
     outside = pl.col("start_date").is_null() | (pl.col("date") > pl.col("end_date"))
-    step.rows = covered
-    step.reject(failures_where(covered, outside, "date", "outside the pupil's enrolment"))
+    step.reject(failures_where(step.rows, outside, "date", "outside the pupil's enrolment"))
     step.rows = step.rows.drop("start_date", "end_date")
+
+
+def _pupil_day(pupil: pl.Series, day: pl.Series) -> pl.Series:
+    """``(pupil, day)`` as one integer that sorts like the pair (a date is a 32-bit day number)."""
+    return pupil.cast(pl.Int64) * (1 << 32) + day.to_physical().cast(pl.Int64)
 
 
 def _check_school_day(step: _Step, days: pl.DataFrame) -> None:
@@ -262,9 +382,18 @@ def _half(morning_lessons: int) -> pl.Expr:
 
 
 def _map_codes(step: _Step, options: IngestOptions) -> None:
-    step.rows = step.rows.with_columns(codes.normalised_code()).with_columns(
-        codes.category(options.profile)
+    """Normalise the codes and map them to categories, once per distinct code."""
+    distinct, positions = distinct_values(step.rows["code"])
+    mapped = (
+        distinct.to_frame()
+        .select(codes.normalised_code())
+        .with_columns(codes.category(options.profile))
     )
+    step.rows = step.rows.with_columns(
+        mapped["code"].gather(positions), mapped["category"].gather(positions)
+    )
+    if not mapped["category"].has_nulls():
+        return
     unknown = codes.unknown_codes(step.rows["code"], options.profile)
     if unknown.height and not options.allow_unknown_codes:
         listed = ", ".join(f"{c!r} ({n:,} rows)" for c, n in unknown.iter_rows())
@@ -321,8 +450,10 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     enrolments = enrol.rows
     identities = pseudonym_map(options.key, enrolments["student_id"])
 
+    ordered_identities = _with_key_order(identities)
+
     def keyed(frame: pl.DataFrame) -> pl.DataFrame:
-        return pseudonymise(frame.lazy(), identities).collect()
+        return pseudonymise(frame.lazy(), ordered_identities).collect()
 
     steps = {
         name: _start(raw[name])

@@ -62,18 +62,28 @@ def _parsed(name: str, dtype: pl.DataType) -> pl.Expr:
     return text
 
 
+def distinct_values(column: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """The distinct non-null values of a text column, and where each row's value is among them.
+
+    For columns with few distinct values: work done on the distinct values is mapped back to
+    the rows with ``result.gather(positions)`` (a null row gathers a null).
+    """
+    distinct = column.drop_nulls().unique()
+    return distinct, column.cast(pl.Enum(distinct)).to_physical()
+
+
 def _typed(raw: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr | pl.Series:
-    """The typed column. Dates are parsed once per distinct text, then mapped back: an export of
-    millions of absences holds a few hundred distinct dates."""
-    if dtype != pl.Date:
+    """The typed column.
+
+    Identifiers (``*_id``) are parsed row by row. Every other column holds few distinct texts
+    (an export of millions of absences has a few hundred dates, a dozen codes and periods), so
+    each distinct text is parsed once and mapped back.
+    """
+    if name.endswith("_id"):
         return _parsed(name, dtype).alias(name)
-    distinct = raw.select(pl.col(name).unique()).with_columns(_parsed(name, dtype).alias("_parsed"))
-    mapping = {
-        k: v
-        for k, v in zip(distinct[name].to_list(), distinct["_parsed"].to_list(), strict=True)
-        if k is not None
-    }
-    return raw[name].replace_strict(mapping, default=None, return_dtype=pl.Date).alias(name)
+    distinct, positions = distinct_values(raw[name])
+    parsed = distinct.to_frame().select(_parsed(name, dtype)).to_series()
+    return parsed.gather(positions).alias(name)
 
 
 def _parse_reason(dtype: pl.DataType) -> str:

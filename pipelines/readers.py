@@ -7,7 +7,6 @@ value itself; typing happens in :mod:`features.validate`.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +64,8 @@ def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
 
 
 def _utf8_or_cp1252(data: bytes) -> bytes:
+    if data.isascii():  # valid UTF-8, and checked without decoding a copy
+        return data
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -83,10 +84,10 @@ def _separator(data: bytes, path: Path) -> str:
 
 def _read_csv(path: Path) -> pl.DataFrame:
     data = _utf8_or_cp1252(path.read_bytes())
-    if not data.strip():
+    if not data or data.isspace():
         raise ExportError(f"{path}: empty file (expected a header row)")
     return pl.read_csv(
-        io.BytesIO(data),
+        data,
         separator=_separator(data, path),
         infer_schema=False,
         row_index_name=ROW,

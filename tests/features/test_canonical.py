@@ -7,11 +7,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from features import canonical
 from features.canonical import (
     CANONICAL_COLUMNS,
     IngestOptions,
     RawTable,
     UnknownCodesError,
+    _first_of_duplicates,
+    _sort_order,
     canonicalise,
 )
 from features.codes import builtin_profile
@@ -175,3 +178,93 @@ def test_a_date_listed_twice_in_the_calendar_is_quarantined_not_multiplied() -> 
     ]
     assert all(r.balanced for r in result.reconciliation)
     assert result.tables["absences"].height == 5
+
+
+SORTABLE = {
+    "text": (pl.String, st.sampled_from(["", "a", "B", "b", "ab", "é", "zz", None])),
+    "number": (pl.Int32, st.one_of(st.none(), st.integers(-(2**31), 2**31 - 1))),
+    "small": (pl.Int8, st.one_of(st.none(), st.integers(-3, 3))),
+    "day": (pl.Date, st.one_of(st.none(), st.dates(dt.date(1990, 1, 1), dt.date(2030, 1, 1)))),
+    "flag": (pl.Boolean, st.one_of(st.none(), st.booleans())),
+    "category": (
+        pl.Enum(["unexcused", "late", "present"]),
+        st.one_of(st.none(), st.sampled_from(["unexcused", "late", "present"])),
+    ),
+}
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_the_sort_order_is_that_of_a_sort_by_every_column(data: st.DataObject) -> None:
+    names = data.draw(st.lists(st.sampled_from(list(SORTABLE)), min_size=1, max_size=6))
+    height = data.draw(st.integers(0, 30))
+    frame = pl.DataFrame(
+        [
+            pl.Series(
+                f"{name}{i}",
+                data.draw(st.lists(SORTABLE[name][1], min_size=height, max_size=height)),
+                dtype=SORTABLE[name][0],
+            )
+            for i, name in enumerate(names)
+        ]
+    )
+    expected = frame.sort(frame.columns, nulls_last=True)
+    assert frame[_sort_order(frame)].equals(expected)
+
+
+def test_columns_too_wide_for_one_key_are_sorted_column_by_column() -> None:
+    # Each full-range Int32 (plus null) takes 33 bits: two do not fit one 64-bit key.
+    frame = pl.DataFrame(
+        {"a": [2**31 - 1, -(2**31), None, 0, 0], "b": [0, None, 5, -(2**31), 2**31 - 1]},
+        schema={"a": pl.Int32, "b": pl.Int32},
+    )
+    assert frame[_sort_order(frame)].equals(frame.sort(["a", "b"], nulls_last=True))
+
+
+DUPLICATES = pl.DataFrame(
+    {
+        "a": ["x", "x", "y", None, None, "x", "y", ""],
+        "b": ["1", "1", "1", None, None, "2", "1", None],
+    }
+)
+
+
+def test_exact_duplicates_are_found_by_hash_then_by_value() -> None:
+    expected = [True, False, True, True, False, True, False, True]
+    assert _first_of_duplicates(DUPLICATES, ["a", "b"]).to_list() == expected
+
+
+def test_rows_that_share_a_hash_but_differ_are_not_duplicates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def every_row_collides(columns: list[str]) -> pl.Expr:
+        return (pl.struct(columns).hash() * 0).alias("_hash")
+
+    monkeypatch.setattr(canonical, "_row_hash", every_row_collides)
+    expected = [True, False, True, True, False, True, False, True]
+    assert _first_of_duplicates(DUPLICATES, ["a", "b"]).to_list() == expected
+
+
+def test_each_event_takes_the_school_of_the_enrolment_covering_its_date() -> None:
+    files = {
+        **TINY,
+        # L2 leaves S1 on 20 December and starts at S2 on 7 January; L1 has no enrolment before
+        # 2 September; L3's only enrolment starts on 2 September too.
+        "enrolments.csv": TINY["enrolments.csv"] + "L2;S2;2;2025-01-07;2A;\n",
+        "absences.csv": TINY["absences.csv"]
+        + "L2;2024-12-20;AM;B;\n"  # row 7: the last day at S1
+        + "L2;2025-01-06;AM;B;\n"  # row 8: between the two enrolments (a school day)
+        + "L2;2025-01-07;AM;B;\n"  # row 9: the first day at S2
+        + "L1;2024-08-30;AM;B;\n",  # row 10: before L1's enrolment
+    }
+    result = canonicalise(raw_tables(files), OPTIONS)
+    assert reasons(result, "absences") == [
+        (8, "date", "outside the pupil's enrolment"),
+        (10, "date", "outside the pupil's enrolment"),
+    ]
+    l2 = result.tables["absences"].filter(pl.col("student_key") == pseudonym(KEY, "L2"))
+    assert l2.select("date", "school_id").rows() == [
+        (dt.date(2024, 9, 5), "S1"),
+        (dt.date(2024, 12, 20), "S1"),
+        (dt.date(2025, 1, 7), "S2"),
+    ]
