@@ -317,7 +317,8 @@ def _check_school_day(step: _Step, days: pl.DataFrame) -> None:
     step.reject(
         failures_where(joined, ~pl.col("_in_calendar"), "date", "no calendar for this date")
     )
-    step.reject(failures_where(joined, ~pl.col("_school_day"), "date", "not a school day"))
+    # Only the rows still in play: a date missing from the calendar is rejected once, above.
+    step.reject(failures_where(step.rows, ~pl.col("_school_day"), "date", "not a school day"))
     if "half" in joined.columns:
         step.reject(
             failures_where(

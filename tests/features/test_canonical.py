@@ -114,6 +114,17 @@ def test_an_export_calendar_replaces_the_built_in_one_per_school() -> None:
     assert [r[1:] for r in reasons(result, "absences")] == [("date", "not a school day")] * 2
 
 
+def test_an_event_on_a_date_the_export_calendar_lacks_is_quarantined_once() -> None:
+    calendar = "date;school_day\n" + "".join(
+        f"2024-09-{d:02d};true\n" for d in (2, 4, 5, 6, 9, 10, 11, 12)  # no 3 September
+    )
+    result = canonicalise(raw_tables({**TINY, "calendar.csv": calendar}), OPTIONS)
+    assert [r[1:] for r in reasons(result, "absences")] == [
+        ("date", "no calendar for this date")
+    ] * 2
+    assert all(r.balanced for r in result.reconciliation)
+
+
 def test_cases_with_onset_after_opening_and_unknown_pupils_are_quarantined() -> None:
     files = with_rows(
         TINY, "care_cases.csv", "L2;2024-10-01;truancy;2024-10-09", "L7;2024-10-01;truancy;"
