@@ -128,6 +128,18 @@ def _row_hash(columns: list[str]) -> pl.Expr:
     return pl.struct(columns).hash().alias("_hash")
 
 
+def _is_first(values: pl.Series) -> pl.Series:
+    """True for each row whose value no earlier row has (as ``is_first_distinct``, quicker).
+
+    The first row of each distinct value comes from ``arg_unique``; an export with no
+    duplicates is the usual case and needs no mask to be built.
+    """
+    firsts = values.arg_unique()
+    if firsts.len() == values.len():
+        return pl.repeat(True, values.len(), eager=True)
+    return pl.repeat(False, values.len(), eager=True).scatter(firsts, True)
+
+
 def _first_of_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
     """True for each row that no earlier row equals in every one of ``columns``.
 
@@ -137,7 +149,7 @@ def _first_of_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
     its values instead.
     """
     hashes = frame.select(_row_hash(columns)).to_series()
-    first = hashes.is_first_distinct()
+    first = _is_first(hashes)
     if first.all():
         return first
     hashed = frame.select(columns).with_columns(hashes)
