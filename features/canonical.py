@@ -241,23 +241,42 @@ the category from the code): they can never break a tie, so sorting leaves them 
 def _sorted(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     """The canonical columns of ``table``, rows sorted by all of them (nulls last).
 
-    A :data:`KEY_ORDER` column, when ``frame`` has one, stands in for ``student_key`` in the
-    sort: it orders the same and spares ranking millions of pseudonyms.
+    An :data:`ORDER_OF` column, when ``frame`` has one, stands in for its column in the sort:
+    it orders the same and spares ranking millions of texts.
     """
     columns = CANONICAL_COLUMNS[table]
     if frame.height < 2:
         return frame.select(columns)
     frame = frame.rechunk()  # filtered many times: gathering from one chunk is much faster
-    by = [
-        KEY_ORDER if c == "student_key" and KEY_ORDER in frame.columns else c
-        for c in columns
-        if c not in _FOLLOWS
-    ]
+    by = [_sorted_by(c, frame.columns) for c in columns if c not in _FOLLOWS]
     return frame.select(columns)[_sort_order(frame.select(by))]
+
+
+def _sorted_by(column: str, present: list[str]) -> str:
+    """The column to sort by for ``column``: its :data:`ORDER_OF` stand-in when present."""
+    stand_in = ORDER_OF.get(column, column)
+    return stand_in if stand_in in present else column
 
 
 KEY_ORDER = "_key_order"
 """Each pupil's rank by pseudonym: sorts like ``student_key``, ranked once per pupil."""
+
+SCHOOL_ORDER = "_school_order"
+"""Each school's rank among the enrolments' schools: sorts like ``school_id``."""
+
+PERIOD_ORDER = "_period_order"
+"""Each period's rank among the distinct periods: sorts like ``period``."""
+
+CODE_ORDER = "_code_order"
+"""Each code's rank among the distinct codes: sorts like ``code``."""
+
+ORDER_OF = {
+    "student_key": KEY_ORDER,
+    "school_id": SCHOOL_ORDER,
+    "period": PERIOD_ORDER,
+    "code": CODE_ORDER,
+}
+"""The column that stands in for a canonical column in the sort, when a table has it."""
 
 
 def _with_key_order(identities: pl.DataFrame) -> pl.DataFrame:
@@ -270,13 +289,19 @@ def _with_key_order(identities: pl.DataFrame) -> pl.DataFrame:
 def _check_enrolled(step: _Step, enrolments: pl.DataFrame) -> None:
     """Attach the enrolment covering each event; reject unknown pupils and dates outside it.
 
+    The event gets the enrolment's school and its :data:`SCHOOL_ORDER`.
+
     The covering enrolment is the pupil's last one to start on or before the event's date. With
     enrolments sorted by pupil and start, it is found by a binary search for the key
     ``(pupil, date)`` among the keys ``(pupil, start_date)``, each packed into one integer.
     """
-    spans = enrolments.select("student_id", "school_id", "start_date", "end_date").sort(
-        "student_id", "start_date", maintain_order=True
-    )
+    spans = enrolments.select(
+        "student_id",
+        "school_id",
+        _rank(SCHOOL_ORDER, "school_id"),
+        "start_date",
+        "end_date",
+    ).sort("student_id", "start_date", maintain_order=True)
     pupils = spans["student_id"].unique(maintain_order=True)
     pupil = step.rows["student_id"].cast(pl.Enum(pupils), strict=False).to_physical()
     step.rows = step.rows.with_columns(pupil.alias("_pupil"))
@@ -291,7 +316,7 @@ def _check_enrolled(step: _Step, enrolments: pl.DataFrame) -> None:
     span = (found.cast(pl.Int64) - 1).clip(lower_bound=0)
     same_pupil = (found > 0) & (span_pupil.gather(span) == step.rows["_pupil"])
     covering = spans.drop("student_id")[span].select(
-        pl.col("school_id"),
+        pl.col("school_id", SCHOOL_ORDER),
         pl.when(same_pupil).then(pl.col("start_date", "end_date")),
     )
     step.rows = step.rows.drop("_pupil").with_columns(covering)
@@ -394,17 +419,27 @@ def _half(morning_lessons: int) -> pl.Expr:
     )
 
 
+def _with_half(step: _Step, morning_lessons: int) -> None:
+    """Add each period's half-day and :data:`PERIOD_ORDER`, worked out once per distinct period."""
+    distinct, positions = distinct_values(step.rows["period"])
+    halves = distinct.to_frame().select(_rank(PERIOD_ORDER, "period"), _half(morning_lessons))
+    step.rows = step.rows.with_columns(halves[c].gather(positions) for c in halves.columns)
+
+
+def _rank(name: str, column: str) -> pl.Expr:
+    """Each value's rank among the distinct values of ``column``, as ``name`` (an order column)."""
+    return pl.col(column).rank("dense").cast(pl.UInt32).alias(name)
+
+
 def _map_codes(step: _Step, options: IngestOptions) -> None:
-    """Normalise the codes and map them to categories, once per distinct code."""
+    """Normalise the codes, map them to categories and add :data:`CODE_ORDER`, once per code."""
     distinct, positions = distinct_values(step.rows["code"])
     mapped = (
         distinct.to_frame()
         .select(codes.normalised_code())
-        .with_columns(codes.category(options.profile))
+        .with_columns(codes.category(options.profile), _rank(CODE_ORDER, "code"))
     )
-    step.rows = step.rows.with_columns(
-        mapped["code"].gather(positions), mapped["category"].gather(positions)
-    )
+    step.rows = step.rows.with_columns(mapped[c].gather(positions) for c in mapped.columns)
     if not mapped["category"].has_nulls():
         return
     unknown = codes.unknown_codes(step.rows["code"], options.profile)
@@ -499,7 +534,7 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
 
     absences = steps["absences"]
     _map_codes(absences, options)
-    absences.rows = absences.rows.with_columns(_half(options.morning_lessons))
+    _with_half(absences, options.morning_lessons)
     for step in steps.values():
         _check_enrolled(step, enrolments)
         _check_school_day(step, days)
@@ -524,6 +559,7 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
             pl.lit(None, dtype=pl.String).alias("time"),
             pl.col("minutes").alias("minutes_late"),
             pl.lit("absences").alias("source"),
+            SCHOOL_ORDER,
         )
     ]
     if "late_arrivals" in steps:
