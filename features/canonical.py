@@ -286,10 +286,16 @@ def _with_key_order(identities: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _check_enrolled(step: _Step, enrolments: pl.DataFrame) -> None:
+PUPIL = "_pupil"
+"""Each event's pupil as a position in the identity map, found by the enrolment lookup."""
+
+
+def _check_enrolled(step: _Step, enrolments: pl.DataFrame, pupils: pl.Series) -> None:
     """Attach the enrolment covering each event; reject unknown pupils and dates outside it.
 
-    The event gets the enrolment's school and its :data:`SCHOOL_ORDER`.
+    ``pupils`` are the sorted distinct ids of ``enrolments`` (the identity map's): the event
+    keeps its pupil's position among them as :data:`PUPIL`, and gets the enrolment's school
+    and its :data:`SCHOOL_ORDER`.
 
     The covering enrolment is the pupil's last one to start on or before the event's date. With
     enrolments sorted by pupil and start, it is found by a binary search for the key
@@ -302,24 +308,23 @@ def _check_enrolled(step: _Step, enrolments: pl.DataFrame) -> None:
         "start_date",
         "end_date",
     ).sort("student_id", "start_date", maintain_order=True)
-    pupils = spans["student_id"].unique(maintain_order=True)
     pupil = step.rows["student_id"].cast(pl.Enum(pupils), strict=False).to_physical()
-    step.rows = step.rows.with_columns(pupil.alias("_pupil"))
+    step.rows = step.rows.with_columns(pupil.alias(PUPIL))
     step.reject(
         failures_where(
-            step.rows, pl.col("_pupil").is_null(), "student_id", "unknown pupil (not in enrolments)"
+            step.rows, pl.col(PUPIL).is_null(), "student_id", "unknown pupil (not in enrolments)"
         )
     )
     span_pupil = spans["student_id"].cast(pl.Enum(pupils)).to_physical()
     span_keys = _pupil_day(span_pupil, spans["start_date"])
-    found = span_keys.search_sorted(_pupil_day(step.rows["_pupil"], step.rows["date"]), "right")
+    found = span_keys.search_sorted(_pupil_day(step.rows[PUPIL], step.rows["date"]), "right")
     span = (found.cast(pl.Int64) - 1).clip(lower_bound=0)
-    same_pupil = (found > 0) & (span_pupil.gather(span) == step.rows["_pupil"])
+    same_pupil = (found > 0) & (span_pupil.gather(span) == step.rows[PUPIL])
     covering = spans.drop("student_id")[span].select(
         pl.col("school_id", SCHOOL_ORDER),
         pl.when(same_pupil).then(pl.col("start_date", "end_date")),
     )
-    step.rows = step.rows.drop("_pupil").with_columns(covering)
+    step.rows = step.rows.with_columns(covering)
     outside = pl.col("start_date").is_null() | (pl.col("date") > pl.col("end_date"))
     step.reject(failures_where(step.rows, outside, "date", "outside the pupil's enrolment"))
     step.rows = step.rows.drop("start_date", "end_date")
@@ -330,26 +335,74 @@ def _pupil_day(pupil: pl.Series, day: pl.Series) -> pl.Series:
     return pupil.cast(pl.Int64) * (1 << 32) + day.to_physical().cast(pl.Int64)
 
 
-def _check_school_day(step: _Step, days: pl.DataFrame) -> None:
-    """Reject events on days without school, and afternoon periods on half days."""
+def _calendar_flags(events: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
+    """For each ``(school_id, date)`` of ``events``, in order: whether the calendar has the date
+    (``_in_calendar``), whether it is a school day and how many half-days it registers.
+
+    A school's own calendar row wins over the general one (``school_id`` null) for that date.
+    """
     specific = days.filter(pl.col("school_id").is_not_null())
     general = days.filter(pl.col("school_id").is_null()).drop("school_id")
-    joined = step.rows.join(
-        specific.select(
-            "school_id", "date", pl.col("school_day").alias("_sd"), pl.col("periods").alias("_p")
-        ),
-        on=["school_id", "date"],
-        how="left",
-    ).join(
-        general.select("date", pl.col("school_day").alias("_gsd"), pl.col("periods").alias("_gp")),
-        on="date",
-        how="left",
+    joined = (
+        events.select("school_id", "date")
+        .join(
+            specific.select(
+                "school_id",
+                "date",
+                pl.col("school_day").alias("_sd"),
+                pl.col("periods").alias("_p"),
+            ),
+            on=["school_id", "date"],
+            how="left",
+            maintain_order="left",
+        )
+        .join(
+            general.select(
+                "date", pl.col("school_day").alias("_gsd"), pl.col("periods").alias("_gp")
+            ),
+            on="date",
+            how="left",
+            maintain_order="left",
+        )
     )
-    joined = joined.with_columns(
+    return joined.select(
         _in_calendar=pl.coalesce("_sd", "_gsd").is_not_null(),
         _school_day=pl.coalesce("_sd", "_gsd").fill_null(False),
         _periods=pl.coalesce("_p", "_gp").fill_null(0),
-    ).drop("_sd", "_gsd", "_p", "_gp")
+    )
+
+
+def _event_calendar_flags(
+    rows: pl.DataFrame, days: pl.DataFrame, schools: pl.Series
+) -> pl.DataFrame:
+    """:func:`_calendar_flags` for events, looked up once per school and day.
+
+    ``schools`` are the enrolments' sorted distinct schools (whose rank is :data:`SCHOOL_ORDER`).
+    The calendar is read for every school on every day from the first event to the last, and
+    each event takes its cell of that grid; should the grid have more cells than there are
+    events, the events are looked up themselves.
+    """
+    if rows.is_empty():
+        return _calendar_flags(rows, days)
+    first, last = rows["date"].min(), rows["date"].max()
+    assert isinstance(first, dt.date) and isinstance(last, dt.date)
+    day_count = (last - first).days + 1
+    if schools.len() * day_count >= rows.height:
+        return _calendar_flags(rows, days)
+    cell = pl.int_range(schools.len() * day_count, eager=True)
+    grid = pl.DataFrame(
+        {
+            "school_id": schools.gather(cell // day_count),
+            "date": pl.date_range(first, last, eager=True).gather(cell % day_count),
+        }
+    )
+    day = (rows["date"] - first).dt.total_days()
+    return _calendar_flags(grid, days)[(rows[SCHOOL_ORDER].cast(pl.Int64) - 1) * day_count + day]
+
+
+def _check_school_day(step: _Step, days: pl.DataFrame, schools: pl.Series) -> None:
+    """Reject events on days without school, and afternoon periods on half days."""
+    joined = step.rows.with_columns(_event_calendar_flags(step.rows, days, schools))
     step.rows = joined
     step.reject(
         failures_where(joined, ~pl.col("_in_calendar"), "date", "no calendar for this date")
@@ -501,6 +554,9 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     ordered_identities = _with_key_order(identities)
 
     def keyed(frame: pl.DataFrame) -> pl.DataFrame:
+        if PUPIL in frame.columns:  # events: the enrolment lookup found each pupil's position
+            looked_up = ordered_identities.drop("student_id")[frame[PUPIL]]
+            return pl.concat([frame.drop("student_id", PUPIL), looked_up], how="horizontal")
         return pseudonymise(frame.lazy(), ordered_identities).collect()
 
     steps = {
@@ -535,9 +591,10 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     absences = steps["absences"]
     _map_codes(absences, options)
     _with_half(absences, options.morning_lessons)
+    schools = enrolments["school_id"].unique().sort()
     for step in steps.values():
-        _check_enrolled(step, enrolments)
-        _check_school_day(step, days)
+        _check_enrolled(step, enrolments, identities["student_id"])
+        _check_school_day(step, days, schools)
 
     late_codes = absences.rows.filter(pl.col("category") == "late")
     note = (
@@ -560,6 +617,7 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
             pl.col("minutes").alias("minutes_late"),
             pl.lit("absences").alias("source"),
             SCHOOL_ORDER,
+            PUPIL,
         )
     ]
     if "late_arrivals" in steps:

@@ -279,3 +279,30 @@ def test_each_event_takes_the_school_of_the_enrolment_covering_its_date() -> Non
         (dt.date(2024, 12, 20), "S1"),
         (dt.date(2025, 1, 7), "S2"),
     ]
+
+
+def test_events_read_the_calendar_grid_as_they_would_read_the_calendar() -> None:
+    schools = pl.Series(["A", "B", "C"])
+    days = pl.DataFrame(
+        {
+            "school_id": [None, None, None, "B", "C"],
+            "date": [dt.date(2024, 9, d) for d in (2, 3, 5, 3, 4)],
+            "school_day": [True, True, True, False, True],
+            "periods": [2, 1, 2, 0, 2],
+        },
+        schema_overrides={"school_id": pl.String, "periods": pl.Int8},
+    )
+    dates = [dt.date(2024, 9, d) for d in (1, 2, 3, 4, 5, 6)]
+    events = pl.DataFrame(
+        {
+            "school_id": [s for s in schools for _ in dates] * 2,
+            "date": dates * 6,
+            canonical.SCHOOL_ORDER: [o for o in (1, 2, 3) for _ in dates] * 2,
+        },
+        schema_overrides={canonical.SCHOOL_ORDER: pl.UInt32},
+    )
+    expected = canonical._calendar_flags(events, days)
+    assert expected["_in_calendar"].sum() == 2 * (3 * 3 + 1)
+    # 36 events, 3 schools x 6 days: the grid is read (and with one event the events are).
+    assert canonical._event_calendar_flags(events, days, schools).equals(expected)
+    assert canonical._event_calendar_flags(events[5:6], days, schools).equals(expected[5:6])
