@@ -66,10 +66,15 @@ def distinct_values(column: pl.Series) -> tuple[pl.Series, pl.Series]:
     """The distinct non-null values of a text column, and where each row's value is among them.
 
     For columns with few distinct values: work done on the distinct values is mapped back to
-    the rows with ``result.gather(positions)`` (a null row gathers a null).
+    the rows with ``result.gather(positions)`` (a null row gathers a null). The values are
+    found in one pass over the rows, as the categories of a cast to a categorical of its own
+    (their order is that of first appearance, not sorted).
     """
-    distinct = column.drop_nulls().unique()
-    return distinct, column.cast(pl.Enum(distinct)).to_physical()
+    categories = pl.Categories.random()
+    categorical = column.cast(pl.Categorical(categories))
+    # Read while ``categorical`` is alive: the categories are freed with their last column.
+    distinct = categories.to_series().alias(column.name)
+    return distinct, categorical.to_physical()
 
 
 def _typed(raw: pl.DataFrame, name: str, dtype: pl.DataType) -> pl.Expr | pl.Series:

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 
 import polars as pl
 import pytest
 
-from features.validate import ROW, parse_table
+from features.validate import ROW, distinct_values, parse_table
 
 
 def raw(**columns: list[str | None]) -> pl.DataFrame:
@@ -91,3 +92,12 @@ def test_grades_outside_secondary_and_unknown_outcomes_fail() -> None:
         "sick_bay_visits",
     )
     assert visit.failures.select("column", "reason").rows() == [("time", "not a time HH:MM")]
+
+
+def test_distinct_values_map_back_to_every_row() -> None:
+    column = pl.Series("code", ["B", None, "Z", "B", "ZZ", None, "Z"])
+    distinct, positions = distinct_values(column)
+    gc.collect()  # the values must outlive the categorical they were read from
+    assert sorted(distinct.to_list()) == ["B", "Z", "ZZ"]
+    assert distinct.name == "code"
+    assert distinct.gather(positions).to_list() == column.to_list()
