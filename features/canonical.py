@@ -181,8 +181,10 @@ def _finish(
     step: _Step, canonical: pl.DataFrame, note: str = ""
 ) -> tuple[pl.DataFrame, Reconciliation]:
     failures = pl.concat(step.failures) if step.failures else empty_failures()
+    # The failed rows are picked out first: joining the raw table itself hashes all its rows.
+    failed = step.raw.frame.filter(pl.col(ROW).is_in(failures[ROW].implode()))
     quarantined = (
-        failures.join(step.raw.frame, on=ROW, how="left")
+        failures.join(failed, on=ROW, how="left")
         .sort(ROW)
         .select(
             pl.lit(step.raw.source).alias("file"), pl.col(ROW).alias("row"), pl.all().exclude(ROW)
