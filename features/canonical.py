@@ -308,16 +308,16 @@ def _check_enrolled(step: _Step, enrolments: pl.DataFrame, pupils: pl.Series) ->
     and its :data:`SCHOOL_ORDER`.
 
     The covering enrolment is the pupil's last one to start on or before the event's date. With
-    enrolments sorted by pupil and start, it is found by a binary search for the key
+    enrolments sorted by pupil (position) and start, it is found by a binary search for the key
     ``(pupil, date)`` among the keys ``(pupil, start_date)``, each packed into one integer.
     """
     spans = enrolments.select(
-        "student_id",
+        pl.col("student_id").cast(pl.Enum(pupils)).to_physical().alias(PUPIL),
         "school_id",
         _rank(SCHOOL_ORDER, "school_id"),
         "start_date",
         "end_date",
-    ).sort("student_id", "start_date", maintain_order=True)
+    ).sort(PUPIL, "start_date", maintain_order=True)
     pupil = step.rows["student_id"].cast(pl.Enum(pupils), strict=False).to_physical()
     step.rows = step.rows.with_columns(pupil.alias(PUPIL))
     step.reject(
@@ -325,12 +325,12 @@ def _check_enrolled(step: _Step, enrolments: pl.DataFrame, pupils: pl.Series) ->
             step.rows, pl.col(PUPIL).is_null(), "student_id", "unknown pupil (not in enrolments)"
         )
     )
-    span_pupil = spans["student_id"].cast(pl.Enum(pupils)).to_physical()
+    span_pupil = spans[PUPIL]
     span_keys = _pupil_day(span_pupil, spans["start_date"])
     found = span_keys.search_sorted(_pupil_day(step.rows[PUPIL], step.rows["date"]), "right")
     span = (found.cast(pl.Int64) - 1).clip(lower_bound=0)
     same_pupil = (found > 0) & (span_pupil.gather(span) == step.rows[PUPIL])
-    covering = spans.drop("student_id")[span].select(
+    covering = spans.drop(PUPIL)[span].select(
         pl.col("school_id", SCHOOL_ORDER),
         pl.when(same_pupil).then(pl.col("start_date", "end_date")),
     )
