@@ -74,7 +74,8 @@ def _utf8_or_cp1252(data: bytes) -> bytes:
 
 
 def _separator(data: bytes, path: Path) -> str:
-    header = data.split(b"\n", 1)[0]
+    end = data.find(b"\n")
+    header = data if end < 0 else data[:end]  # not split(): that would copy the whole rest
     counts = {sep: header.count(sep.encode()) for sep in (";", ",", "\t")}
     best = max(counts, key=lambda s: counts[s])
     if counts[best] == 0 and b"\x00" in data[:1024]:
