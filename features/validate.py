@@ -39,8 +39,8 @@ def empty_failures() -> pl.DataFrame:
 
 
 def _blank_to_null(name: str) -> pl.Expr:
-    text = pl.col(name).str.strip_chars()
-    return pl.when(text == "").then(None).otherwise(text)
+    """The text without surrounding blanks, null when nothing is left."""
+    return pl.col(name).str.strip_chars().replace("", None)
 
 
 def _parsed(name: str, dtype: pl.DataType) -> pl.Expr:
