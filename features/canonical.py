@@ -300,24 +300,32 @@ PUPIL = "_pupil"
 """Each event's pupil as a position in the identity map, found by the enrolment lookup."""
 
 
-def _check_enrolled(step: _Step, enrolments: pl.DataFrame, pupils: pl.Series) -> None:
-    """Attach the enrolment covering each event; reject unknown pupils and dates outside it.
+def _enrolment_spans(enrolments: pl.DataFrame, pupils: pl.Series) -> pl.DataFrame:
+    """The enrolments as :func:`_check_enrolled` searches them: sorted by pupil and start.
 
-    ``pupils`` are the sorted distinct ids of ``enrolments`` (the identity map's): the event
-    keeps its pupil's position among them as :data:`PUPIL`, and gets the enrolment's school
-    and its :data:`SCHOOL_ORDER`.
-
-    The covering enrolment is the pupil's last one to start on or before the event's date. With
-    enrolments sorted by pupil (position) and start, it is found by a binary search for the key
-    ``(pupil, date)`` among the keys ``(pupil, start_date)``, each packed into one integer.
+    ``pupils`` are the sorted distinct ids of ``enrolments`` (the identity map's); each span
+    has its pupil's position among them (:data:`PUPIL`) and its school's :data:`SCHOOL_ORDER`.
     """
-    spans = enrolments.select(
+    return enrolments.select(
         pl.col("student_id").cast(pl.Enum(pupils)).to_physical().alias(PUPIL),
         "school_id",
         _rank(SCHOOL_ORDER, "school_id"),
         "start_date",
         "end_date",
     ).sort(PUPIL, "start_date", maintain_order=True)
+
+
+def _check_enrolled(step: _Step, spans: pl.DataFrame, pupils: pl.Series) -> None:
+    """Attach the enrolment covering each event; reject unknown pupils and dates outside it.
+
+    ``spans`` come from :func:`_enrolment_spans` with the same ``pupils``: the event keeps its
+    pupil's position as :data:`PUPIL`, and gets the enrolment's school and its
+    :data:`SCHOOL_ORDER`.
+
+    The covering enrolment is the pupil's last one to start on or before the event's date. With
+    the spans sorted by pupil and start, it is found by a binary search for the key
+    ``(pupil, date)`` among the keys ``(pupil, start_date)``, each packed into one integer.
+    """
     pupil = step.rows["student_id"].cast(pl.Enum(pupils), strict=False).to_physical()
     step.rows = step.rows.with_columns(pupil.alias(PUPIL))
     step.reject(
@@ -602,8 +610,9 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     _map_codes(absences, options)
     _with_half(absences, options.morning_lessons)
     schools = enrolments["school_id"].unique().sort()
+    spans = _enrolment_spans(enrolments, identities["student_id"])
     for step in steps.values():
-        _check_enrolled(step, enrolments, identities["student_id"])
+        _check_enrolled(step, spans, identities["student_id"])
         _check_school_day(step, days, schools)
 
     late_codes = absences.rows.filter(pl.col("category") == "late")
