@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import operator
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import reduce
 
@@ -567,7 +568,15 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
         )
     )
     enrolments = enrol.rows
-    identities = pseudonym_map(options.key, enrolments["student_id"])
+    # The pseudonyms (HMAC, in Python) are worked out while polars parses the event tables.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pseudonyms = pool.submit(pseudonym_map, options.key, enrolments["student_id"])
+        steps = {
+            name: _start(raw[name])
+            for name in ("absences", "late_arrivals", "sick_bay_visits")
+            if name in raw
+        }
+        identities = pseudonyms.result()
 
     ordered_identities = _with_key_order(identities)
 
@@ -576,12 +585,6 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
             looked_up = ordered_identities.drop("student_id")[frame[PUPIL]]
             return pl.concat([frame.drop("student_id", PUPIL), looked_up], how="horizontal")
         return pseudonymise(frame.lazy(), ordered_identities).collect()
-
-    steps = {
-        name: _start(raw[name])
-        for name in ("absences", "late_arrivals", "sick_bay_visits")
-        if name in raw
-    }
 
     if "calendar" in raw:
         cal_step = _start(raw["calendar"])
