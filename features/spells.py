@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 SPELL_FLAGS = {
@@ -14,48 +16,71 @@ SPELL_FLAGS = {
 
 
 def runs(pupil_days: pl.LazyFrame, flag: str) -> pl.LazyFrame:
-    """Each run of consecutive school days on which ``flag`` holds.
+    """The days on which ``flag`` holds, each with ``run``: one number per run of consecutive
+    school days.
 
-    Returns ``student_key, first_date, last_index, length`` per run. Consecutive means
-    consecutive school-day indices at the pupil's school.
+    Returns ``pupil, date, day_index, run`` sorted by pupil and date. Consecutive means
+    consecutive school-day indices at the school of the day.
     """
-    key, index = pl.col("student_key"), pl.col("day_index")
+    key, index = pl.col("pupil"), pl.col("day_index")
     # One sort, then a run id that grows at every break (another pupil, or a gap in school
-    # days): grouping on an integer is far cheaper than a window over the string key.
+    # days): grouping on an integer is far cheaper than a window over the pupil.
     breaks = (key != key.shift(1)).fill_null(True) | (index != index.shift(1) + 1).fill_null(True)
     return (
         pupil_days.filter(pl.col(flag) & index.is_not_null())
-        .select("student_key", "date", "day_index")
-        .sort("student_key", "date")
+        .select("pupil", "date", "day_index")
+        .sort("pupil", "date")
         .with_columns(run=breaks.cum_sum())
+    )
+
+
+def spell_days(pupil_days: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    """:func:`runs` of every kind of spell, over all the pupil-days, for all as-of dates.
+
+    The days of a pupil in a span of dates are consecutive among their days, so the span cuts
+    each run into at most one piece, and the runs in the span are these runs, cut.
+    """
+    return {kind: runs(pupil_days, flag) for kind, flag in SPELL_FLAGS.items()}
+
+
+def _pieces(
+    days: pl.LazyFrame, pupils: pl.LazyFrame, first: dt.date | None, as_of: dt.date
+) -> pl.LazyFrame:
+    """The runs of ``days`` cut to this school year before ``as_of``, one row each.
+
+    ``first`` is the earliest ``start_ytd`` of any pupil: days before it are dropped before
+    the join, which is all that they would survive.
+    """
+    return (
+        days.filter(pl.col("date").is_between(first, as_of, closed="left"))
+        .join(pupils, on="pupil", how="inner")
+        .filter(pl.col("date") >= pl.col("start_ytd"))
         .group_by("run")
         .agg(
-            key.first(),
+            pl.col("pupil").first(),
+            pl.col("start_12w").first(),
+            pl.col("last_school_index").first(),
             pl.col("date").min().alias("first_date"),
-            index.max().alias("last_index"),
+            pl.col("day_index").max().alias("last_index"),
             pl.len().cast(pl.Int32).alias("length"),
         )
-        .drop("run")
     )
 
 
-def spell_aggregates(pupil_days: pl.LazyFrame) -> pl.LazyFrame:
-    """Per pupil: spell counts and lengths this school year, keyed by ``student_key``.
+def spell_aggregates(
+    days: dict[str, pl.DataFrame], pupils: pl.LazyFrame, first: dt.date | None, as_of: dt.date
+) -> pl.LazyFrame:
+    """Per pupil: spell counts and lengths this school year, keyed by ``pupil``.
 
-    ``pupil_days`` must already carry the pupil's window columns (``start_ytd``,
-    ``start_12w``) and ``last_school_index`` (the index of the last school day before the
-    as-of date at the pupil's school).
+    ``days`` is :func:`spell_days`, collected; ``pupils`` gives each pupil's ``start_ytd``,
+    ``start_12w`` and ``last_school_index`` (the index of the last school day before the
+    as-of date at the pupil's school); ``first`` is the earliest of their ``start_ytd``.
     """
-    ytd = pupil_days.filter(pl.col("date") >= pl.col("start_ytd"))
-    starts = pupil_days.select("student_key", "start_12w", "last_school_index").unique(
-        "student_key"
-    )
     frames = []
-    for kind, flag in SPELL_FLAGS.items():
+    for kind, kind_days in days.items():
         frames.append(
-            runs(ytd, flag)
-            .join(starts, on="student_key", how="left")
-            .group_by("student_key")
+            _pieces(kind_days.lazy(), pupils, first, as_of)
+            .group_by("pupil")
             .agg(
                 pl.col("length").max().alias(f"s_{kind}_longest"),
                 pl.len().cast(pl.Int32).alias(f"s_{kind}_count"),
@@ -71,7 +96,7 @@ def spell_aggregates(pupil_days: pl.LazyFrame) -> pl.LazyFrame:
         )
     out = frames[0]
     for frame in frames[1:]:
-        out = out.join(frame, on="student_key", how="full", coalesce=True)
+        out = out.join(frame, on="pupil", how="full", coalesce=True)
     return out
 
 
