@@ -322,6 +322,7 @@ def _profile_date(prepared: Any, as_of: dt.date) -> dict[str, Any]:
             ).collect(),
         )
     spell_cols = list(spell_counts.columns[1:])
+    pupil_features = [f.name for f in CATALOG if f.stage == "pupil"]
     pupil_stage = clock(
         "pupil stage (join, fills, catalog, sort)",
         lambda: (
@@ -329,7 +330,8 @@ def _profile_date(prepared: Any, as_of: dt.date) -> dict[str, Any]:
             .join(spell_counts.lazy(), on="pupil", how="left")
             .with_columns(pl.col(spell_cols).fill_null(0))
             .with_columns([f.expression() for f in CATALOG if f.stage == "pupil"])
-            .sort("school_id", "student_key")
+            .select("pupil", *build.KEY_COLUMNS, *build.META_COLUMNS, *pupil_features)
+            .sort("school_id", "pupil")
             .collect(engine="in-memory")
             .rechunk()
         ),
@@ -344,7 +346,6 @@ def _profile_date(prepared: Any, as_of: dt.date) -> dict[str, Any]:
                 *build.META_COLUMNS,
                 *[pl.col(f.name).cast(pl.Float64) for f in CATALOG],
             )
-            .sort("school_id", "student_key")
             .collect()
         ),
     )

@@ -236,20 +236,22 @@ def feature_table(prepared: Prepared, as_of: dt.date) -> pl.LazyFrame:
         as_of,
     )
     spell_cols = [c for c in spell_counts.collect_schema().names() if c != "pupil"]
+    pupil_features = [f.name for f in CATALOG if f.stage == "pupil"]
     table = (
         look_up(frame, prepared.counts, lookups, seen)
         .with_columns(aggregates)
-        .drop(name for _, _, name in lookups)
         .join(spell_counts, on="pupil", how="left")
         .with_columns(pl.col(spell_cols).fill_null(0))
         .with_columns([f.expression() for f in CATALOG if f.stage == "pupil"])
+        .select("pupil", *KEY_COLUMNS, *META_COLUMNS, *pupil_features)
     )
     # Class and school means are taken over one sorted, single-chunk frame, so they add up in
     # the same order every time: the same inputs give the same features to the last bit.
-    pupils_done = table.sort("school_id", "student_key").collect(engine="in-memory").rechunk()
+    # Pupil numbers follow the order of the keys: this is the order of ``student_key``.
+    pupils_done = table.sort("school_id", "pupil").collect(engine="in-memory").rechunk()
     table = pupils_done.with_columns(
         [f.expression() for f in CATALOG if f.stage == "context"]
     ).lazy()
     return table.select(
         *KEY_COLUMNS, *META_COLUMNS, *[pl.col(f.name).cast(pl.Float64) for f in CATALOG]
-    ).sort("school_id", "student_key")
+    )
