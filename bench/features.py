@@ -274,6 +274,7 @@ def _profile_date(prepared: Any, as_of: dt.date) -> dict[str, Any]:
         lambda: (
             build.cohort(prepared.enrolments.lazy(), as_of)
             .join(prepared.pupils.lazy(), on="student_key", how="inner")
+            .sort("pupil")
             .collect()
         ),
     )
@@ -286,8 +287,13 @@ def _profile_date(prepared: Any, as_of: dt.date) -> dict[str, Any]:
         "pupil frame + denominators",
         lambda: (
             pupils.lazy()
-            .join(per_school.lazy(), on="school_id", how="left")
-            .join(enrol_cum.lazy(), on=["school_id", "enrolled_since"], how="left")
+            .join(per_school.lazy(), on="school_id", how="left", maintain_order="left")
+            .join(
+                enrol_cum.lazy(),
+                on=["school_id", "enrolled_since"],
+                how="left",
+                maintain_order="left",
+            )
             .with_columns(build._denominators())
             .with_columns(start_history=pl.coalesce("start_prev", pl.lit(earliest)))
             .collect()

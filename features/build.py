@@ -85,13 +85,14 @@ def prepare(
     columns = list(dict.fromkeys(column for column, _, _ in running_lookups(_aggregates())))
     kinds = spells.spell_days(numbered)
     counts, *spell_frames = pl.collect_all([running_counts(numbered, columns), *kinds.values()])
+    # One chunk per column: look-ups in a column of many chunks are several times slower.
     return Prepared(
         enrolments=enrolled,
         days=days,
         pupil_days=frame,
         pupils=pupils,
-        counts=counts,
-        spell_days=dict(zip(kinds, spell_frames, strict=True)),
+        counts=counts.rechunk(),
+        spell_days={k: f.rechunk() for k, f in zip(kinds, spell_frames, strict=True)},
     )
 
 
@@ -212,15 +213,17 @@ def feature_table(prepared: Prepared, as_of: dt.date) -> pl.LazyFrame:
             "add the coming days to the export's calendar"
         )
     days = prepared.days.lazy()
-    pupils = cohort(prepared.enrolments.lazy(), as_of).join(
-        prepared.pupils.lazy(), on="student_key", how="inner"
+    pupils = (
+        cohort(prepared.enrolments.lazy(), as_of)
+        .join(prepared.pupils.lazy(), on="student_key", how="inner")
+        .sort("pupil")  # in the order of the running counts: see look_up
     )
     per_school = school_windows(days, as_of).collect()
     enrol_cum, _ = _cum_at(days, "enrolled_since", "enrol__")
     earliest = prepared.days["date"].min()
     frame = (
-        pupils.join(per_school.lazy(), on="school_id", how="left")
-        .join(enrol_cum, on=["school_id", "enrolled_since"], how="left")
+        pupils.join(per_school.lazy(), on="school_id", how="left", maintain_order="left")
+        .join(enrol_cum, on=["school_id", "enrolled_since"], how="left", maintain_order="left")
         .with_columns(_denominators())
         .with_columns(start_history=pl.coalesce("start_prev", pl.lit(earliest)))
     )

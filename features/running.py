@@ -47,9 +47,9 @@ def look_up(
 
     ``frame`` has one row per pupil with ``pupil`` and the edge date columns; ``counts`` is
     :func:`running_counts`. ``seen = (first, last)``: an edge outside ``[first, last]`` is
-    moved onto it, so only days in between are ever counted. A null edge gives null. The
-    rows come back sorted by pupil: the look-ups then walk ``counts`` in order, which is
-    kinder to the memory caches than jumping about it.
+    moved onto it, so only days in between are ever counted. A null edge gives null. Rows
+    sorted by pupil are fastest: the look-ups then walk ``counts`` in order, which is kinder
+    to the memory caches than jumping about it.
     """
     first, last = seen
     edges = list(dict.fromkeys(edge for _, edge, _ in pairs))
@@ -69,9 +69,4 @@ def look_up(
         pl.lit(counts[column]).gather(pl.col(f"_row_{edge}")).alias(name)
         for column, edge, name in pairs
     ]
-    return (
-        frame.sort("pupil")
-        .with_columns(positions)
-        .with_columns(values)
-        .drop(f"_row_{e}" for e in edges)
-    )
+    return frame.with_columns(positions).with_columns(values).drop(f"_row_{e}" for e in edges)
