@@ -15,56 +15,39 @@ SPELL_FLAGS = {
 """Which day flag each kind of spell follows."""
 
 
-def runs(pupil_days: pl.LazyFrame, flag: str) -> pl.LazyFrame:
-    """The days on which ``flag`` holds, each with ``run``: one number per run of consecutive
-    school days.
-
-    Returns ``pupil, date, day_index, run`` sorted by pupil and date. Consecutive means
-    consecutive school-day indices at the school of the day.
-    """
-    key, index = pl.col("pupil"), pl.col("day_index")
-    # One sort, then a run id that grows at every break (another pupil, or a gap in school
-    # days): grouping on an integer is far cheaper than a window over the pupil.
-    breaks = (key != key.shift(1)).fill_null(True) | (index != index.shift(1) + 1).fill_null(True)
-    return (
-        pupil_days.filter(pl.col(flag) & index.is_not_null())
+def spell_days(pupil_days: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    """Per kind of spell, the school days its flag holds on: ``pupil, date, day_index``,
+    sorted by pupil and date. Sorted once here, for all as-of dates."""
+    return {
+        kind: pupil_days.filter(pl.col(flag) & pl.col("day_index").is_not_null())
         .select("pupil", "date", "day_index")
         .sort("pupil", "date")
-        .with_columns(run=breaks.cum_sum())
-    )
+        for kind, flag in SPELL_FLAGS.items()
+    }
 
 
-def spell_days(pupil_days: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
-    """:func:`runs` of every kind of spell, over all the pupil-days, for all as-of dates.
-
-    The days of a pupil in a span of dates are consecutive among their days, so the span cuts
-    each run into at most one piece, and the runs in the span are these runs, cut.
-    """
-    return {kind: runs(pupil_days, flag) for kind, flag in SPELL_FLAGS.items()}
-
-
-def _pieces(
+def _this_year(
     days: pl.LazyFrame, pupils: pl.LazyFrame, first: dt.date | None, as_of: dt.date
 ) -> pl.LazyFrame:
-    """The runs of ``days`` cut to this school year before ``as_of``, one row each.
-
-    ``first`` is the earliest ``start_ytd`` of any pupil: days before it are dropped before
-    the join, which is all that they would survive.
-    """
+    """The days of ``days`` in each pupil's school year before ``as_of``, still in order,
+    with the pupil's columns. ``first`` is the earliest ``start_ytd`` of any pupil."""
     return (
         days.filter(pl.col("date").is_between(first, as_of, closed="left"))
-        .join(pupils, on="pupil", how="inner")
+        .join(pupils, on="pupil", how="inner", maintain_order="left")
         .filter(pl.col("date") >= pl.col("start_ytd"))
-        .group_by("run")
-        .agg(
-            pl.col("pupil").first(),
-            pl.col("start_12w").first(),
-            pl.col("last_school_index").first(),
-            pl.col("date").min().alias("first_date"),
-            pl.col("day_index").max().alias("last_index"),
-            pl.len().cast(pl.Int32).alias("length"),
-        )
     )
+
+
+def _run_columns() -> list[pl.Expr]:
+    """On days sorted by pupil and date: ``starts`` and ``ends`` a run (another pupil, or a
+    gap in school days, on one side) and ``so_far``, the days of its run up to this one."""
+    key, index = pl.col("pupil"), pl.col("day_index")
+    starts = (key != key.shift(1)).fill_null(True) | (index != index.shift(1) + 1).fill_null(True)
+    return [
+        starts.alias("starts"),
+        starts.shift(-1, fill_value=True).alias("ends"),
+        (index - pl.when(starts).then(index).forward_fill() + 1).alias("so_far"),
+    ]
 
 
 def spell_aggregates(
@@ -75,23 +58,23 @@ def spell_aggregates(
     ``days`` is :func:`spell_days`, collected; ``pupils`` gives each pupil's ``start_ytd``,
     ``start_12w`` and ``last_school_index`` (the index of the last school day before the
     as-of date at the pupil's school); ``first`` is the earliest of their ``start_ytd``.
+    A run is cut at the start of the school year: its days before it do not count.
     """
     frames = []
     for kind, kind_days in days.items():
+        current = pl.col("ends") & (pl.col("day_index") == pl.col("last_school_index"))
         frames.append(
-            _pieces(kind_days.lazy(), pupils, first, as_of)
+            _this_year(kind_days.lazy(), pupils, first, as_of)
+            .with_columns(_run_columns())
             .group_by("pupil")
             .agg(
-                pl.col("length").max().alias(f"s_{kind}_longest"),
-                pl.len().cast(pl.Int32).alias(f"s_{kind}_count"),
-                (pl.col("first_date") >= pl.col("start_12w"))
+                pl.col("so_far").max().alias(f"s_{kind}_longest"),
+                pl.col("starts").sum().cast(pl.Int32).alias(f"s_{kind}_count"),
+                (pl.col("starts") & (pl.col("date") >= pl.col("start_12w")))
                 .sum()
                 .cast(pl.Int32)
                 .alias(f"s_{kind}_started_12w"),
-                pl.col("length")
-                .filter(pl.col("last_index") == pl.col("last_school_index"))
-                .max()
-                .alias(f"s_{kind}_current"),
+                pl.when(current).then(pl.col("so_far")).max().alias(f"s_{kind}_current"),
             )
         )
     out = frames[0]
