@@ -2,8 +2,8 @@
 
 For an as-of date ``t``: events strictly before ``t`` only; pupils enrolled on ``t`` only;
 each window's counts looked up per pupil in running counts built once for all dates
-(:mod:`features.running`); spells cut from runs found once; explicit fills (a count with no
-events is 0); then the catalog's expressions. Nothing here reads a clock.
+(:mod:`features.running`); spells from the days of each kind, sorted once; explicit fills (a
+count with no events is 0); then the catalog's expressions. Nothing here reads a clock.
 """
 
 from __future__ import annotations

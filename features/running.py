@@ -1,4 +1,4 @@
-"""Running counts: each day-level count of a pupil added up over all days before a date.
+"""Running counts: each day-level count added up over the pupil-days, in pupil and date order.
 
 Built once for all as-of dates (:func:`running_counts`). A window's count is then the running
 count at its end minus the one at its start (:func:`features.windows.between`): two look-ups
@@ -42,8 +42,9 @@ def look_up(
     pairs: list[tuple[str, str, str]],
     seen: tuple[pl.Expr, pl.Expr],
 ) -> pl.LazyFrame:
-    """``frame`` with, for each ``(column, edge, name)``, the pupil's running count of
-    ``column`` over the days before the date in ``edge``, as column ``name``.
+    """``frame`` with, for each ``(column, edge, name)``, the running count of ``column`` just
+    before the pupil's date in ``edge``, as column ``name``. It includes the days of every
+    lower-numbered pupil: only the difference of two of them, for one pupil, is a count.
 
     ``frame`` has one row per pupil with ``pupil`` and the edge date columns; ``counts`` is
     :func:`running_counts`. ``seen = (first, last)``: an edge outside ``[first, last]`` is

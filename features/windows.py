@@ -1,8 +1,9 @@
 """Small expression helpers shared by the feature modules: windows, rates, safe shares.
 
 A window's count is not summed over the pupil-days at every as-of date: the assembler looks
-up, per pupil, the *running count* of a day-level column at each window edge (everything the
-pupil had strictly before that date), and the count in ``[lo, hi)`` is the difference.
+up, per pupil, the *running count* of a day-level column at each window edge (everything up
+to the pupil's days before that date, :mod:`features.running`), and the count in
+``[lo, hi)`` is the difference.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ _BEFORE = "__before__"
 
 
 def running(column: str, edge: str) -> pl.Expr:
-    """The pupil's running count of day-level ``column`` over all days before ``edge``."""
+    """The running count of day-level ``column`` just before the pupil's date in ``edge``."""
     return pl.col(f"{column}{_BEFORE}{edge}")
 
 
