@@ -19,11 +19,10 @@ is its own:
     per as-of date, the split into fingerprint / compute / write, and peak RSS.
 ``profile``
     Where the time goes: the pieces of ``load_prepared`` (school days, the pupil-day
-    aggregations) and of ``feature_table`` (cohort, school windows, the pupil-window frame,
-    the pupil-day join, the aggregation by family, spells, the pupil stage, the context
-    stage), each collected on its own, for a few as-of dates spread over the years
-    (``--dates``, default 3) or the one on or after ``--as-of``. Beside them the candidate
-    rewrites of :mod:`bench.variants`, each checked to give the same frame. Not a target:
+    aggregations, the running counts, the days of each kind of spell) and of
+    ``feature_table`` (cohort, school windows, the pupil frame, the running-count look-ups,
+    the window counts, spells, the pupil stage, the context stage), each collected on its own, for a few as-of dates spread over the years
+    (``--dates``, default 3) or the one on or after ``--as-of``. Not a target:
     materialising every piece needs more memory than the real thing.
 
 The board is simulated with ``schoolsim`` into ``/tmp/bench/export-<students>x<years>`` and
@@ -174,13 +173,14 @@ def step_weekly(root: str, workspace: str, out: str, limit: int) -> dict[str, An
 
 def step_profile(root: str, workspace: str, limit: int, as_of: str | None) -> dict[str, Any]:
     """The pieces of ``load_prepared`` and of ``feature_table`` (for ``limit`` as-of dates, or
-    the first one on or after ``as_of``), each collected on its own; and the variants of
-    :mod:`bench.variants`, checked to give the same frames."""
+    the first one on or after ``as_of``), each collected on its own."""
     import polars as pl
 
-    from features import build
+    from features import build, spells
     from features.pupil_days import absence_days, late_days, pupil_days, sick_bay_days
-    from features.schooldays import SLOPE_WEEKS, school_days
+    from features.running import running_counts
+    from features.schooldays import school_days
+    from features.windows import running_lookups
     from pipelines.features import load_prepared
     from pipelines.workspace import Workspace
 
@@ -201,7 +201,6 @@ def step_profile(root: str, workspace: str, limit: int, as_of: str | None) -> di
         for name in ("enrolments", "absences", "late_arrivals", "sick_bay_visits", "calendar")
     }
     times: dict[str, float] = {"load_prepared (whole)": prepare_s}
-    same: dict[str, bool] = {}
 
     def clock(name: str, make: Callable[[], Any]) -> Any:
         t = time.perf_counter()
@@ -221,43 +220,45 @@ def step_profile(root: str, workspace: str, limit: int, as_of: str | None) -> di
         ).collect(),
     )
     clock("enrolments collect", lambda: scan["enrolments"].collect())
+    numbered = clock(
+        "pupil numbers onto the pupil-days",
+        lambda: (
+            prepared.pupil_days.lazy()
+            .join(prepared.pupils.lazy(), on="student_key", how="inner")
+            .with_columns(build.patterns.day_counts())
+            .collect()
+        ),
+    )
+    columns = list(dict.fromkeys(c for c, _, _ in running_lookups(build._aggregates())))
+    clock(
+        f"running_counts ({len(columns)} columns)",
+        lambda: running_counts(numbered.lazy(), columns).collect(),
+    )
+    for kind, frame in spells.spell_days(numbered.lazy()).items():
+        clock(f"  spell_days: {kind}", lambda frame=frame: frame.collect())
 
-    window_cols = [
-        "student_key",
-        "as_of",
-        *[f"start_{w}" for w in build._WINDOW_STARTS],
-        *[f"wk_{j}" for j in range(1, SLOPE_WEEKS + 1)],
-        "last_school_index",
-    ]
-    rows = [_profile_date(prepared, date, window_cols) for date in dates]
+    rows = [_profile_date(prepared, date) for date in dates]
     return {
         "seconds": sum(r["times"]["feature_table (whole)"] for r in rows),
         "prepare_s": prepare_s,
         "prepare_times": times,
-        "prepare_same": same,
         "pupil_days": prepared.pupil_days.height,
+        "running_rows": prepared.counts.height,
         "dates": rows,
     }
 
 
-def _profile_date(prepared: Any, as_of: dt.date, window_cols: list[str]) -> dict[str, Any]:
+def _profile_date(prepared: Any, as_of: dt.date) -> dict[str, Any]:
     """The pieces of ``feature_table`` at ``as_of``, each collected on its own, timed."""
     import polars as pl
 
-    from bench import variants
-    from features import absences, build, lateness, patterns, sick_bay, spells, trend
+    from features import build, spells
     from features.catalog import CATALOG
+    from features.running import look_up
+    from features.windows import running_lookups
     from pipelines.features import fingerprint
 
-    families = {
-        "absences": absences.aggregates(),
-        "lateness": lateness.aggregates(),
-        "sick_bay": sick_bay.aggregates(),
-        "patterns": patterns.aggregates(),
-        "trend": trend.aggregates(),
-    }
     times: dict[str, float] = {}
-    same: dict[str, bool] = {}
 
     def clock(name: str, make: Callable[[], Any]) -> Any:
         t = time.perf_counter()
@@ -265,98 +266,78 @@ def _profile_date(prepared: Any, as_of: dt.date, window_cols: list[str]) -> dict
         times[name] = time.perf_counter() - t
         return value
 
-    def check(name: str, make: Callable[[], pl.DataFrame], reference: pl.DataFrame) -> None:
-        got = clock(name, make)
-        if got.schema["student_key"] != pl.String:  # integer keys: compare the values only
-            got = got.drop("student_key")
-            reference = reference.sort("student_key").drop("student_key")
-            same[name] = got.sort(got.columns).equals(reference.sort(reference.columns))
-        else:
-            same[name] = variants.same(reference, got, ["student_key"])
-
     days = prepared.days.lazy()
     whole = clock("feature_table (whole)", lambda: build.feature_table(prepared, as_of).collect())
     clock("fingerprint (build_features)", lambda: fingerprint(prepared, as_of))
-    pupils = clock("cohort", lambda: build.cohort(prepared.enrolments.lazy(), as_of).collect())
+    pupils = clock(
+        "cohort + pupil numbers",
+        lambda: (
+            build.cohort(prepared.enrolments.lazy(), as_of)
+            .join(prepared.pupils.lazy(), on="student_key", how="inner")
+            .sort("pupil")
+            .collect()
+        ),
+    )
     per_school = clock("school_windows", lambda: build.school_windows(days, as_of).collect())
     enrol_cum = clock(
         "enrol cum table", lambda: build._cum_at(days, "enrolled_since", "enrol__")[0].collect()
     )
+    earliest = prepared.days["date"].min()
     frame = clock(
         "pupil frame + denominators",
         lambda: (
             pupils.lazy()
-            .join(per_school.lazy(), on="school_id", how="left")
-            .join(enrol_cum.lazy(), on=["school_id", "enrolled_since"], how="left")
+            .join(per_school.lazy(), on="school_id", how="left", maintain_order="left")
+            .join(
+                enrol_cum.lazy(),
+                on=["school_id", "enrolled_since"],
+                how="left",
+                maintain_order="left",
+            )
             .with_columns(build._denominators())
+            .with_columns(start_history=pl.coalesce("start_prev", pl.lit(earliest)))
             .collect()
         ),
     )
-    earliest = prepared.days["date"].min()
-    events = clock(
-        "pupil-day filter + window join",
-        lambda: (
-            prepared.pupil_days.lazy()
-            .filter(pl.col("date") < as_of)
-            .join(frame.lazy().select(window_cols), on="student_key", how="inner")
-            .filter(pl.col("date") >= pl.coalesce("start_prev", pl.lit(earliest)))
-            .collect()
-        ),
+    aggregates = build._aggregates()
+    lookups = running_lookups(aggregates)
+    seen = (pl.col("start_history"), pl.lit(as_of))
+    looked_up = clock(
+        f"look_up ({len(lookups)} running counts)",
+        lambda: look_up(frame.lazy(), prepared.counts, lookups, seen).collect(),
     )
     counts = clock(
-        "aggregation (all families)",
-        lambda: events.lazy().group_by("student_key").agg(build._aggregates()).collect(),
-    )
-    for name, exprs in families.items():
-        clock(
-            f"  aggregation: {name} ({len(exprs)} exprs)",
-            lambda exprs=exprs: events.lazy().group_by("student_key").agg(exprs).collect(),
-        )
-    check(
-        "  variant: aggregation, sums of precomputed columns",
-        lambda: variants.precomputed_aggregates(events.lazy()).collect(),
-        counts,
-    )
-    check(
-        "  variant: aggregation, sums of precomputed columns, streaming",
-        lambda: variants.precomputed_aggregates(events.lazy()).collect(engine="streaming"),
-        counts,
-    )
-    numbered = clock(
-        "  (UInt32 pupil numbers for the events)", lambda: variants.integer_keys(events)
-    )
-    check(
-        "  variant: aggregation as is, UInt32 key",
-        lambda: numbered.lazy().group_by("student_key").agg(build._aggregates()).collect(),
-        counts,
-    )
-    check(
-        "  variant: aggregation, precomputed columns, streaming, UInt32 key",
-        lambda: variants.precomputed_aggregates(numbered.lazy()).collect(engine="streaming"),
-        counts,
-    )
-    spell_counts = clock(
-        "spells.spell_aggregates", lambda: spells.spell_aggregates(events.lazy()).collect()
-    )
-    ytd = events.lazy().filter(pl.col("date") >= pl.col("start_ytd"))
-    for kind, flag in spells.SPELL_FLAGS.items():
-        clock(f"  spells.runs: {kind}", lambda flag=flag: spells.runs(ytd, flag).collect())
-    check(
-        "  variant: spells, UInt32 key",
-        lambda: spells.spell_aggregates(numbered.lazy()).collect(),
-        spell_counts,
-    )
-    count_cols = list(counts.columns[1:])
-    spell_cols = list(spell_counts.columns[1:])
-    pupil_stage = clock(
-        "pupil stage (joins, fills, catalog, sort)",
+        f"window counts ({len(aggregates)} differences)",
         lambda: (
-            frame.lazy()
-            .join(counts.lazy(), on="student_key", how="left")
-            .join(spell_counts.lazy(), on="student_key", how="left")
-            .with_columns(pl.col(count_cols + spell_cols).fill_null(0))
+            looked_up.lazy().with_columns(aggregates).drop(name for _, _, name in lookups).collect()
+        ),
+    )
+    spell_pupils = frame.lazy().select("pupil", "start_ytd", "start_12w", "last_school_index")
+    first_ytd = per_school["start_ytd"].min()
+    spell_counts = clock(
+        "spells.spell_aggregates",
+        lambda: spells.spell_aggregates(
+            prepared.spell_days, spell_pupils, first_ytd, as_of
+        ).collect(),
+    )
+    for kind, kind_days in prepared.spell_days.items():
+        clock(
+            f"  spells: {kind} ({kind_days.height:,} days)",
+            lambda kind=kind, kind_days=kind_days: spells.spell_aggregates(
+                {kind: kind_days}, spell_pupils, first_ytd, as_of
+            ).collect(),
+        )
+    spell_cols = list(spell_counts.columns[1:])
+    pupil_features = [f.name for f in CATALOG if f.stage == "pupil"]
+    pupil_stage = clock(
+        "pupil stage (join, fills, catalog, sort)",
+        lambda: (
+            counts.lazy()
+            .join(spell_counts.lazy(), on="pupil", how="left")
+            .with_columns(pl.col(spell_cols).fill_null(0))
             .with_columns([f.expression() for f in CATALOG if f.stage == "pupil"])
-            .sort("school_id", "student_key")
+            .select("pupil", *build.KEY_COLUMNS, *build.META_COLUMNS, *pupil_features)
+            .sort("school_id", "pupil")
             .collect(engine="in-memory")
             .rechunk()
         ),
@@ -371,17 +352,10 @@ def _profile_date(prepared: Any, as_of: dt.date, window_cols: list[str]) -> dict
                 *build.META_COLUMNS,
                 *[pl.col(f.name).cast(pl.Float64) for f in CATALOG],
             )
-            .sort("school_id", "student_key")
             .collect()
         ),
     )
-    return {
-        "as_of": as_of.isoformat(),
-        "pupils": whole.height,
-        "events": events.height,
-        "times": times,
-        "same": same,
-    }
+    return {"as_of": as_of.isoformat(), "pupils": whole.height, "times": times}
 
 
 STEPS = {
@@ -560,22 +534,17 @@ def report_weekly(
 def report_profile(board: Board, ws: Path, floors: list[Measured], runs: list[Measured]) -> None:
     floor_s = harness.median_of(floors, "seconds")
     result = runs[0].result
-
-    def mark(name: str, same: dict[str, bool]) -> str:
-        if name not in same:
-            return name
-        return f"{name} ({'same result' if same[name] else 'DIFFERENT RESULT'})"
-
     print(f"\nfeatures benchmark, case profile: {board.tag} board, workspace {ws}")
     print(
         f"{harness.machine()}, polars {floors[0].result['polars']}; floor {floor_s:.2f} s; "
-        f"{result['pupil_days']:,} pupil-days; peak RSS {runs[0].peak_mib:,.0f} MiB\n"
+        f"{result['pupil_days']:,} pupil-days ({result['running_rows']:,} rows of running "
+        f"counts); peak RSS {runs[0].peak_mib:,.0f} MiB\n"
     )
     print(
         harness.table(
             ["piece of load_prepared (each collected on its own)", "seconds", "x floor"],
             [
-                [mark(name, result["prepare_same"]), f"{s:.3f}", f"{s / floor_s:.1f}"]
+                [name, f"{s:.3f}", f"{s / floor_s:.1f}"]
                 for name, s in result["prepare_times"].items()
             ],
         )
@@ -589,17 +558,8 @@ def report_profile(board: Board, ws: Path, floors: list[Measured], runs: list[Me
     for name in names:
         values = [float(d["times"][name]) for d in dates]
         mean = statistics.fmean(values)
-        same = {k: all(d["same"].get(k, True) for d in dates) for k in dates[0]["same"]}
-        rows.append(
-            [
-                mark(name, same),
-                *(f"{v:.3f}" for v in values),
-                f"{mean:.3f}",
-                f"{mean / floor_s:.1f}",
-            ]
-        )
+        rows.append([name, *(f"{v:.3f}" for v in values), f"{mean:.3f}", f"{mean / floor_s:.1f}"])
     rows.append(["pupils", *(f"{d['pupils']:,}" for d in dates), "", ""])
-    rows.append(["pupil-day rows joined", *(f"{d['events']:,}" for d in dates), "", ""])
     print()
     print(harness.table(header, rows))
 

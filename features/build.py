@@ -1,7 +1,8 @@
 """The assembler: canonical tables + an as-of date -> one feature row per enrolled pupil.
 
 For an as-of date ``t``: events strictly before ``t`` only; pupils enrolled on ``t`` only;
-one aggregation over the pupil-day frame; a left join onto the cohort; explicit fills (a
+each window's counts looked up per pupil in running counts built once for all dates
+(:mod:`features.running`); spells from the days of each kind, sorted once; explicit fills (a
 count with no events is 0); then the catalog's expressions. Nothing here reads a clock.
 """
 
@@ -15,7 +16,9 @@ import polars as pl
 from features import absences, lateness, patterns, sick_bay, spells, trend
 from features.catalog import CATALOG
 from features.pupil_days import pupil_days
+from features.running import look_up, running_counts
 from features.schooldays import SLOPE_WEEKS, WEEK_WINDOWS, as_of_dates, school_days, windows
+from features.windows import running_lookups
 
 KEY_COLUMNS = ("student_key", "as_of")
 META_COLUMNS = ("school_id", "class_key", "grade")
@@ -31,11 +34,18 @@ class OutsideCalendarError(ValueError):
 
 @dataclass(frozen=True)
 class Prepared:
-    """What every as-of date reuses: school days per school and the pupil-day frame."""
+    """What every as-of date reuses: school days per school, the pupil-day frame, and what is
+    derived from it once: pupil numbers, running counts and the days of every spell."""
 
     enrolments: pl.DataFrame
     days: pl.DataFrame
     pupil_days: pl.DataFrame
+    pupils: pl.DataFrame
+    """``student_key`` and ``pupil``, a number in the order of the keys, per enrolled pupil."""
+    counts: pl.DataFrame
+    """:func:`features.running.running_counts` of every day-level count the windows add up."""
+    spell_days: dict[str, pl.DataFrame]
+    """:func:`features.spells.spell_days`, collected."""
 
     def as_of_dates(
         self, start: dt.date | None = None, end: dt.date | None = None
@@ -60,11 +70,30 @@ def prepare(
     sick_bay_visits: pl.LazyFrame,
     calendar: pl.LazyFrame,
 ) -> Prepared:
-    """Resolve each school's calendar and build the pupil-day frame, once for all dates."""
+    """Resolve each school's calendar and build the pupil-day frame, its running counts and
+    the days of every spell, once for all dates."""
     schools = enrolments.select("school_id").unique()
     days = school_days(calendar, schools).collect()
     frame = pupil_days(absences_, late_arrivals, sick_bay_visits, days.lazy()).collect()
-    return Prepared(enrolments=enrolments.collect(), days=days, pupil_days=frame)
+    enrolled = enrolments.collect()
+    pupils = enrolled.select(pl.col("student_key").unique().sort()).with_row_index("pupil")
+    numbered = (
+        frame.lazy()
+        .join(pupils.lazy(), on="student_key", how="inner")
+        .with_columns(patterns.day_counts())
+    )
+    columns = list(dict.fromkeys(column for column, _, _ in running_lookups(_aggregates())))
+    kinds = spells.spell_days(numbered)
+    counts, *spell_frames = pl.collect_all([running_counts(numbered, columns), *kinds.values()])
+    # One chunk per column: look-ups in a column of many chunks are several times slower.
+    return Prepared(
+        enrolments=enrolled,
+        days=days,
+        pupil_days=frame,
+        pupils=pupils,
+        counts=counts.rechunk(),
+        spell_days={k: f.rechunk() for k, f in zip(kinds, spell_frames, strict=True)},
+    )
 
 
 def cohort(enrolments: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
@@ -184,44 +213,48 @@ def feature_table(prepared: Prepared, as_of: dt.date) -> pl.LazyFrame:
             "add the coming days to the export's calendar"
         )
     days = prepared.days.lazy()
-    pupils = cohort(prepared.enrolments.lazy(), as_of)
-    per_school = school_windows(days, as_of)
+    pupils = (
+        cohort(prepared.enrolments.lazy(), as_of)
+        .join(prepared.pupils.lazy(), on="student_key", how="inner")
+        .sort("pupil")  # in the order of the running counts: see look_up
+    )
+    per_school = school_windows(days, as_of).collect()
     enrol_cum, _ = _cum_at(days, "enrolled_since", "enrol__")
-    frame = (
-        pupils.join(per_school, on="school_id", how="left")
-        .join(enrol_cum, on=["school_id", "enrolled_since"], how="left")
-        .with_columns(_denominators())
-    )
-    window_cols = [
-        "student_key",
-        "as_of",
-        *[f"start_{w}" for w in _WINDOW_STARTS],
-        *[f"wk_{j}" for j in range(1, SLOPE_WEEKS + 1)],
-        "last_school_index",
-    ]
     earliest = prepared.days["date"].min()
-    events = (
-        prepared.pupil_days.lazy()
-        .filter(pl.col("date") < as_of)
-        .join(frame.select(window_cols), on="student_key", how="inner")
-        .filter(pl.col("date") >= pl.coalesce("start_prev", pl.lit(earliest)))
+    frame = (
+        pupils.join(per_school.lazy(), on="school_id", how="left", maintain_order="left")
+        .join(enrol_cum, on=["school_id", "enrolled_since"], how="left", maintain_order="left")
+        .with_columns(_denominators())
+        .with_columns(start_history=pl.coalesce("start_prev", pl.lit(earliest)))
     )
-    counts = events.group_by("student_key").agg(_aggregates())
-    spell_counts = spells.spell_aggregates(events)
-    count_cols = [e.meta.output_name() for e in _aggregates()]
-    spell_cols = [c for c in spell_counts.collect_schema().names() if c != "student_key"]
+    first_ytd = per_school["start_ytd"].min()
+    assert first_ytd is None or isinstance(first_ytd, dt.date)
+    aggregates = _aggregates()
+    lookups = running_lookups(aggregates)
+    seen = (pl.col("start_history"), pl.lit(as_of))  # events from the previous school year on
+    spell_counts = spells.spell_aggregates(
+        prepared.spell_days,
+        frame.select("pupil", "start_ytd", "start_12w", "last_school_index"),
+        first_ytd,
+        as_of,
+    )
+    spell_cols = [c for c in spell_counts.collect_schema().names() if c != "pupil"]
+    pupil_features = [f.name for f in CATALOG if f.stage == "pupil"]
     table = (
-        frame.join(counts, on="student_key", how="left")
-        .join(spell_counts, on="student_key", how="left")
-        .with_columns(pl.col(count_cols + spell_cols).fill_null(0))
+        look_up(frame, prepared.counts, lookups, seen)
+        .with_columns(aggregates)
+        .join(spell_counts, on="pupil", how="left")
+        .with_columns(pl.col(spell_cols).fill_null(0))
         .with_columns([f.expression() for f in CATALOG if f.stage == "pupil"])
+        .select("pupil", *KEY_COLUMNS, *META_COLUMNS, *pupil_features)
     )
     # Class and school means are taken over one sorted, single-chunk frame, so they add up in
     # the same order every time: the same inputs give the same features to the last bit.
-    pupils_done = table.sort("school_id", "student_key").collect(engine="in-memory").rechunk()
+    # Pupil numbers follow the order of the keys: this is the order of ``student_key``.
+    pupils_done = table.sort("school_id", "pupil").collect(engine="in-memory").rechunk()
     table = pupils_done.with_columns(
         [f.expression() for f in CATALOG if f.stage == "context"]
     ).lazy()
     return table.select(
         *KEY_COLUMNS, *META_COLUMNS, *[pl.col(f.name).cast(pl.Float64) for f in CATALOG]
-    ).sort("school_id", "student_key")
+    )

@@ -13,32 +13,27 @@ from features.windows import share, total
 MIN_DAYS_FOR_PATTERN = 3  # fewer absent days than this is no pattern
 
 
+def day_counts() -> list[pl.Expr]:
+    """Day-level flags these features count, from the pupil-day frame: absent after a break,
+    after a holiday, in the morning, and on each weekday (1 is Monday)."""
+    absent = pl.col("absent_day")
+    return [
+        (absent & pl.col("after_break")).alias("absent_after_break"),
+        (absent & pl.col("after_holiday")).alias("absent_after_holiday"),
+        (absent & pl.col("am_absent")).alias("absent_am"),
+        *[(absent & (pl.col("weekday") == d)).alias(f"absent_wd{d}") for d in range(1, 6)],
+    ]
+
+
 def aggregates() -> list[pl.Expr]:
     """Per-pupil counts these features need."""
-    absent = pl.col("absent_day")
-    ytd = pl.col("date") >= pl.col("start_ytd")
     return [
         total("absent_day", "ytd").alias("n_absent_days_ytd"),
-        (absent & ytd & (pl.col("weekday") == 1))
-        .sum()
-        .cast(pl.Int32)
-        .alias("n_absent_mondays_ytd"),
-        (absent & ytd & pl.col("after_break"))
-        .sum()
-        .cast(pl.Int32)
-        .alias("n_absent_after_break_ytd"),
-        (absent & ytd & pl.col("after_holiday"))
-        .sum()
-        .cast(pl.Int32)
-        .alias("n_absent_after_holiday_ytd"),
-        (absent & ytd & pl.col("am_absent")).sum().cast(pl.Int32).alias("n_absent_am_ytd"),
-        *[
-            (absent & ytd & (pl.col("weekday") == d))
-            .sum()
-            .cast(pl.Int32)
-            .alias(f"n_absent_wd{d}_ytd")
-            for d in range(1, 6)
-        ],
+        total("absent_wd1", "ytd").alias("n_absent_mondays_ytd"),
+        total("absent_after_break", "ytd").alias("n_absent_after_break_ytd"),
+        total("absent_after_holiday", "ytd").alias("n_absent_after_holiday_ytd"),
+        total("absent_am", "ytd").alias("n_absent_am_ytd"),
+        *[total(f"absent_wd{d}", "ytd").alias(f"n_absent_wd{d}_ytd") for d in range(1, 6)],
     ]
 
 

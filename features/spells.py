@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 
 SPELL_FLAGS = {
@@ -13,65 +15,71 @@ SPELL_FLAGS = {
 """Which day flag each kind of spell follows."""
 
 
-def runs(pupil_days: pl.LazyFrame, flag: str) -> pl.LazyFrame:
-    """Each run of consecutive school days on which ``flag`` holds.
+def spell_days(pupil_days: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
+    """Per kind of spell, the school days its flag holds on: ``pupil, date, day_index``,
+    sorted by pupil and date. Sorted once here, for all as-of dates."""
+    return {
+        kind: pupil_days.filter(pl.col(flag) & pl.col("day_index").is_not_null())
+        .select("pupil", "date", "day_index")
+        .sort("pupil", "date")
+        for kind, flag in SPELL_FLAGS.items()
+    }
 
-    Returns ``student_key, first_date, last_index, length`` per run. Consecutive means
-    consecutive school-day indices at the pupil's school.
-    """
-    key, index = pl.col("student_key"), pl.col("day_index")
-    # One sort, then a run id that grows at every break (another pupil, or a gap in school
-    # days): grouping on an integer is far cheaper than a window over the string key.
-    breaks = (key != key.shift(1)).fill_null(True) | (index != index.shift(1) + 1).fill_null(True)
+
+def _this_year(
+    days: pl.LazyFrame, pupils: pl.LazyFrame, first: dt.date | None, as_of: dt.date
+) -> pl.LazyFrame:
+    """The days of ``days`` in each pupil's school year before ``as_of``, still in order,
+    with the pupil's columns. ``first`` is the earliest ``start_ytd`` of any pupil."""
     return (
-        pupil_days.filter(pl.col(flag) & index.is_not_null())
-        .select("student_key", "date", "day_index")
-        .sort("student_key", "date")
-        .with_columns(run=breaks.cum_sum())
-        .group_by("run")
-        .agg(
-            key.first(),
-            pl.col("date").min().alias("first_date"),
-            index.max().alias("last_index"),
-            pl.len().cast(pl.Int32).alias("length"),
-        )
-        .drop("run")
+        days.filter(pl.col("date").is_between(first, as_of, closed="left"))
+        .join(pupils, on="pupil", how="inner", maintain_order="left")
+        .filter(pl.col("date") >= pl.col("start_ytd"))
     )
 
 
-def spell_aggregates(pupil_days: pl.LazyFrame) -> pl.LazyFrame:
-    """Per pupil: spell counts and lengths this school year, keyed by ``student_key``.
+def _run_columns() -> list[pl.Expr]:
+    """On days sorted by pupil and date: ``starts`` and ``ends`` a run (another pupil, or a
+    gap in school days, on one side) and ``so_far``, the days of its run up to this one."""
+    key, index = pl.col("pupil"), pl.col("day_index")
+    starts = (key != key.shift(1)).fill_null(True) | (index != index.shift(1) + 1).fill_null(True)
+    return [
+        starts.alias("starts"),
+        starts.shift(-1, fill_value=True).alias("ends"),
+        (index - pl.when(starts).then(index).forward_fill() + 1).alias("so_far"),
+    ]
 
-    ``pupil_days`` must already carry the pupil's window columns (``start_ytd``,
-    ``start_12w``) and ``last_school_index`` (the index of the last school day before the
-    as-of date at the pupil's school).
+
+def spell_aggregates(
+    days: dict[str, pl.DataFrame], pupils: pl.LazyFrame, first: dt.date | None, as_of: dt.date
+) -> pl.LazyFrame:
+    """Per pupil: spell counts and lengths this school year, keyed by ``pupil``.
+
+    ``days`` is :func:`spell_days`, collected; ``pupils`` gives each pupil's ``start_ytd``,
+    ``start_12w`` and ``last_school_index`` (the index of the last school day before the
+    as-of date at the pupil's school); ``first`` is the earliest of their ``start_ytd``.
+    A run is cut at the start of the school year: its days before it do not count.
     """
-    ytd = pupil_days.filter(pl.col("date") >= pl.col("start_ytd"))
-    starts = pupil_days.select("student_key", "start_12w", "last_school_index").unique(
-        "student_key"
-    )
     frames = []
-    for kind, flag in SPELL_FLAGS.items():
+    for kind, kind_days in days.items():
+        current = pl.col("ends") & (pl.col("day_index") == pl.col("last_school_index"))
         frames.append(
-            runs(ytd, flag)
-            .join(starts, on="student_key", how="left")
-            .group_by("student_key")
+            _this_year(kind_days.lazy(), pupils, first, as_of)
+            .with_columns(_run_columns())
+            .group_by("pupil")
             .agg(
-                pl.col("length").max().alias(f"s_{kind}_longest"),
-                pl.len().cast(pl.Int32).alias(f"s_{kind}_count"),
-                (pl.col("first_date") >= pl.col("start_12w"))
+                pl.col("so_far").max().alias(f"s_{kind}_longest"),
+                pl.col("starts").sum().cast(pl.Int32).alias(f"s_{kind}_count"),
+                (pl.col("starts") & (pl.col("date") >= pl.col("start_12w")))
                 .sum()
                 .cast(pl.Int32)
                 .alias(f"s_{kind}_started_12w"),
-                pl.col("length")
-                .filter(pl.col("last_index") == pl.col("last_school_index"))
-                .max()
-                .alias(f"s_{kind}_current"),
+                pl.when(current).then(pl.col("so_far")).max().alias(f"s_{kind}_current"),
             )
         )
     out = frames[0]
     for frame in frames[1:]:
-        out = out.join(frame, on="student_key", how="full", coalesce=True)
+        out = out.join(frame, on="pupil", how="full", coalesce=True)
     return out
 
 

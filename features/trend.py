@@ -5,24 +5,17 @@ from __future__ import annotations
 import polars as pl
 
 from features.schooldays import SLOPE_WEEKS
-from features.windows import share
+from features.windows import between, share
 
 
 def aggregates() -> list[pl.Expr]:
     """Absent half-days in each of the last school weeks (``wk_1`` is the latest)."""
-    exprs = []
-    for j in range(1, SLOPE_WEEKS + 1):
-        upper = pl.col("as_of") if j == 1 else pl.col(f"wk_{j - 1}")
-        inside = (pl.col("date") >= pl.col(f"wk_{j}")) & (pl.col("date") < upper)
-        exprs.append(
-            pl.when(inside)
-            .then(pl.col("absent_halves"))
-            .otherwise(0)
-            .sum()
-            .cast(pl.Int32)
-            .alias(f"n_absent_wk_{j}")
+    return [
+        between("absent_halves", f"wk_{j}", "as_of" if j == 1 else f"wk_{j - 1}").alias(
+            f"n_absent_wk_{j}"
         )
-    return exprs
+        for j in range(1, SLOPE_WEEKS + 1)
+    ]
 
 
 def absence_slope_8w() -> pl.Expr:

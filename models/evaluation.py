@@ -154,7 +154,7 @@ def ranking_table(
                 if base_rate
                 else float("nan")
             )
-            if baseline is not None:
+            if baseline in totals:
                 b_hits, b_places, _ = totals[baseline][k].sum(axis=0)
                 base_precision = b_hits / b_places if b_places else float("nan")
                 with np.errstate(invalid="ignore", divide="ignore"):
@@ -165,18 +165,29 @@ def ranking_table(
                     else float("nan")
                 )
                 row[f"gain_at_{k:g}_low"], row[f"gain_at_{k:g}_high"] = interval(gain)
-        leads = lead_times(frame, k=ks[0])
-        flagged = leads["lead_weeks"].drop_nulls()
-        row["cases"] = leads.height
-        row["flagged_4w_ahead"] = (
-            float((flagged >= 4).sum()) / leads.height if leads.height else 0.0
-        )
-        median = flagged.median()
-        row["median_lead_weeks"] = (
-            float(median) if isinstance(median, (int, float)) else float("nan")
-        )
+        leads = lead_weeks(frame, k=ks[0])
+        flagged = leads[~np.isnan(leads)]
+        row["flagged_4w_ahead"] = float((leads >= 4).mean()) if leads.size else float("nan")
+        row["median_lead_weeks"] = float(np.median(flagged)) if flagged.size else float("nan")
         rows.append(row)
     return pl.DataFrame(rows)
+
+
+TIE_DRAWS = 5
+"""Random tie-breaks averaged over in lead times (rules give many pupils the same score)."""
+
+
+def lead_weeks(frame: pl.DataFrame, k: float, draws: int = TIE_DRAWS) -> np.ndarray:
+    """Each case's lead in weeks (NaN when never flagged), for ``draws`` seeded tie-breaks.
+
+    A flat array of ``cases x draws`` values, so shares and medians average over the draws.
+    """
+    return np.concatenate(
+        [
+            lead_times(frame, k=k, seed=seed)["lead_weeks"].fill_null(float("nan")).to_numpy()
+            for seed in range(draws)
+        ]
+    )
 
 
 def lead_time_curve(
@@ -185,19 +196,23 @@ def lead_time_curve(
     """Share of future cases flagged (top ``k``%) at least N weeks before their label date.
 
     One row per N = 0..``max_weeks``, one column per model or rule. A case never flagged
-    counts in the denominator, not the numerator.
+    counts in the denominator, not the numerator; ties are broken at random, averaged over
+    :data:`TIE_DRAWS` draws. NaN where a model has no case.
     """
     out: dict[str, list[float] | list[int]] = {"weeks_before": list(range(max_weeks + 1))}
     for name, frame in scored.items():
-        leads = lead_times(frame, k=k)
-        lead = leads["lead_weeks"].fill_null(-1.0).to_numpy()
-        cases = max(len(lead), 1)
-        out[name] = [float((lead >= n).sum()) / cases for n in range(max_weeks + 1)]
+        leads = lead_weeks(frame, k)
+        out[name] = [
+            float((leads >= n).mean()) if leads.size else float("nan") for n in range(max_weeks + 1)
+        ]
     return pl.DataFrame(out)
 
 
 def weekly_precision(scored: dict[str, pl.DataFrame], k: float = 5.0) -> pl.DataFrame:
-    """Precision in the top ``k``% week by week: ``as_of, model, precision, positives``."""
+    """Precision in the top ``k``% week by week: ``as_of, model, precision``.
+
+    Weekly counts of cases are not returned: many weeks have fewer than ten.
+    """
     parts = []
     for name, frame in scored.items():
         member = top_k_membership(frame, k)
@@ -207,13 +222,10 @@ def weekly_precision(scored: dict[str, pl.DataFrame], k: float = 5.0) -> pl.Data
             .group_by("as_of")
             .agg(
                 ((pl.col("_m") * pl.col("label")).sum() / pl.col("_m").sum()).alias("precision"),
-                pl.col("label").sum().alias("positives"),
             )
             .with_columns(pl.lit(name).alias("model"))
         )
-    return (
-        pl.concat(parts).select("as_of", "model", "precision", "positives").sort("model", "as_of")
-    )
+    return pl.concat(parts).select("as_of", "model", "precision").sort("model", "as_of")
 
 
 def calibration_bins(frame: pl.DataFrame, bins: int = 10) -> pl.DataFrame:
@@ -235,24 +247,31 @@ def calibration_bins(frame: pl.DataFrame, bins: int = 10) -> pl.DataFrame:
 
 
 def error_profile(
-    frame: pl.DataFrame, features: list[str], k: float = 2.0, seed: int = 0
+    frame: pl.DataFrame,
+    features: list[str],
+    k: float = 2.0,
+    seed: int = 0,
+    min_cell: int = MIN_CELL,
 ) -> pl.DataFrame:
     """Mean feature values of flagged true positives next to flagged false positives.
 
     ``difference`` is false minus true positives in standard deviations of the feature over
-    all rows of ``frame``; rows are sorted by its size.
+    all rows of ``frame``; rows are sorted by its size. A side with fewer than ``min_cell``
+    pupils shows no means.
     """
     flagged = frame.with_columns(pl.Series("_flag", flags(frame, k, seed))).filter(pl.col("_flag"))
     tp = flagged.filter(pl.col("label") == 1)
     fp = flagged.filter(pl.col("label") == 0)
+    tp_shown = tp["student_key"].n_unique() >= min_cell
+    fp_shown = fp["student_key"].n_unique() >= min_cell
     spread = [frame[f].cast(pl.Float64).std() for f in features]
     return (
         pl.DataFrame(
             {
                 "feature": features,
                 "family": [BY_NAME[f].family for f in features],
-                "true_positives": [_mean(tp[f]) for f in features],
-                "false_positives": [_mean(fp[f]) for f in features],
+                "true_positives": [_mean(tp[f]) if tp_shown else None for f in features],
+                "false_positives": [_mean(fp[f]) if fp_shown else None for f in features],
                 "sd": [float(s) if isinstance(s, (int, float)) and s > 0 else None for s in spread],
             }
         )
@@ -287,20 +306,28 @@ def false_positive_outcomes(
     )
     table = (
         flagged.group_by(turns_out.alias("turns_out"))
-        .agg(pl.len().alias("pupil_weeks"), pl.col("student_key").n_unique().alias("pupils"))
-        .with_columns((pl.col("pupil_weeks") / max(flagged.height, 1)).alias("share"))
-        .sort("pupil_weeks", descending=True)
+        .agg(pl.col("student_key").n_unique().alias("pupils"))
+        .sort("pupils", "turns_out", descending=[True, False])
     )
-    return suppress_small(table, ["pupil_weeks", "pupils", "share"], min_cell)
+    return suppress_small(table, ["pupils"], min_cell)
 
 
 def suppress_small(
     table: pl.DataFrame, columns: list[str], min_cell: int = MIN_CELL, pupils: str = "pupils"
 ) -> pl.DataFrame:
-    """Blank ``columns`` on rows counting fewer than ``min_cell`` ``pupils``."""
-    small = pl.col("suppressed")
-    return table.with_columns((pl.col(pupils) < min_cell).alias("suppressed")).with_columns(
-        [pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in columns]
+    """Blank ``columns`` on rows counting fewer than ``min_cell`` ``pupils``.
+
+    When exactly one row would be blanked, the next smallest is blanked too, so that the
+    hidden count cannot be found by subtracting the shown ones from a total.
+    """
+    small = (pl.col(pupils) < min_cell).fill_null(False)
+    hidden = table.select(small.sum()).item()
+    if hidden == 1 and table.height > 1:
+        smallest_shown = table.filter(~small)[pupils].min()
+        small = small | (pl.col(pupils) == smallest_shown)
+    flag = pl.col("suppressed")
+    return table.with_columns(small.alias("suppressed")).with_columns(
+        [pl.when(flag).then(None).otherwise(pl.col(c)).alias(c) for c in columns]
     )
 
 

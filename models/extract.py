@@ -1,10 +1,13 @@
-"""A de-identified research extract: features, labels and split, nobody's id.
+"""A de-identified research extract: features, labels and split, under nobody's id.
 
 - Pupils and schools get fresh random ids, drawn anew from the operating system's entropy on
-  every call: two extracts of the same board cannot be linked to each other, nor to the
-  workspace's pseudonyms, nor to the school's own ids.
+  every call: the ids say nothing about the workspace's pseudonyms, the school's own ids or
+  another extract's ids. The extract is *pseudonymised, not anonymous*: whoever holds the
+  raw data can recompute the features and so link rows back to pupils (or two extracts to
+  each other). Share it under a data-sharing agreement.
 - Only catalog features, the label, the as-of week and the split are kept: no class, no
-  case type, no label date (``weeks_to_label`` keeps what lead-time research needs).
+  case type, no label date (``weeks_to_label``, in whole weeks, keeps what lead-time
+  research needs without giving the day a case began).
 - Group attributes (gender, low SES, SEN) are kept only where their combination within a
   school holds at least ``min_cell`` pupils; elsewhere they are blanked (small cells).
 """
@@ -59,9 +62,10 @@ def research_extract(
             "as_of",
             "split",
             "label",
-            ((pl.col("label_date") - pl.col("as_of")).dt.total_days() / 7.0).alias(
-                "weeks_to_label"
-            ),
+            ((pl.col("label_date") - pl.col("as_of")).dt.total_days() / 7.0)
+            .ceil()
+            .cast(pl.Int8)
+            .alias("weeks_to_label"),
             *ATTRIBUTES,
             *features,
         )

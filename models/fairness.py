@@ -7,8 +7,8 @@ random, seeded). Per group: flag rate, recall, false positive rate and precision
 flags stay as they were. The verdict per metric compares that interval with the 0.8-1.25 band
 (``not defined`` where the metric has no denominator, e.g. recall in a group with no case).
 Groups with fewer than :data:`MIN_GROUP` pupils are suppressed, not shown; so is a metric whose
-denominator holds fewer than :data:`MIN_GROUP` pupils (recall over 3 cases, say): ``too few
-pupils``.
+denominator holds fewer than :data:`MIN_GROUP` pupils in the group or in the reference group
+(recall over 3 cases, say): ``too few pupils``. Group sizes are rounded to tens.
 """
 
 from __future__ import annotations
@@ -35,15 +35,34 @@ def flags(frame: pl.DataFrame, k: float, seed: int) -> np.ndarray:
     )["f"].to_numpy()
 
 
+def with_flags(frame: pl.DataFrame, k: float, seed: int) -> pl.DataFrame:
+    """``frame`` with ``_flag``: the school's real list, ranked over *every* pupil of the week.
+
+    Flags are set before any group filter: restricting the ranking to pupils whose attribute
+    is known would measure lists that never existed.
+    """
+    return frame.with_columns(pl.Series("_flag", flags(frame, k, seed)))
+
+
 def group_metrics(
     frame: pl.DataFrame, attribute: str, k: float = 2.0, seed: int = 0
 ) -> pl.DataFrame:
     """Flag rate, recall, false positive rate and precision per group of ``attribute``.
 
-    Rows whose ``attribute`` is unknown are left out. Columns: ``group``, the four metrics,
-    ``pupils`` and ``attribute``. Small groups are *not* suppressed here (see :func:`fairness`).
+    Flags are ranked over all rows of ``frame``; rows whose ``attribute`` is unknown are then
+    left out. Columns: ``group``, the four metrics, ``pupils`` and ``attribute``. Small groups
+    are *not* suppressed here (see :func:`fairness`). A rate without a denominator is NaN.
     """
-    known = frame.filter(pl.col(attribute).is_not_null())
+    known = with_flags(frame, k, seed).filter(pl.col(attribute).is_not_null())
+    if known.is_empty():
+        return pl.DataFrame(
+            schema={
+                "group": pl.String,
+                **dict.fromkeys(METRICS, pl.Float64),
+                "pupils": pl.UInt32,
+                "attribute": pl.String,
+            }
+        )
     metrics = MetricFrame(
         metrics={
             "flag_rate": selection_rate,
@@ -52,29 +71,21 @@ def group_metrics(
             "precision": lambda t, p: precision_score(t, p, zero_division=0.0),
         },
         y_true=known["label"].to_numpy().astype(int),
-        y_pred=flags(known, k, seed).astype(int),
+        y_pred=known["_flag"].to_numpy().astype(int),
         sensitive_features=known[attribute].cast(pl.String).to_numpy(),
     )
     table = pl.from_pandas(
         metrics.by_group.reset_index().rename(columns={"sensitive_feature_0": "group"})
     )
-    pupils = known.group_by(pl.col(attribute).cast(pl.String).alias("group")).agg(
-        pl.col("student_key").n_unique().alias("pupils")
-    )
-    defined = known.group_by(pl.col(attribute).cast(pl.String).alias("group")).agg(
+    per_group = known.group_by(pl.col(attribute).cast(pl.String).alias("group")).agg(
+        pl.col("student_key").n_unique().alias("pupils"),
         (pl.col("label") == 1).any().alias("_cases"),
         (pl.col("label") == 0).any().alias("_non_cases"),
-    )
-    flagged_any = (
-        known.with_columns(pl.Series("_flag", flags(known, k, seed)))
-        .group_by(pl.col(attribute).cast(pl.String).alias("group"))
-        .agg(pl.col("_flag").any().alias("_flagged"))
+        pl.col("_flag").any().alias("_flagged"),
     )
     # fairlearn reports 0 where a rate has no denominator; here that is "not defined" (NaN).
     return (
-        table.join(pupils, on="group")
-        .join(defined, on="group")
-        .join(flagged_any, on="group")
+        table.join(per_group, on="group")
         .with_columns(
             pl.when(pl.col("_cases")).then(pl.col("recall")).otherwise(float("nan")),
             pl.when(pl.col("_non_cases"))
@@ -88,13 +99,15 @@ def group_metrics(
     )
 
 
-def _pupil_totals(frame: pl.DataFrame, attribute: str, flagged: np.ndarray) -> pl.DataFrame:
-    """Per pupil (and group): rows, flagged, true and false positives, positives, negatives."""
+def _pupil_totals(frame: pl.DataFrame, attribute: str) -> pl.DataFrame:
+    """Per pupil (and group): rows, flagged, true and false positives, positives, negatives.
+
+    ``frame`` carries ``_flag`` (:func:`with_flags`).
+    """
     label = pl.col("label").cast(pl.Int64)
     flag = pl.col("_flag").cast(pl.Int64)
     return (
-        frame.with_columns(pl.Series("_flag", flagged))
-        .group_by("student_key", pl.col(attribute).cast(pl.String).alias("group"))
+        frame.group_by("student_key", pl.col(attribute).cast(pl.String).alias("group"))
         .agg(
             pl.len().alias("rows"),
             flag.sum().alias("flagged"),
@@ -126,10 +139,19 @@ def bootstrap_weights(pupils: int, n_boot: int, seed: int) -> np.ndarray:
     return rng.multinomial(pupils, np.full(pupils, 1.0 / pupils), size=n_boot).astype(float)
 
 
-def interval(values: np.ndarray) -> tuple[float, float]:
-    """The central 95% of the finite values (NaN when there are none)."""
+def round_pupils(count: int, base: int = MIN_GROUP) -> int:
+    """A group size rounded to a multiple of ``base``: sizes shown cannot be differenced."""
+    return int(base * round(count / base))
+
+
+def interval(values: np.ndarray, max_lost: float = 0.01) -> tuple[float, float]:
+    """The central 95% of the resampled values.
+
+    NaN when more than ``max_lost`` of them are not finite (a ratio to a resample with a zero
+    denominator, say): dropping them would bias the interval.
+    """
     finite = values[np.isfinite(values)]
-    if not len(finite):
+    if not len(finite) or len(finite) < (1 - max_lost) * len(values):
         return float("nan"), float("nan")
     return float(np.percentile(finite, 2.5)), float(np.percentile(finite, 97.5))
 
@@ -180,8 +202,7 @@ def fairness(
     ``attribute``. The reference group is the largest shown group. Groups under ``min_group``
     pupils are dropped before anything is compared.
     """
-    known = frame.filter(pl.col(attribute).is_not_null())
-    point = group_metrics(known, attribute, k, seed).filter(pl.col("pupils") >= min_group)
+    point = group_metrics(frame, attribute, k, seed).filter(pl.col("pupils") >= min_group)
     if point.height < 2:
         return pl.DataFrame(
             schema={
@@ -198,7 +219,8 @@ def fairness(
             }
         )
     reference = point.sort(["pupils", "group"], descending=[True, False])["group"][0]
-    totals = _pupil_totals(known, attribute, flags(known, k, seed))
+    known = with_flags(frame, k, seed).filter(pl.col(attribute).is_not_null())
+    totals = _pupil_totals(known, attribute)
     pupils = totals["student_key"].unique().sort()
     index = (
         totals.select(
@@ -222,16 +244,17 @@ def fairness(
         for j, metric in enumerate(METRICS):
             value, base = float(row[metric]), ref_point[metric]
             low, high = interval(ratios[:, j])
-            if row["group"] == reference:
-                judged = "reference"
-            elif min(counted[(row["group"], metric)], counted[(reference, metric)]) < min_group:
-                # a rate over fewer than min_group pupils is a small cell: not shown
+            if min(counted[(row["group"], metric)], counted[(reference, metric)]) < min_group:
+                # a rate over fewer than min_group pupils is a small cell: not shown (nor is
+                # any ratio to it)
                 judged, value, low, high = (
                     "too few pupils",
                     float("nan"),
                     float("nan"),
                     float("nan"),
                 )
+            elif row["group"] == reference:
+                judged = "reference"
             elif np.isnan(value) or not base:
                 judged = "not defined"
             else:
@@ -240,11 +263,11 @@ def fairness(
                 {
                     "attribute": attribute,
                     "group": row["group"],
-                    "pupils": row["pupils"],
+                    "pupils": round_pupils(row["pupils"], min_group),
                     "metric": metric,
                     "value": value,
                     "reference": reference,
-                    "ratio": value / base if base else float("nan"),
+                    "ratio": value / base if base and not np.isnan(value) else float("nan"),
                     "ratio_low": low,
                     "ratio_high": high,
                     "verdict": judged,

@@ -74,3 +74,22 @@ def usable_for_training(until: dt.date, horizon_weeks: int) -> pl.Expr:
 def cases_known_before(cases: pl.LazyFrame, until: dt.date) -> pl.LazyFrame:
     """The cases a model trained with ``--until`` may see: label date and opening before it."""
     return cases.filter((pl.col("label_date") < until) & (pl.col("opened_on") < until))
+
+
+def later_refusals(keys: pl.LazyFrame, cases: pl.LazyFrame, horizon_weeks: int) -> pl.LazyFrame:
+    """``later_refusal`` per (student_key, as_of): a refusal case with its label date after the
+    label window (so not this row's label), among ``cases`` (those known before ``--until``).
+    """
+    end = pl.col("as_of") + dt.timedelta(weeks=horizon_weeks)
+    refusals = cases.filter(pl.col("case_type") == REFUSAL).select("student_key", "label_date")
+    later = (
+        keys.select("student_key", "as_of")
+        .join(refusals, on="student_key")
+        .group_by("student_key", "as_of")
+        .agg((pl.col("label_date") > end).any().alias("later_refusal"))
+    )
+    return (
+        keys.select("student_key", "as_of")
+        .join(later, on=["student_key", "as_of"], how="left")
+        .with_columns(pl.col("later_refusal").fill_null(False))
+    )

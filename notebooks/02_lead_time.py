@@ -70,7 +70,7 @@ tables["families"].select("family", "flagged_4w_ahead", "median_lead_weeks", "re
 # %%
 weekly = tables["weekly_precision"]
 weekly.group_by("model", pl.col("as_of").dt.month().alias("month")).agg(
-    pl.col("precision").mean(), pl.col("positives").sum()
+    pl.col("precision").mean(), pl.len().alias("weeks")
 ).sort("model", "month")
 
 # %%
@@ -78,10 +78,10 @@ display(Image(filename=str(folder / "figures" / "weekly.png")))
 
 # %% [markdown]
 # ## How far ahead are the labels in the extract?
-# For the positive test weeks, the distribution of weeks to the label date (1..horizon):
+# For the positive test weeks, the distribution of whole weeks to the label date (1..horizon):
 # every week a case is in the data before its label is a chance to flag it.
 
 # %%
 extract = load_extract(folder)
 positives = extract.filter((pl.col("label") == 1) & pl.col("split").is_not_null())
-positives.group_by(pl.col("weeks_to_label").ceil().alias("weeks")).len().sort("weeks")
+positives.group_by("weeks_to_label").len().sort("weeks_to_label")

@@ -31,7 +31,7 @@ from models import ladder
 from models.explain import explain
 from models.extract import ATTRIBUTES, research_extract
 from models.fairness import FAIRNESS_BAND, fairness
-from models.labels import REFUSAL, cases_known_before
+from models.labels import cases_known_before, later_refusals
 from models.splits import Split
 from pipelines import plots, tracking
 from pipelines.document import Document
@@ -75,24 +75,9 @@ def _rows(workspace: Workspace, settings: Settings, say: Say) -> _Rows:
         "student_key", *ATTRIBUTES
     )
     cases = cases_known_before(pl.scan_parquet(workspace.canonical_table("care_cases")), until)
-    refusals = (
-        cases.filter(pl.col("case_type") == REFUSAL)
-        .select("student_key", pl.col("label_date").alias("_refusal"))
-        .collect()
-    )
-    window = dt.timedelta(weeks=settings.train.horizon_weeks)
-    later = (
-        data.select("student_key", "as_of")
-        .join(refusals, on="student_key")
-        .filter(pl.col("_refusal") > pl.col("as_of") + window)
-        .select("student_key", "as_of")
-        .unique()
-        .with_columns(pl.lit(True).alias("later_refusal"))
-    )
-    data = (
-        data.join(students, on="student_key", how="left")
-        .join(later, on=["student_key", "as_of"], how="left")
-        .with_columns(pl.col("later_refusal").fill_null(False))
+    later = later_refusals(data.lazy(), cases, settings.train.horizon_weeks).collect()
+    data = data.join(students, on="student_key", how="left").join(
+        later, on=["student_key", "as_of"], how="left"
     )
     tests = pl.concat(
         [data.filter(s.part("test")).with_columns(split=pl.lit(s.name)) for s in splits]
@@ -104,7 +89,7 @@ def _pooled(result: ladder.RungResult) -> pl.DataFrame:
     return pl.concat(result.scored) if result.scored else pl.DataFrame()
 
 
-def _common(scored: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+def _common(scored: dict[str, pl.DataFrame], notes: list[str]) -> dict[str, pl.DataFrame]:
     """Restrict every model to the splits where all of them could be calibrated.
 
     A model calibrated on no split at all is left out (the report names its failures); when
@@ -113,6 +98,7 @@ def _common(scored: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
     present = {name: f for name, f in scored.items() if f.height}
     shared = set.intersection(*(set(f["split"].unique().to_list()) for f in present.values()))
     if not shared:  # no split every model has: each keeps its own (the table counts them)
+        notes.append(f"{', '.join(present)}: no split common to all; each is tested on its own")
         return present
     return {name: f.filter(pl.col("split").is_in(sorted(shared))) for name, f in present.items()}
 
@@ -204,8 +190,9 @@ def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> 
     boot, seed = conf.bootstrap, conf.seed
     say("signals, ablations and lead time")
     tables["signals"] = ev.signal_table(rows.tests, features, k=k_signal)
+    notes: list[str] = []
     tables["families"] = ev.ranking_table(
-        {n: _pooled(r) for n, r in families.items() if r.scored},
+        _common({n: _pooled(r) for n, r in families.items()}, notes),
         ks=(k, k_signal),
         n_boot=boot,
         seed=seed,
@@ -214,13 +201,13 @@ def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> 
         tables["families"], on="family", how="right"
     )
     tables["ablations"] = ev.ranking_table(
-        _common({n: _pooled(r) for n, r in ablations.items()}),
+        _common({n: _pooled(r) for n, r in ablations.items()}, notes),
         ks=(k, k_signal),
         n_boot=boot,
         seed=seed,
         baseline=ev.BASELINE,
     ).rename({"model": "features"})
-    compared = _common({ev.FULL: _pooled(full), **{n: _pooled(r) for n, r in rules.items()}})
+    compared = _common({ev.FULL: _pooled(full), **{n: _pooled(r) for n, r in rules.items()}}, notes)
     tables["lead_time"] = ev.lead_time_curve(compared, k=k)
     tables["rules_vs_model"] = ev.ranking_table(compared, ks=(k, k_signal), n_boot=boot, seed=seed)
     say("calibration, SHAP and week-by-week precision")
@@ -228,12 +215,14 @@ def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> 
         [ev.calibration_bins(f).with_columns(model=pl.lit(n)) for n, f in compared.items()]
     )
     tables["importance"], shap_values, shap_data = _shap(full, rows, features, settings)
+    # the rule to beat week by week: the best calibrated one (none when no rule could be)
     best_rule = max(
         (n for n in compared if n != ev.FULL),
         key=lambda n: np.nan_to_num(ladder.selection_score(rules[n]), nan=-np.inf),
+        default=None,
     )
     tables["weekly_precision"] = ev.weekly_precision(
-        {n: compared[n] for n in (ev.FULL, best_rule)}, k=k_signal
+        {n: compared[n] for n in (ev.FULL, best_rule) if n is not None}, k=k_signal
     )
     say("fairness and errors")
     full_rows = _with_rows(
@@ -246,7 +235,7 @@ def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> 
         ],
         how="vertical_relaxed",
     )
-    tables["errors"] = ev.error_profile(full_rows, features, k=k, seed=seed)
+    tables["errors"] = ev.error_profile(full_rows, features, k=k, seed=seed, min_cell=conf.min_cell)
     tables["false_positives"] = ev.false_positive_outcomes(
         full_rows, k=k, seed=seed, min_cell=conf.min_cell
     )
@@ -277,7 +266,7 @@ def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> 
     extract = research_extract(extract_rows, features, min_cell=conf.min_cell)
     extract_path = write_parquet(extract, folder / "research_extract.parquet")
     document = _document(
-        folder, rows, tables, shap_values, shap_data, failures, settings, best_rule
+        folder, rows, tables, shap_values, shap_data, failures + notes, settings, best_rule
     )
     report, _ = document.write()
     run_id = _log(workspace, settings, rows, tables, folder)
@@ -316,7 +305,7 @@ def _document(
     shap_data: np.ndarray,
     failures: list[str],
     settings: Settings,
-    best_rule: str,
+    best_rule: str | None,
 ) -> Document:
     conf = settings.evaluate
     k, k_signal = conf.list_percent, conf.signal_percent
@@ -328,19 +317,24 @@ def _document(
         f"on the weeks after); {rows.tests.height:,} test pupil-weeks, {positives:,} of them "
         f"followed by a new school-refusal case within {settings.train.horizon_weeks} weeks. "
         f"A pupil is flagged when in the top {k:g}% of their school that week. Intervals are "
-        f"95% pupil-bootstrap intervals ({conf.bootstrap} resamples). Learned model: "
-        f"{conf.model}, refitted on every split for every feature set."
+        f"95% pupil-bootstrap intervals ({conf.bootstrap} resamples): they hold the fitted "
+        "rankings fixed and treat pupils as independent (pupils of one school share a school), "
+        f"so they are narrower than a full refit-and-cluster bootstrap would give. Learned "
+        f"model: {conf.model}, refitted on every split for every feature set."
     )
     doc.figure(plots.splits_plot(rows.splits, fig / "splits.png"), "Forward splits")
     if failures:
         doc.note(
-            "Not calibrated (no metrics for that split; comparisons use the splits every model "
-            "has): " + "; ".join(failures)
+            "Not calibrated, or not compared on the same splits (a model has no metrics for a "
+            "split it could not be calibrated on; comparisons use the splits every model has): "
+            + "; ".join(failures)
         )
 
     doc.heading("1. Signals on their own")
     doc.text(
-        f"Each feature ranks the pupils of a school by itself, in its expected direction; "
+        f"Each feature ranks the pupils of a school by itself, in its expected direction (higher "
+        "is riskier where the catalog gives none; school-wide features tie every pupil of a "
+        "school, so their lift is 1); "
         f"precision, recall and lift (precision / base rate) in the top {k_signal:g}%, and the "
         "median lead time of the cases it flags. Prevalence: share of pupil-weeks where the "
         "feature is not 0."
@@ -383,7 +377,10 @@ def _document(
     doc.heading("3. Lead time: model against today's rules")
     doc.text(
         f"Share of new cases flagged (top {k:g}%) at least N weeks before their label date. "
-        "A case never flagged counts as missed."
+        "A case never flagged counts as missed; ties in a score are broken at random, averaged "
+        f"over {ev.TIE_DRAWS} draws. A lead is at most the {settings.train.horizon_weeks}-week "
+        "horizon, and a case whose label date falls early in a test slice has fewer test weeks "
+        "before it, so the shares for large N are lower bounds."
     )
     doc.table(tables["lead_time"])
     doc.figure(plots.lead_time_plot(tables["lead_time"], fig / "lead_time.png", k), "Lead time")
@@ -406,7 +403,9 @@ def _document(
     importance = tables["importance"]
     doc.text(
         f"SHAP (log-odds of the uncalibrated {conf.model}) on {len(shap_values):,} test rows of "
-        "the last split: mean absolute value per feature."
+        "the last split it was calibrated on: mean absolute value per feature. The dependence "
+        f"plots show the mean SHAP value per bin of the feature (bins of at least "
+        f"{conf.min_cell} rows; no single pupil's value is drawn)."
     )
     doc.table(importance.head(15))
     doc.figure(plots.importance_plot(importance, fig / "shap_importance.png"), "Global SHAP")
@@ -414,11 +413,18 @@ def _document(
     order = [feature_names().index(f) for f in top]
     doc.figure(
         plots.dependence_plot(
-            shap_values[:, order], shap_data[:, order], top, fig / "shap_dependence.png"
+            shap_values[:, order],
+            shap_data[:, order],
+            top,
+            fig / "shap_dependence.png",
+            min_rows=conf.min_cell,
         ),
         "SHAP dependence of the four most important features",
     )
-    doc.text(f"Precision in the top {k_signal:g}% week by week ({ev.FULL} and {best_rule}).")
+    doc.text(
+        f"Precision in the top {k_signal:g}% week by week ({ev.FULL}"
+        + (f" and {best_rule}, the best rule)." if best_rule else ").")
+    )
     doc.figure(
         plots.weekly_precision_plot(tables["weekly_precision"], fig / "weekly.png", k_signal),
         "Week-by-week precision",
@@ -447,15 +453,22 @@ def _document(
         "feature means, sorted by their difference in standard deviations of the feature."
     )
     doc.table(tables["errors"].head(15))
-    doc.text("What the false positives turn out to be:")
+    doc.text(
+        "What the false positives turn out to be (pupils; a refusal case after the window "
+        f"counts only if known before {rows.until}; counts under {conf.min_cell} are hidden, "
+        "with a second one when a single hidden count could be worked out):"
+    )
     doc.table(tables["false_positives"])
 
     doc.heading("7. Research extract")
     doc.text(
-        "research_extract.parquet: the catalog features, label, weeks to the label date, as-of "
-        "week and test split of every usable pupil-week, with fresh random pupil and school ids "
-        f"(a new draw each run) and group attributes blanked where a school's combination has "
-        f"fewer than {conf.min_cell} pupils. It is written to the workspace only, not to MLflow."
+        "research_extract.parquet: the catalog features, label, whole weeks to the label date, "
+        "as-of week and test split of every usable pupil-week, with fresh random pupil and "
+        "school ids (a new draw each run) and group attributes blanked where a school's "
+        f"combination has fewer than {conf.min_cell} pupils. It is pseudonymised, not "
+        "anonymous: whoever holds the school's raw data could recompute the features and link "
+        "rows back to pupils, so share it only under a data-sharing agreement. It is written "
+        "to the workspace only, not to MLflow."
     )
     doc.text(
         "Feature descriptions: "
@@ -481,9 +494,9 @@ def _log(
         mlflow.log_params(
             {
                 **{
-                    f"evaluate.{k}": v for k, v in settings.evaluate.model_dump(mode="json").items()
+                    f"evaluate.{n}": v for n, v in settings.evaluate.model_dump(mode="json").items()
                 },
-                **{f"train.{k}": v for k, v in settings.train.model_dump(mode="json").items()},
+                **{f"train.{n}": v for n, v in settings.train.model_dump(mode="json").items()},
                 "until": rows.until.isoformat(),
                 "input_fingerprint": manifest["fingerprint"],
                 "git_commit": tracking.git_commit(),
@@ -530,13 +543,13 @@ def load_extract(folder: Path) -> pl.DataFrame:
     """The de-identified research extract, with the column names the metrics expect.
 
     ``pupil`` and ``school`` become ``student_key`` and ``school_id``, and ``label_date`` is
-    restored from ``weeks_to_label``, so :mod:`models.evaluation` runs on it unchanged.
+    approximated from the whole ``weeks_to_label`` (the end of that week), so
+    :mod:`models.evaluation` runs on it unchanged (lead times to within a week).
     """
     return pl.read_parquet(folder / "research_extract.parquet").with_columns(
         pl.col("pupil").alias("student_key"),
         pl.col("school").alias("school_id"),
-        (
-            pl.col("as_of")
-            + pl.duration(days=(pl.col("weeks_to_label") * 7).round().cast(pl.Int64))
-        ).alias("label_date"),
+        (pl.col("as_of") + pl.duration(weeks=pl.col("weeks_to_label").cast(pl.Int64))).alias(
+            "label_date"
+        ),
     )

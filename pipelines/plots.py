@@ -100,6 +100,11 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
+def _spread(mid: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Error-bar lengths below and above ``mid`` (0 where an interval does not contain it)."""
+    return np.nan_to_num(np.clip(np.vstack([mid - low, high - mid]), 0, None))
+
+
 def interval_plot(
     table: pl.DataFrame, label: str, value: str, path: Path, title: str, xlabel: str
 ) -> Path:
@@ -111,7 +116,7 @@ def interval_plot(
     fig, ax = plt.subplots(figsize=(8, 0.8 + 0.4 * len(names)))
     y = np.arange(len(names))[::-1]
     ax.barh(y, mid, color="#6baed6")
-    ax.errorbar(mid, y, xerr=[mid - low, high - mid], fmt="none", ecolor="#333", capsize=3)
+    ax.errorbar(mid, y, xerr=_spread(mid, low, high), fmt="none", ecolor="#333", capsize=3)
     ax.set_yticks(y, names)
     ax.set_xlabel(xlabel)
     ax.set_title(title, fontsize=10)
@@ -160,17 +165,27 @@ def importance_plot(importance: pl.DataFrame, path: Path, top: int = 15) -> Path
     return _save(fig, path)
 
 
-def dependence_plot(values: np.ndarray, data: np.ndarray, names: list[str], path: Path) -> Path:
-    """SHAP value against feature value, one panel per feature (columns of ``values``/``data``)."""
+def dependence_plot(
+    values: np.ndarray, data: np.ndarray, names: list[str], path: Path, min_rows: int = 10
+) -> Path:
+    """Mean SHAP value against mean feature value per bin, one panel per feature.
+
+    Rows are sorted by the feature and cut into at most 20 equal-count bins of at least
+    ``min_rows`` rows: the curve's shape without any single pupil's value.
+    """
     cols = min(len(names), 2)
     rows = int(np.ceil(len(names) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False)
+    bins = max(1, min(20, len(values) // min_rows))
     for i, name in enumerate(names):
         ax = axes[i // cols][i % cols]
-        ax.scatter(data[:, i], values[:, i], s=6, alpha=0.4, color="#3182bd")
+        chunks = np.array_split(np.argsort(data[:, i], kind="stable"), bins)
+        x = [float(data[c, i].mean()) for c in chunks if len(c)]
+        y = [float(values[c, i].mean()) for c in chunks if len(c)]
+        ax.plot(x, y, marker="o", ms=3, color="#3182bd")
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xlabel(name, fontsize=8)
-        ax.set_ylabel("SHAP (log-odds)", fontsize=8)
+        ax.set_xlabel(f"{name} (bin mean)", fontsize=8)
+        ax.set_ylabel("mean SHAP (log-odds)", fontsize=8)
     for j in range(len(names), rows * cols):
         axes[j // cols][j % cols].axis("off")
     return _save(fig, path)
@@ -199,7 +214,7 @@ def fairness_plot(table: pl.DataFrame, path: Path, band: tuple[float, float]) ->
     ratio = shown["ratio"].to_numpy()
     low = shown["ratio_low"].to_numpy()
     high = shown["ratio_high"].to_numpy()
-    ax.errorbar(ratio, y, xerr=[ratio - low, high - ratio], fmt="o", color="#333", capsize=2)
+    ax.errorbar(ratio, y, xerr=_spread(ratio, low, high), fmt="o", color="#333", capsize=2)
     ax.axvline(1.0, color="grey", lw=0.8)
     ax.set_yticks(y, labels, fontsize=7)
     ax.set_xlabel("ratio to the reference group")

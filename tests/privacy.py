@@ -22,11 +22,16 @@ def identifying_needles(export: Path, key: bytes) -> list[bytes]:
 
 
 def file_blobs(paths: Iterable[Path]) -> list[bytes]:
-    """The bytes of each file, and of each member when the file is a zip archive."""
+    """The bytes of each file, of each member of a zip archive, and the text columns of a
+    Parquet file (its pages are compressed: an id inside would not show in its bytes)."""
     blobs = []
     for path in paths:
         if path.is_file():
             blobs.append(path.read_bytes())
+            if path.suffix == ".parquet":
+                frame = pl.read_parquet(path)
+                text = frame.select(pl.col(pl.String, pl.Categorical).cast(pl.String))
+                blobs.extend("\n".join(map(str, s.to_list())).encode() for s in text)
             if zipfile.is_zipfile(path):
                 with zipfile.ZipFile(path) as archive:
                     blobs.extend(archive.read(name) for name in archive.namelist())

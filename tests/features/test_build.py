@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,6 +12,8 @@ from polars.testing import assert_frame_equal
 from features.build import KEY_COLUMNS, META_COLUMNS, feature_table
 from features.calendar import flemish_calendar
 from features.catalog import CATALOG, FAMILIES
+from features.running import look_up
+from features.windows import between, running_lookups
 from tests.features.builders import AS_OF, EXPORT, features_at, prepared, row
 
 P1 = row(features_at(), "P1")
@@ -209,3 +212,55 @@ def test_windows_count_right_when_the_export_calendar_lists_only_school_days() -
     table = features_at(files={**EXPORT, "absences.csv": absences, "calendar.csv": calendar})
     assert row(table, "P1")["absence_rate_2w"] == pytest.approx(5 / (7 + 9))
     assert row(table, "P1")["absence_rate_4w"] == pytest.approx(6 / (9 + 9 + 7 + 9))
+
+
+def test_a_spell_running_over_the_summer_counts_only_its_days_this_school_year() -> None:
+    # P3 is ill on a parent's note on the last two school days of June and the first two of
+    # September: one run of consecutive school days, of which two fall in this school year.
+    across = "".join(
+        f"P3;{d};{half};Z;\n"
+        for d in ("2024-06-27", "2024-06-28", "2024-09-02", "2024-09-03")
+        for half in ("AM", "PM")
+    )
+    table = features_at(files={**EXPORT, "absences.csv": EXPORT["absences.csv"] + across})
+    p3 = row(table, "P3")
+    assert (p3["longest_spell_ytd"], p3["spells_ytd"], p3["current_spell_days"]) == (2, 1, 0)
+    assert (p3["illness_longest_spell_ytd"], p3["parent_note_spells_ytd"]) == (2, 1)
+    assert p3["illness_reports_12w"] == 1
+
+
+def test_window_counts_add_up_exactly_the_pupil_days_between_their_edges() -> None:
+    prep = prepared()
+    first, last = dt.date(2024, 6, 1), AS_OF  # what the pupils may see: edges are moved inside
+    edges = pl.date_range(dt.date(2024, 5, 27), dt.date(2024, 10, 14), "1d", eager=True)
+    grid = (
+        prep.pupils.lazy()
+        .join(pl.LazyFrame({"lo": edges}), how="cross")
+        .join(pl.LazyFrame({"hi": edges}), how="cross")
+        .filter(pl.col("lo") <= pl.col("hi"))
+    )
+    counts = [
+        between("absent_halves", "lo", "hi").alias("absent"),
+        between("late_minutes", "lo", "hi").alias("minutes"),
+    ]
+    got = look_up(grid, prep.counts, running_lookups(counts), (pl.lit(first), pl.lit(last)))
+    inside = (pl.col("date") >= pl.col("lo").clip(first, last)) & (
+        pl.col("date") < pl.col("hi").clip(first, last)
+    )
+    expected = (
+        grid.join(
+            prep.pupil_days.lazy().join(prep.pupils.lazy(), on="student_key"),
+            on="pupil",
+            how="left",
+        )
+        .group_by("pupil", "lo", "hi")
+        .agg(
+            pl.when(inside).then(pl.col(c)).otherwise(0).sum().cast(pl.Int32).alias(name)
+            for c, name in (("absent_halves", "absent"), ("late_minutes", "minutes"))
+        )
+    )
+    keys = ["pupil", "lo", "hi"]
+    assert_frame_equal(
+        got.select(*keys, *counts).sort(keys).collect(), expected.sort(keys).collect()
+    )
+    assert expected.select(pl.col("absent").max()).collect().item() > 0

@@ -116,7 +116,8 @@ def test_an_export_calendar_replaces_the_built_in_one_per_school() -> None:
 
 def test_an_event_on_a_date_the_export_calendar_lacks_is_quarantined_once() -> None:
     calendar = "date;school_day\n" + "".join(
-        f"2024-09-{d:02d};true\n" for d in (2, 4, 5, 6, 9, 10, 11, 12)  # no 3 September
+        f"2024-09-{d:02d};true\n"
+        for d in (2, 4, 5, 6, 9, 10, 11, 12)  # no 3 September
     )
     result = canonicalise(raw_tables({**TINY, "calendar.csv": calendar}), OPTIONS)
     assert [r[1:] for r in reasons(result, "absences")] == [

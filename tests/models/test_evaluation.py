@@ -15,7 +15,7 @@ from models.evaluation import (
     signal_table,
     weekly_precision,
 )
-from models.fairness import _pupil_totals, _rates, fairness, flags, group_metrics
+from models.fairness import _pupil_totals, _rates, fairness, group_metrics, with_flags
 
 WEEK = dt.date(2024, 10, 7)
 
@@ -58,7 +58,8 @@ def test_lead_time_curve_counts_cases_flagged_at_least_n_weeks_ahead() -> None:
     blind = frame.with_columns(score=pl.lit(0.0))
     curve = lead_time_curve({"model": good, "rule": blind}, k=2, max_weeks=4)
     assert curve["model"].to_list() == [1.0, 1.0, 1.0, 1.0, 0.0]  # flagged 3 weeks ahead
-    assert curve["rule"].to_list()[0] <= 0.02 + 1e-9  # 2 ranked places among 100 tied pupils
+    # 2 places among 100 tied pupils: a case is flagged 2% of the time (averaged over 5 draws)
+    assert curve["rule"].to_list()[0] <= 0.2
 
 
 def test_fairness_compares_groups_to_the_largest_and_suppresses_small_ones() -> None:
@@ -85,7 +86,7 @@ def test_fairlearn_point_estimates_match_the_totals_the_bootstrap_resamples() ->
         sen=pl.Series([i % 3 == 0 for i in range(300)]),
     )
     point = group_metrics(frame, "sen", k=10, seed=5)
-    totals = _pupil_totals(frame, "sen", flags(frame, 10, 5))
+    totals = _pupil_totals(with_flags(frame, 10, 5), "sen")
     for group in ("false", "true"):
         summed = totals.filter(pl.col("group") == group).drop("student_key", "group").sum()
         expected = _rates(summed.to_numpy()[0].astype(float))
@@ -134,18 +135,19 @@ def scored_weeks(n_weeks: int, n_pupils: int, cases: set[int], perfect: bool) ->
 
 
 def test_ranking_table_gives_a_perfect_model_full_precision_and_its_gain_over_a_baseline() -> None:
-    perfect = scored_weeks(4, 100, {3, 7}, perfect=True)
-    noise = scored_weeks(4, 100, {3, 7}, perfect=False)
+    cases = set(range(0, 200, 10))  # 20 cases among 200 pupils: the top 10% exactly
+    perfect = scored_weeks(4, 200, cases, perfect=True)
+    noise = scored_weeks(4, 200, cases, perfect=False)
     table = ranking_table(
-        {"noise": noise, "perfect": perfect}, ks=(2,), n_boot=50, baseline="noise"
+        {"noise": noise, "perfect": perfect}, ks=(10,), n_boot=50, baseline="noise"
     )
     rows = {r["model"]: r for r in table.iter_rows(named=True)}
-    assert rows["perfect"]["precision_at_2"] == pytest.approx(1.0)
-    assert rows["perfect"]["recall_at_2"] == pytest.approx(1.0)
-    assert rows["perfect"]["precision_at_2_low"] == pytest.approx(1.0)
-    assert rows["noise"]["gain_at_2"] == pytest.approx(1.0)
-    if rows["noise"]["precision_at_2"] > 0:
-        assert rows["perfect"]["gain_at_2"] == pytest.approx(1.0 / rows["noise"]["precision_at_2"])
+    assert rows["perfect"]["precision_at_10"] == pytest.approx(1.0)
+    assert rows["perfect"]["recall_at_10"] == pytest.approx(1.0)
+    assert rows["perfect"]["precision_at_10_low"] == pytest.approx(1.0)
+    assert rows["perfect"]["lift_at_10"] == pytest.approx(10.0)
+    assert rows["noise"]["gain_at_10"] == pytest.approx(1.0)
+    assert rows["perfect"]["gain_at_10"] == pytest.approx(1.0 / rows["noise"]["precision_at_10"])
     assert rows["perfect"]["flagged_4w_ahead"] == pytest.approx(1.0)  # flagged 6 weeks ahead
 
 
@@ -168,13 +170,19 @@ def test_false_positives_are_named_by_what_they_turn_out_to_be_and_small_cells_h
     table = false_positive_outcomes(frame, k=10)  # the 40 highest scores are flagged
     rows = {r["turns_out"]: r for r in table.iter_rows(named=True)}
     assert rows["truancy case in the window"]["pupils"] == 20
-    assert rows["no case"]["pupils"] == 15
     assert rows["school refusal after the window"]["suppressed"]
     assert rows["school refusal after the window"]["pupils"] is None
+    # one hidden cell would follow from the total: the next smallest (15) is hidden too
+    assert rows["no case"]["suppressed"] and rows["no case"]["pupils"] is None
 
 
 def test_error_profile_puts_the_feature_that_separates_most_first() -> None:
-    frame = week(100, set(range(5))).with_columns(score=pl.col("sick_bay_visits_4w"))
+    frame = week(400, set(range(12))).with_columns(
+        score=pl.col("sick_bay_visits_4w") + pl.Series(np.random.default_rng(9).random(400))
+    )
     table = error_profile(frame, ["sick_bay_visits_4w", "b_halfdays_ytd"], k=10)
     assert table["feature"][0] == "sick_bay_visits_4w"
-    assert table["true_positives"][0] == pytest.approx(5.0)
+    assert table["true_positives"][0] == pytest.approx(5.0)  # 12 cases, 28 others flagged
+    assert table["false_positives"][0] == pytest.approx(0.0)
+    hidden = error_profile(frame.filter(pl.col("student_key") > "p005"), ["b_halfdays_ytd"], k=10)
+    assert hidden["true_positives"][0] is None  # 6 flagged cases: fewer than 10 pupils
