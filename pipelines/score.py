@@ -41,6 +41,8 @@ class Champion:
     features: list[str]
     version: str
     rung: str
+    until: dt.date | None = None
+    """The training cut-off: outcomes before it were seen when the model was fitted."""
 
 
 def load_champion(workspace: Workspace, name: str) -> Champion:
@@ -57,8 +59,13 @@ def load_champion(workspace: Workspace, name: str) -> Champion:
         raise NoChampionError(
             f"no model {name!r} with alias {tracking.CHAMPION!r} in {workspace.root}; run `schoolpoort train` first"
         ) from exc
+    until = version.tags.get("until")
     return Champion(
-        model, list(model.feature_names_in_), str(version.version), version.tags.get("rung", "?")
+        model,
+        list(model.feature_names_in_),
+        str(version.version),
+        version.tags.get("rung", "?"),
+        dt.date.fromisoformat(until) if until else None,
     )
 
 
@@ -254,6 +261,13 @@ def run_score(
     """Score every date in ``dates`` with one load of the champion; returns the scores files."""
     champion = load_champion(workspace, settings.model_name)
     say(f"champion: {settings.model_name} version {champion.version} ({champion.rung})")
+    seen = [d for d in dates if champion.until is not None and d < champion.until]
+    if seen:
+        say(
+            f"warning: {len(seen)} of the dates ({seen[0]}..{seen[-1]}) lie before the champion's "
+            f"training cut-off {champion.until}: it was fitted on what followed them, so these "
+            "lists are a backfill, not a fair test of the model"
+        )
     build_features(workspace, dates, prepared, say=say)
     paths = []
     for as_of in dates:

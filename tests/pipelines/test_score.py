@@ -142,3 +142,16 @@ def test_the_html_list_renders_in_headless_chromium(
     assert len(colours) > 50  # text, the header band and the bars: not a blank page
     dark = (pixels[..., :3].mean(axis=-1) < 0.3).mean()
     assert 0.01 < dark < 0.5
+
+
+def test_scoring_before_the_training_cut_off_warns_that_it_is_a_backfill(
+    scored: tuple[Workspace, Path],
+) -> None:
+    ws, _ = scored
+    said: list[str] = []
+    run_score(ws, [AS_OF], SETTINGS, load_prepared(ws), say=said.append)
+    assert not [m for m in said if m.startswith("warning:")]  # 3 March: after 1 March
+    early = dt.date(2025, 2, 3)
+    run_score(ws, [early], SETTINGS, load_prepared(ws), say=said.append)
+    [warning] = [m for m in said if m.startswith("warning:")]
+    assert "2025-02-03" in warning and "cut-off 2025-03-01" in warning
