@@ -87,13 +87,26 @@ def _read_csv(path: Path) -> pl.DataFrame:
     data = _utf8_or_cp1252(path.read_bytes())
     if not data or data.isspace():
         raise ExportError(f"{path}: empty file (expected a header row)")
-    return pl.read_csv(
+    frame = pl.read_csv(
         data,
         separator=_separator(data, path),
         infer_schema=False,
         row_index_name=ROW,
         row_index_offset=2,  # line 1 is the header
     )
+    return _line_numbers(frame) if b'"' in data else frame
+
+
+def _line_numbers(frame: pl.DataFrame) -> pl.DataFrame:
+    """Row numbers as the file's line numbers when quoted fields hold line breaks.
+
+    Each break inside a field moves every later row one line down.
+    """
+    texts = [c for c in frame.columns if c != ROW]
+    breaks = pl.sum_horizontal(
+        [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in texts]
+    ).cast(pl.Int64)
+    return frame.with_columns((pl.col(ROW).cast(pl.Int64) + breaks.cum_sum() - breaks).alias(ROW))
 
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:

@@ -140,3 +140,15 @@ def test_xlsx_cells_are_read_as_text_even_after_many_numbers(tmp_path: Path) -> 
     assert frame["student_id"][-1] == "A12"
     assert frame["student_id"][0].removesuffix(".0") == "1001"
     assert frame["time"][0] == "08:30"
+
+
+def test_rows_after_a_quoted_line_break_keep_their_line_numbers(tmp_path: Path) -> None:
+    # L1's class spans lines 2-3, so L2 stands on line 4 and L3 on line 5 of the file.
+    text = ENROL.replace("1;2024-09-02;1A;\nL2", '1;2024-09-02;"1A\nlatin";\nL2', 1)
+    path = tmp_path / "enrolments.csv"
+    path.write_text(text, encoding="utf-8")
+    frame = read(path)
+    assert frame["class_id"][0] == "1A\nlatin"
+    lines = text.splitlines()
+    assert lines[3].startswith("L2;") and lines[4].startswith("L3;")
+    assert frame.select("_row", "student_id").rows() == [(2, "L1"), (4, "L2"), (5, "L3")]
