@@ -147,6 +147,16 @@ def ingest(
         fail("reconciliation does not balance: rows were lost (a bug; please report it)")
 
 
+def _modelling_errors() -> tuple[type[Exception], ...]:
+    """What `train` and `evaluate` report in one line (imported late: --help stays quick)."""
+    from features.build import OutsideCalendarError
+    from models.ladder import CalibrationError
+    from pipelines.features import MissingInputError
+    from pipelines.train import TrainingError
+
+    return (MissingInputError, TrainingError, SettingsError, OutsideCalendarError, CalibrationError)
+
+
 def _day(value: dt.datetime | None) -> dt.date | None:
     return value.date() if value is not None else None
 
@@ -224,11 +234,8 @@ def train(
     config: ConfigOpt = None,
 ) -> None:
     """Train the ladder (rules, scorecard, monotone boosting) on forward splits; register the champion."""
-    from features.build import OutsideCalendarError
-    from models.ladder import CalibrationError
-    from pipelines.features import MissingInputError
     from pipelines.tracking import ui_command
-    from pipelines.train import TrainingError, run_train
+    from pipelines.train import run_train
 
     try:
         settings = Settings.load(
@@ -238,13 +245,7 @@ def train(
             train__horizon_weeks=horizon_weeks,
         )
         report = run_train(Workspace(settings.workspace), settings.train, say)
-    except (
-        MissingInputError,
-        TrainingError,
-        SettingsError,
-        OutsideCalendarError,
-        CalibrationError,
-    ) as exc:
+    except _modelling_errors() as exc:
         fail(str(exc))
     out.print(f"\nladder: mean over {len(report.splits)} forward splits (until {report.until})")
     out.print(format_table(report.table()))
@@ -325,11 +326,7 @@ def evaluate(
     config: ConfigOpt = None,
 ) -> None:
     """Research evaluation: signals, ablations, lead time, calibration, fairness, errors, extract."""
-    from features.build import OutsideCalendarError
-    from models.ladder import CalibrationError
     from pipelines.evaluate import run_evaluate
-    from pipelines.features import MissingInputError
-    from pipelines.train import TrainingError
 
     try:
         settings = Settings.load(
@@ -340,13 +337,7 @@ def evaluate(
             evaluate__bootstrap=bootstrap,
         )
         result = run_evaluate(Workspace(settings.workspace), settings, say)
-    except (
-        MissingInputError,
-        TrainingError,
-        SettingsError,
-        OutsideCalendarError,
-        CalibrationError,
-    ) as exc:
+    except _modelling_errors() as exc:
         fail(str(exc))
     k = settings.evaluate.list_percent
     out.print(f"\nablations (top {k:g}% of each school, pooled over {len(result.splits)} splits):")
