@@ -41,6 +41,13 @@ WorkspaceOpt = Annotated[
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); flags override it.")
 ]
+UntilOpt = Annotated[
+    dt.datetime | None,
+    typer.Option(
+        formats=["%Y-%m-%d"],
+        help="Use only what was known before this date (default: after the last event).",
+    ),
+]
 
 
 def fail(message: str) -> NoReturn:
@@ -220,13 +227,7 @@ def features(
 @app.command()
 def train(
     workspace: WorkspaceOpt = Path("workspace"),
-    until: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            formats=["%Y-%m-%d"],
-            help="Use only what was known before this date (default: after the last event).",
-        ),
-    ] = None,
+    until: UntilOpt = None,
     horizon_weeks: Annotated[
         int | None,
         typer.Option(help="Weeks after an as-of date in which a new case counts (default 8)."),
@@ -309,13 +310,7 @@ def score(
 @app.command()
 def evaluate(
     workspace: WorkspaceOpt = Path("workspace"),
-    until: Annotated[
-        dt.datetime | None,
-        typer.Option(
-            formats=["%Y-%m-%d"],
-            help="Evaluate on what was known before this date (default: as train).",
-        ),
-    ] = None,
+    until: UntilOpt = None,
     model: Annotated[
         str | None,
         typer.Option(help="Learned model refitted for ablations: scorecard or monotone_gbm."),
