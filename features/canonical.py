@@ -470,12 +470,57 @@ def _calendar_schema() -> dict[str, pl.DataType]:
     }
 
 
+SUMMER_GAP_DAYS = 35
+"""A school day after this many days without school starts a school year (only summers are
+that long: Christmas and Easter take two weeks, autumn and winter breaks one or two)."""
+_GENERAL = "\x00general"  # the rows for every school, as a join key
+
+
+def _own_school_years(rows: pl.DataFrame) -> pl.Series:
+    """Each row's school year, read off the export's own calendar, school by school.
+
+    A school year starts on the first school day after a break of :data:`SUMMER_GAP_DAYS`
+    days or more and is named by that day's calendar year; the days up to the next start
+    belong to it (summer to the year that ended). Dates before the calendar's first such
+    start belong to the year before it. A calendar with no summer in it falls back to the
+    Flemish rule (:func:`features.calendar.school_year_of`).
+    """
+    keyed = rows.select(
+        pl.col("school_id").fill_null(_GENERAL), "date", "school_day"
+    ).with_row_index("_order")
+    school_days = keyed.filter("school_day").sort("school_id", "date")
+    gap = (pl.col("date") - pl.col("date").shift(1)).over("school_id").dt.total_days()
+    starts = school_days.filter(gap >= SUMMER_GAP_DAYS).select(
+        "school_id", pl.col("date").alias("_start"), pl.col("date").dt.year().alias("_year")
+    )
+    firsts = starts.group_by("school_id").agg((pl.col("_year").min() - 1).alias("_before"))
+    years = (
+        keyed.sort("date")
+        .join_asof(
+            starts.sort("_start"),
+            left_on="date",
+            right_on="_start",
+            by="school_id",
+            check_sortedness=False,  # sorted by date, so within every school too
+        )
+        .join(firsts, on="school_id", how="left")
+        .sort("_order")
+        .select(
+            pl.coalesce(
+                "_year",
+                "_before",
+                pl.col("date").map_elements(flemish.school_year_of, return_dtype=pl.Int32),
+            ).cast(pl.Int16)
+        )
+    )
+    return years.to_series().alias("school_year")
+
+
 def _export_calendar(rows: pl.DataFrame) -> pl.DataFrame:
     # A calendar without periods: two half-days on a school day, as Flemish registration has.
-    school_year = pl.col("date").map_elements(flemish.school_year_of, return_dtype=pl.Int16)
     return rows.with_columns(
         periods=pl.coalesce("periods", pl.when("school_day").then(2).otherwise(0)).cast(pl.Int8),
-        school_year=school_year,
+        school_year=_own_school_years(rows),
     ).select(_calendar_schema().keys())
 
 

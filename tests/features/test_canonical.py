@@ -307,3 +307,35 @@ def test_events_read_the_calendar_grid_as_they_would_read_the_calendar() -> None
     # 36 events, 3 schools x 6 days: the grid is read (and with one event the events are).
     assert canonical._event_calendar_flags(events, days, schools).equals(expected)
     assert canonical._event_calendar_flags(events[5:6], days, schools).equals(expected[5:6])
+
+
+def test_an_export_calendar_names_school_years_by_its_own_summers() -> None:
+    """A calendar whose years start in late August (Ed-Fi, say): each school's own summer
+    decides, not the Flemish 1 September."""
+
+    def weekdays(start: dt.date, end: dt.date) -> list[dt.date]:
+        n = (end - start).days + 1
+        days = (start + dt.timedelta(days=i) for i in range(n))
+        return [d for d in days if d.weekday() < 5]
+
+    us = weekdays(dt.date(2023, 8, 23), dt.date(2024, 5, 31)) + weekdays(
+        dt.date(2024, 8, 21), dt.date(2024, 12, 20)
+    )
+    summer = [dt.date(2024, 7, 1)]
+    flemish_days = weekdays(dt.date(2024, 9, 2), dt.date(2024, 12, 20))
+    rows = pl.DataFrame(
+        {
+            "school_id": ["US"] * (len(us) + 1) + [None] * len(flemish_days),
+            "date": us + summer + flemish_days,
+            "school_day": [True] * len(us) + [False] + [True] * len(flemish_days),
+            "periods": pl.Series([None] * (len(us) + 1 + len(flemish_days)), dtype=pl.Int8),
+            "holiday": pl.Series([None] * (len(us) + 1 + len(flemish_days)), dtype=pl.String),
+        },
+        schema_overrides={"school_id": pl.String},
+    )
+    table = canonical._export_calendar(rows)
+    year = {(s, d): y for s, d, y in table.select("school_id", "date", "school_year").rows()}
+    assert year[("US", dt.date(2023, 8, 23))] == 2023  # the Flemish rule said 2022
+    assert year[("US", dt.date(2024, 7, 1))] == 2023  # summer belongs to the year that ended
+    assert year[("US", dt.date(2024, 8, 21))] == 2024
+    assert year[(None, dt.date(2024, 9, 2))] == 2024  # no summer in it: the Flemish rule
