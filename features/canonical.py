@@ -471,16 +471,17 @@ def _calendar_schema() -> dict[str, pl.DataType]:
 
 
 SUMMER_GAP_DAYS = 35
-"""A school day after this many days without school starts a school year (only summers are
-that long: Christmas and Easter take two weeks, autumn and winter breaks one or two)."""
+"""A school day after this many days without school, in a break centred between 15 June and
+15 September, starts a school year (Christmas and Easter take two weeks, autumn and winter
+breaks one or two; a closure in spring, such as March-May 2020, is not a summer)."""
 _GENERAL = "\x00general"  # the rows for every school, as a join key
 
 
 def _own_school_years(rows: pl.DataFrame) -> pl.Series:
     """Each row's school year, read off the export's own calendar, school by school.
 
-    A school year starts on the first school day after a break of :data:`SUMMER_GAP_DAYS`
-    days or more and is named by that day's calendar year; the days up to the next start
+    A school year starts on the first school day after a summer break (:data:`SUMMER_GAP_DAYS`
+    days or more, centred in the summer) and is named by that day's calendar year; the days up to the next start
     belong to it (summer to the year that ended). Dates before the calendar's first such
     start belong to the year before it. A calendar with no summer in it falls back to the
     Flemish rule (:func:`features.calendar.school_year_of`).
@@ -489,8 +490,12 @@ def _own_school_years(rows: pl.DataFrame) -> pl.Series:
         pl.col("school_id").fill_null(_GENERAL), "date", "school_day"
     ).with_row_index("_order")
     school_days = keyed.filter("school_day").sort("school_id", "date")
-    gap = (pl.col("date") - pl.col("date").shift(1)).over("school_id").dt.total_days()
-    starts = school_days.filter(gap >= SUMMER_GAP_DAYS).select(
+    previous = pl.col("date").shift(1).over("school_id")
+    middle = previous + (pl.col("date") - previous) / 2
+    month_day = middle.dt.month().cast(pl.Int32) * 100 + middle.dt.day().cast(pl.Int32)
+    in_summer = month_day.is_between(615, 915)
+    long_break = (pl.col("date") - previous).dt.total_days() >= SUMMER_GAP_DAYS
+    starts = school_days.filter(long_break & in_summer).select(
         "school_id", pl.col("date").alias("_start"), pl.col("date").dt.year().alias("_year")
     )
     firsts = starts.group_by("school_id").agg((pl.col("_year").min() - 1).alias("_before"))

@@ -318,9 +318,13 @@ def test_an_export_calendar_names_school_years_by_its_own_summers() -> None:
         days = (start + dt.timedelta(days=i) for i in range(n))
         return [d for d in days if d.weekday() < 5]
 
-    us = weekdays(dt.date(2023, 8, 23), dt.date(2024, 5, 31)) + weekdays(
-        dt.date(2024, 8, 21), dt.date(2024, 12, 20)
-    )
+    closed = (dt.date(2024, 3, 16), dt.date(2024, 4, 30))  # a spring closure is not a summer
+    us = [
+        d
+        for d in weekdays(dt.date(2023, 8, 23), dt.date(2024, 5, 31))
+        + weekdays(dt.date(2024, 8, 21), dt.date(2024, 12, 20))
+        if not closed[0] <= d <= closed[1]
+    ]
     summer = [dt.date(2024, 7, 1)]
     flemish_days = weekdays(dt.date(2024, 9, 2), dt.date(2024, 12, 20))
     rows = pl.DataFrame(
@@ -336,6 +340,7 @@ def test_an_export_calendar_names_school_years_by_its_own_summers() -> None:
     table = canonical._export_calendar(rows)
     year = {(s, d): y for s, d, y in table.select("school_id", "date", "school_year").rows()}
     assert year[("US", dt.date(2023, 8, 23))] == 2023  # the Flemish rule said 2022
+    assert year[("US", dt.date(2024, 5, 2))] == 2023  # after the closure: the same year
     assert year[("US", dt.date(2024, 7, 1))] == 2023  # summer belongs to the year that ended
     assert year[("US", dt.date(2024, 8, 21))] == 2024
     assert year[(None, dt.date(2024, 9, 2))] == 2024  # no summer in it: the Flemish rule
