@@ -11,7 +11,19 @@ runner = CliRunner()
 
 
 def test_every_command_has_help() -> None:
-    for command in ("simulate", "ingest", "edfi", "features", "train", "score", "demo"):
+    commands = [c.name or c.callback.__name__ for c in app.registered_commands]  # type: ignore[union-attr]
+    assert commands == [
+        "simulate",
+        "ingest",
+        "edfi",
+        "features",
+        "train",
+        "score",
+        "evaluate",
+        "serve",
+        "demo",
+    ]
+    for command in commands:
         result = runner.invoke(app, [command, "--help"])
         assert result.exit_code == 0, result.output
         assert "Usage" in result.output
