@@ -8,7 +8,13 @@ step's own, read with ``os.wait4``):
 2. the ingest: ``pipelines.ingest.run_ingest(export, Workspace(tmp), IngestSettings())``:
    seconds, rows read (the reconciliation's ``read``), peak RSS, and where its time went
    (reading the files, validating/mapping/pseudonymising, writing, the input fingerprint);
-3. an imports-only child: the RSS every child starts from.
+3. the bound: the cheapest way found to do four of the steps every ingest must do, and
+   nothing else (no validation, duplicates, HMAC, enrolment or calendar check, code mapping):
+   read every CSV as text (the raw values are kept for quarantine), find each row's pupil among
+   the enrolled ids, sort each table by pupil, and write Parquet. Two designs are timed, one
+   keeping text columns and one dictionary-encoding every column first; the cheaper one
+   bounds from below what an ingest built from polars' primitives can reach on this machine;
+4. an imports-only child: the RSS every child starts from.
 
 The target of the issue is an ingest within 3x of the floor. Seconds are timed inside the
 child around the work only (not interpreter start-up); ``--repeat N`` runs each step N
@@ -26,6 +32,8 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
+import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -56,7 +64,69 @@ def step_floor(root: str, export: str) -> dict[str, Any]:
     return {"seconds": seconds, "rows": sum(rows.values()), "files": rows, "polars": pl.__version__}
 
 
-STEPS = {**harness.SHARED_STEPS, "floor": step_floor}
+class _Laps:
+    """Seconds since the previous lap, by name."""
+
+    def __init__(self) -> None:
+        self.spent: dict[str, float] = {}
+        self._mark = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.spent[name] = now - self._mark
+        self._mark = now
+
+
+def step_bound(root: str, export: str, out: str) -> dict[str, Any]:
+    """Read as text, find each row's pupil, sort by pupil, write Parquet: two designs, timed.
+
+    ``text``: the text columns are gathered into pupil order and written as they are.
+    ``codes``: every column is dictionary-encoded first (the pupil as a position among the
+    enrolled ids), so that sorting and writing move small integers.
+    """
+    import polars as pl
+
+    files = sorted(Path(export).glob("*.csv"))
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    parts: dict[str, dict[str, float]] = {}
+    for design in ("text", "codes"):
+        watch = _Laps()
+        lap = watch.lap
+        frames = {p.stem: pl.read_csv(p, separator=";", infer_schema=False) for p in files}
+        lap("read")
+        ids = frames["enrolments"]["student_id"].unique().sort()
+        pupil = pl.col("student_id").cast(pl.Enum(ids), strict=False)
+        keyed = {name: f for name, f in frames.items() if "student_id" in f.columns}
+        if design == "text":
+            order = {name: f.select(pupil.to_physical()).to_series() for name, f in keyed.items()}
+        else:
+            keyed = {
+                name: f.select(
+                    pupil,
+                    *[
+                        pl.col(c).cast(pl.Categorical(pl.Categories.random()))
+                        for c in f.columns
+                        if c != "student_id"
+                    ],
+                )
+                for name, f in keyed.items()
+            }
+            order = {name: f["student_id"].to_physical() for name, f in keyed.items()}
+        lap("lookup")
+        tables = {name: keyed[name][o.arg_sort()] for name, o in order.items()}
+        lap("sort")
+        for name, frame in tables.items():
+            frame.write_parquet(folder / f"{design}-{name}.parquet", compression="zstd")
+        lap("write")
+        parts[design] = {**watch.spent, "seconds": sum(watch.spent.values())}
+        del frames, keyed, tables
+    shutil.rmtree(folder, ignore_errors=True)
+    best = min(parts, key=lambda d: parts[d]["seconds"])
+    return {"seconds": parts[best]["seconds"], "design": best, "designs": parts}
+
+
+STEPS = {**harness.SHARED_STEPS, "floor": step_floor, "bound": step_bound}
 
 
 def main(argv: list[str]) -> None:
@@ -73,14 +143,19 @@ def main(argv: list[str]) -> None:
     )
     floors: list[Measured] = []
     ingests: list[Measured] = []
+    bounds: list[Measured] = []
     for i in range(args.repeat):
-        order = ("floor", "ingest") if i % 2 == 0 else ("ingest", "floor")
+        order = ("floor", "bound", "ingest") if i % 2 == 0 else ("ingest", "bound", "floor")
         for step in order:
             log(f"run {i + 1}/{args.repeat}: {step}")
             if step == "floor":
                 floors.append(
                     harness.run_child(SCRIPT, "floor", {"root": str(root), "export": str(export)})
                 )
+            elif step == "bound":
+                with tempfile.TemporaryDirectory(prefix="bound-", dir=root) as tmp:
+                    params = {"root": str(root), "export": str(export), "out": tmp}
+                    bounds.append(harness.run_child(SCRIPT, "bound", params))
             else:
                 with tempfile.TemporaryDirectory(prefix="ingest-ws-", dir=root) as tmp:
                     params = {
@@ -93,6 +168,7 @@ def main(argv: list[str]) -> None:
 
     floor_s = harness.median_of(floors, "seconds")
     ingest_s = harness.median_of(ingests, "seconds")
+    bound_s = harness.median_of(bounds, "seconds")
     floor_rows = int(floors[0].result["rows"])
     ingest_rows = int(ingests[0].result["rows"])
 
@@ -107,6 +183,9 @@ def main(argv: list[str]) -> None:
             ["step", "rows read", "seconds", "rows/second", "peak RSS (MiB)"],
             [
                 row("floor: pl.read_csv", floor_rows, floor_s, harness.peak_of(floors)),
+                row(
+                    "bound: read, pupil, sort, write", floor_rows, bound_s, harness.peak_of(bounds)
+                ),
                 row("ingest: run_ingest", ingest_rows, ingest_s, harness.peak_of(ingests)),
                 [
                     "imports only",
@@ -129,6 +208,27 @@ def main(argv: list[str]) -> None:
                 for f, i in zip(floors, ingests, strict=True)
             )
         )
+
+    print(
+        f"ratio bound/floor: {bound_s / floor_s:.1f}x; ratio ingest/bound: {ingest_s / bound_s:.1f}x"
+    )
+    print("\nthe bound's two designs (median seconds, x floor):")
+    print(
+        harness.table(
+            ["design", "read", "lookup", "sort", "write", "total", "x floor"],
+            [
+                [
+                    design,
+                    *(
+                        f"{statistics.median(b.result['designs'][design][p] for b in bounds):.2f}"
+                        for p in ("read", "lookup", "sort", "write", "seconds")
+                    ),
+                    f"{statistics.median(b.result['designs'][design]['seconds'] for b in bounds) / floor_s:.1f}",
+                ]
+                for design in ("text", "codes")
+            ],
+        )
+    )
 
     parts = ["read_s", "canonicalise_s", "write_s", "fingerprint_s"]
     print("\nwhere the ingest's time goes (median seconds, share of the ingest):")
