@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,48 +61,62 @@ def _example(rows: pl.DataFrame, quarantine_file: Path) -> str:
     return f"{first['file']} row {first['row']} column {first['column']}: {first['reason']}{more}; see {quarantine_file}"
 
 
-def run_ingest(
-    export: Path, workspace: Workspace, settings: IngestSettings, say: Say = print
-) -> IngestReport:
-    """Read ``export``, write canonical Parquet, quarantine and the identity map into ``workspace``."""
-    files, notices = find_tables(export)
-    profile = load_profile(settings.codes)
-    raw: dict[str, ReadResult] = {}
-    for name, path in files.items():
-        say(f"reading {path.name}")
-        raw[name] = read_table(name, path)
-        notices.extend(raw[name].notices)
-    say("validating, mapping codes and pseudonymising")
-    result: Canonical = canonicalise(
-        {name: r.table for name, r in raw.items()},
-        IngestOptions(
-            profile=profile,
-            key=workspace.key(),
-            allow_unknown_codes=settings.allow_unknown_codes,
-            morning_lessons=settings.morning_lessons,
-        ),
-    )
-    notices.extend(result.notices)
-    unbalanced = [r.line() for r in result.reconciliation if not r.balanced]
-    if unbalanced:  # nothing is written from an ingest that cannot account for every row
-        raise ExportError(f"reconciliation does not balance, nothing written: {unbalanced[0]}")
-
-    for name, frame in result.tables.items():
-        write_parquet(frame, workspace.canonical_table(name))
+def _write_quarantine(quarantine: dict[str, pl.DataFrame], workspace: Workspace) -> list[str]:
+    """Each table's quarantined rows as ``quarantine/<table>.csv`` (removed when none); one
+    example per table for the console."""
     examples = []
-    for name, rows in result.quarantine.items():
+    for name, rows in quarantine.items():
         path = workspace.quarantine / f"{name}.csv"
         if rows.height:
             write_csv(rows, path)
             examples.append(_example(rows, path))
         else:
             path.unlink(missing_ok=True)
-    private_dir(workspace.secrets)
-    write_parquet(result.identities, workspace.secrets / "identity_map.parquet", mode=0o600)
+    return examples
 
-    report = IngestReport(
-        result.reconciliation, notices, examples, fingerprint(list(files.values()))
-    )
+
+def run_ingest(
+    export: Path, workspace: Workspace, settings: IngestSettings, say: Say = print
+) -> IngestReport:
+    """Read ``export``, write canonical Parquet, quarantine and the identity map into ``workspace``.
+
+    The input fingerprint is hashed in the background while the tables are read and checked
+    (hashlib lets go of the GIL).
+    """
+    files, notices = find_tables(export)
+    profile = load_profile(settings.codes)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        printed = pool.submit(fingerprint, list(files.values()))
+        raw: dict[str, ReadResult] = {}
+        for name, path in files.items():
+            say(f"reading {path.name}")
+            raw[name] = read_table(name, path)
+            notices.extend(raw[name].notices)
+        say("validating, mapping codes and pseudonymising")
+        result: Canonical = canonicalise(
+            {name: r.table for name, r in raw.items()},
+            IngestOptions(
+                profile=profile,
+                key=workspace.key(),
+                allow_unknown_codes=settings.allow_unknown_codes,
+                morning_lessons=settings.morning_lessons,
+            ),
+        )
+        del raw  # the raw text is not needed any more: freed before writing
+        notices.extend(result.notices)
+        unbalanced = [r.line() for r in result.reconciliation if not r.balanced]
+        if unbalanced:  # nothing is written from an ingest that cannot account for every row
+            raise ExportError(f"reconciliation does not balance, nothing written: {unbalanced[0]}")
+
+        say("writing the canonical tables")
+        for name, frame in result.tables.items():
+            write_parquet(frame, workspace.canonical_table(name))
+        examples = _write_quarantine(result.quarantine, workspace)
+        private_dir(workspace.secrets)
+        write_parquet(result.identities, workspace.secrets / "identity_map.parquet", mode=0o600)
+        input_print = printed.result()
+
+    report = IngestReport(result.reconciliation, notices, examples, input_print)
     write_json(
         {
             "fingerprint": report.fingerprint,
