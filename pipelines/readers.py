@@ -100,13 +100,16 @@ def _read_csv(path: Path) -> pl.DataFrame:
 def _line_numbers(frame: pl.DataFrame) -> pl.DataFrame:
     """Row numbers as the file's line numbers when quoted fields hold line breaks.
 
-    Each break inside a field moves every later row one line down.
+    Each break inside a field moves every later row one line down; a break inside a quoted
+    column name moves every row down.
     """
     texts = [c for c in frame.columns if c != ROW]
+    in_header = sum(name.count("\n") for name in texts)
     breaks = pl.sum_horizontal(
         [pl.col(c).str.count_matches("\n", literal=True).fill_null(0) for c in texts]
     ).cast(pl.Int64)
-    return frame.with_columns((pl.col(ROW).cast(pl.Int64) + breaks.cum_sum() - breaks).alias(ROW))
+    shift = breaks.cum_sum() - breaks + in_header
+    return frame.with_columns((pl.col(ROW).cast(pl.Int64) + shift).alias(ROW))
 
 
 def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
@@ -174,7 +177,8 @@ def read_table(name: str, path: Path) -> ReadResult:
     notices = []
     extra = [c for c in frame.columns if c not in declared and c != ROW]
     if extra:
-        notices.append(f"{path.name}: ignoring columns not in the contract: {', '.join(extra)}")
+        names = ", ".join(c.replace("\n", "\\n") for c in extra)  # a notice is one line
+        notices.append(f"{path.name}: ignoring columns not in the contract: {names}")
     absent = [c for c in declared if c not in frame.columns]
     frame = frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in absent])
     frame = frame.select(ROW, *declared).with_columns(pl.col(ROW).cast(pl.Int64))

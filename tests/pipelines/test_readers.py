@@ -152,3 +152,18 @@ def test_rows_after_a_quoted_line_break_keep_their_line_numbers(tmp_path: Path) 
     lines = text.splitlines()
     assert lines[3].startswith("L2;") and lines[4].startswith("L3;")
     assert frame.select("_row", "student_id").rows() == [(2, "L1"), (4, "L2"), (5, "L3")]
+
+
+def test_a_quoted_line_break_in_the_header_moves_every_row_down(tmp_path: Path) -> None:
+    # An extra column's name spans lines 1-2, so L1 stands on line 3 of the file.
+    header, rest = ENROL.split("\n", 1)
+    text = f'{header};"note\nfrom the office"\n' + rest.replace("\n", ";\n")
+    path = tmp_path / "enrolments.csv"
+    path.write_text(text, encoding="utf-8")
+    result = read_table("enrolments", path)
+    lines = text.splitlines()
+    assert lines[2].startswith("L1;") and lines[3].startswith("L2;")
+    assert result.table.frame.select("_row", "student_id").rows()[:2] == [(3, "L1"), (4, "L2")]
+    assert result.notices == (
+        "enrolments.csv: ignoring columns not in the contract: note\\nfrom the office",
+    )
