@@ -108,13 +108,14 @@ def run_ingest(
         if unbalanced:  # nothing is written from an ingest that cannot account for every row
             raise ExportError(f"reconciliation does not balance, nothing written: {unbalanced[0]}")
 
-        say("writing the canonical tables")
-        for name, frame in result.tables.items():
-            write_parquet(frame, workspace.canonical_table(name))
-        examples = _write_quarantine(result.quarantine, workspace)
-        private_dir(workspace.secrets)
-        write_parquet(result.identities, workspace.secrets / "identity_map.parquet", mode=0o600)
-        input_print = printed.result()
+        input_print = printed.result()  # long done; a failure to hash stops before writing
+
+    say("writing the canonical tables")
+    for name, frame in result.tables.items():
+        write_parquet(frame, workspace.canonical_table(name))
+    examples = _write_quarantine(result.quarantine, workspace)
+    private_dir(workspace.secrets)
+    write_parquet(result.identities, workspace.secrets / "identity_map.parquet", mode=0o600)
 
     report = IngestReport(result.reconciliation, notices, examples, input_print)
     write_json(

@@ -73,9 +73,25 @@ def _utf8_or_cp1252(data: bytes) -> bytes:
     return data
 
 
-def _separator(data: bytes, path: Path) -> str:
+def _header(data: bytes) -> bytes:
+    """The header row: up to the first line break outside quotes (a column name may hold one)."""
+    start, quotes = 0, 0
     end = data.find(b"\n")
-    header = data if end < 0 else data[:end]  # not split(): that would copy the whole rest
+    while end >= 0:
+        quotes += data.count(b'"', start, end)
+        if quotes % 2 == 0:
+            return data[:end]  # not split(): that would copy the whole rest
+        start, end = end, data.find(b"\n", end + 1)
+    return data
+
+
+def _one_line(names: list[str]) -> str:
+    """Column names for a one-line message: line breaks inside a name shown as ``\\n``."""
+    return ", ".join(n.replace("\r", "\\r").replace("\n", "\\n") for n in names)
+
+
+def _separator(data: bytes, path: Path) -> str:
+    header = _header(data)
     counts = {sep: header.count(sep.encode()) for sep in (";", ",", "\t")}
     best = max(counts, key=lambda s: counts[s])
     if counts[best] == 0 and b"\x00" in data[:1024]:
@@ -170,15 +186,14 @@ def read_table(name: str, path: Path) -> ReadResult:
     declared = contract.columns(name)
     missing = [c for c in contract.required_columns(name) if c not in frame.columns]
     if missing:
-        found = ", ".join(c for c in frame.columns if c != ROW)
+        found = _one_line([c for c in frame.columns if c != ROW])
         raise ExportError(
             f"{path}: missing required column {', '.join(repr(m) for m in missing)} (found: {found})"
         )
     notices = []
     extra = [c for c in frame.columns if c not in declared and c != ROW]
     if extra:
-        names = ", ".join(c.replace("\n", "\\n") for c in extra)  # a notice is one line
-        notices.append(f"{path.name}: ignoring columns not in the contract: {names}")
+        notices.append(f"{path.name}: ignoring columns not in the contract: {_one_line(extra)}")
     absent = [c for c in declared if c not in frame.columns]
     frame = frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in absent])
     frame = frame.select(ROW, *declared).with_columns(pl.col(ROW).cast(pl.Int64))

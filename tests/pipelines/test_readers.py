@@ -154,16 +154,31 @@ def test_rows_after_a_quoted_line_break_keep_their_line_numbers(tmp_path: Path) 
     assert frame.select("_row", "student_id").rows() == [(2, "L1"), (4, "L2"), (5, "L3")]
 
 
-def test_a_quoted_line_break_in_the_header_moves_every_row_down(tmp_path: Path) -> None:
-    # An extra column's name spans lines 1-2, so L1 stands on line 3 of the file.
-    header, rest = ENROL.split("\n", 1)
-    text = f'{header};"note\nfrom the office"\n' + rest.replace("\n", ";\n")
+@pytest.mark.parametrize("separator", [";", ","])
+def test_a_quoted_line_break_in_the_header_moves_every_row_down(
+    tmp_path: Path, separator: str
+) -> None:
+    # A first, extra column whose name spans lines 1-2, and L1's class spanning lines 3-4:
+    # L1 stands on line 3, L2 on line 5.
+    text = ENROL.replace("1;2024-09-02;1A;\nL2", '1;2024-09-02;"1A\nlatin";\nL2', 1)
+    text = '"note\nfrom the office";' + text.replace("\n", "\n;").removesuffix(";")
+    text = text.replace(";", separator)
     path = tmp_path / "enrolments.csv"
     path.write_text(text, encoding="utf-8")
     result = read_table("enrolments", path)
     lines = text.splitlines()
-    assert lines[2].startswith("L1;") and lines[3].startswith("L2;")
-    assert result.table.frame.select("_row", "student_id").rows()[:2] == [(3, "L1"), (4, "L2")]
+    assert lines[2].startswith(f"{separator}L1{separator}")
+    assert lines[4].startswith(f"{separator}L2{separator}")
+    assert result.table.frame.select("_row", "student_id").rows()[:2] == [(3, "L1"), (5, "L2")]
     assert result.notices == (
         "enrolments.csv: ignoring columns not in the contract: note\\nfrom the office",
     )
+
+
+def test_a_missing_column_error_is_one_line_whatever_the_names(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_text('"student\r\nid";school_id\nL1;S1\n', encoding="utf-8")
+    with pytest.raises(ExportError) as error:
+        read_table("enrolments", path)
+    assert "\n" not in str(error.value) and "\r" not in str(error.value)
+    assert "student\\r\\nid" in str(error.value)
