@@ -14,7 +14,9 @@ step's own, read with ``os.wait4``):
    read every CSV as text, find each row's pupil among the enrolled ids, sort each table by
    pupil, and write Parquet. Three designs are timed (text columns as read, every column
    dictionary-encoded, or every column typed); the cheapest one is the cheapest way found to
-   do these four steps with polars on this machine, not a proof that none is cheaper;
+   do these four steps with polars on this machine, not a proof that none is cheaper. The
+   same child then times two of the checks it leaves out, each on its own: the pseudonyms of
+   the enrolled ids, and finding the first of each row hash among the absences;
 4. an imports-only child: the RSS every child starts from.
 
 The target of the issue is an ingest within 3x of the floor. Seconds are timed inside the
