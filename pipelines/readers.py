@@ -1,12 +1,15 @@
 """Read one export folder: find each contract table's file and read it as text columns.
 
-Formats: CSV (comma, semicolon or tab; UTF-8 with or without BOM, else cp1252), Parquet
-and XLSX. Everything is read as text so that validation can quarantine a bad value with the
+Formats: CSV (comma, semicolon or tab; UTF-8 with or without BOM, any bytes that are not
+UTF-8 read as cp1252; line ends LF, CRLF or CR), Parquet and XLSX (one sheet). Everything is read as text so that validation can quarantine a bad value with the
 value itself; typing happens in :mod:`features.validate`.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +48,16 @@ def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
     notices: list[str] = []
     for path in sorted(folder.iterdir()):
         name, suffix = path.stem, path.suffix.lower()
-        if path.name.startswith(".") or not path.is_file():
+        if path.name.startswith("."):
             continue
-        if name not in contract.MODELS or suffix not in SUFFIXES:
+        is_table = name in contract.MODELS and suffix in SUFFIXES
+        if not path.is_file():
+            if is_table:  # a folder or a broken link by a table's name: say so, it is not read
+                notices.append(
+                    f"{path.name}: not a readable file (a folder or a broken link), ignored"
+                )
+            continue
+        if not is_table:
             notices.append(f"{path.name}: not a table of the input contract, ignored")
             continue
         if name in found:
@@ -63,13 +73,34 @@ def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
     return found, notices
 
 
+def _as_cp1252(error: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: bytes that are not UTF-8 are read as cp1252."""
+    assert isinstance(error, UnicodeDecodeError)
+    return error.object[error.start : error.end].decode("cp1252"), error.end
+
+
+codecs.register_error("schoolpoort-cp1252", _as_cp1252)
+
+
 def _utf8_or_cp1252(data: bytes) -> bytes:
+    """``data`` as UTF-8: what is UTF-8 already is kept, each other byte read as cp1252.
+
+    An export written in cp1252 and a UTF-8 file with a few stray cp1252 bytes (one pasted
+    name) both read right; a byte cp1252 does not define either makes the file unreadable.
+    """
     if data.isascii():  # valid UTF-8, and checked without decoding a copy
         return data
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        return data.decode("cp1252").encode("utf-8")
+        return data.decode("utf-8", errors="schoolpoort-cp1252").encode("utf-8")
+    return data
+
+
+def _line_ends(data: bytes) -> bytes:
+    """Old Mac line ends (CR alone) as LF; LF and CRLF as they are."""
+    if b"\r" in data and b"\n" not in data:
+        return data.replace(b"\r", b"\n")
     return data
 
 
@@ -86,8 +117,11 @@ def _header(data: bytes) -> bytes:
 
 
 def _one_line(names: list[str]) -> str:
-    """Column names for a one-line message: line breaks inside a name shown as ``\\n``."""
-    return ", ".join(n.replace("\r", "\\r").replace("\n", "\\n") for n in names)
+    """Column names for a one-line message: line breaks inside a name shown as ``\\n``, a
+    blank name as ``(blank)``."""
+    return ", ".join(
+        n.replace("\r", "\\r").replace("\n", "\\n") if n.strip() else "(blank)" for n in names
+    )
 
 
 def _separator(data: bytes, path: Path) -> str:
@@ -100,17 +134,52 @@ def _separator(data: bytes, path: Path) -> str:
 
 
 def _read_csv(path: Path) -> pl.DataFrame:
-    data = _utf8_or_cp1252(path.read_bytes())
+    data = _line_ends(_utf8_or_cp1252(path.read_bytes()))
     if not data or data.isspace():
         raise ExportError(f"{path}: empty file (expected a header row)")
-    frame = pl.read_csv(
-        data,
-        separator=_separator(data, path),
-        infer_schema=False,
-        row_index_name=ROW,
-        row_index_offset=2,  # line 1 is the header
-    )
+    separator = _separator(data, path)
+    names = next(csv.reader(io.StringIO(_header(data).decode("utf-8")), delimiter=separator), [])
+    _check_names(names, path)
+    try:
+        frame = pl.read_csv(
+            data,
+            separator=separator,
+            infer_schema=False,
+            row_index_name=ROW,
+            row_index_offset=2,  # line 1 is the header
+        )
+    except pl.exceptions.PolarsError as exc:
+        raise ExportError(f"{path}: not a readable table ({_malformed(data, separator)})") from exc
     return _line_numbers(frame) if b'"' in data else frame
+
+
+def _check_names(names: list[str], path: Path) -> None:
+    """Stop on a column name given twice (blanks around a name do not count)."""
+    seen: set[str] = set()
+    for name in (n.strip().lstrip("\ufeff") for n in names):
+        if name in seen:
+            raise ExportError(f"{path}: column {_one_line([name])!r} appears twice in the header")
+        seen.add(name)
+
+
+def _malformed(data: bytes, separator: str) -> str:
+    """Where a CSV that polars cannot read first goes wrong: the line, and how.
+
+    Read again with Python's csv module: the first row whose number of fields differs from
+    the header's, or a quote that is never closed.
+    """
+    reader = csv.reader(io.StringIO(data.decode("utf-8")), delimiter=separator, strict=True)
+    start = 1  # the line the row being read starts on
+    try:
+        fields = len(next(reader))
+        start = reader.line_num + 1
+        for row in reader:
+            if row and len(row) != fields:
+                return f"line {start}: {len(row)} fields where the header has {fields}"
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        return f"line {start}: {exc}"
+    return "malformed CSV: check its quotes and separators"
 
 
 def _line_numbers(frame: pl.DataFrame) -> pl.DataFrame:
@@ -151,7 +220,23 @@ def _read_parquet(path: Path) -> pl.DataFrame:
 
 def _read_xlsx(path: Path) -> pl.DataFrame:
     # Every cell as text: a column guessed numeric would turn a later id like "A12" into null.
-    frame = pl.read_excel(path, engine="calamine", infer_schema_length=0)
+    # Every sheet, so that rows on a second sheet are not silently left out.
+    sheets = pl.read_excel(
+        path,
+        engine="calamine",
+        sheet_id=0,
+        infer_schema_length=0,
+        drop_empty_rows=False,  # kept until the rows are numbered
+        raise_if_empty=False,
+    )
+    used = [name for name, sheet in sheets.items() if sheet.width]
+    if len(used) > 1:
+        raise ExportError(
+            f"{path}: {len(used)} sheets hold data ({_one_line(used)}); a table file has one sheet"
+        )
+    if not used:
+        raise ExportError(f"{path}: empty workbook (expected a header row)")
+    frame = sheets[used[0]]
     # Date and time cells come as "2024-09-02 00:00:00" and "08:30:00" (or on Excel's day zero,
     # "1899-12-31 08:30:00"): keep what the contract reads.
     frame = frame.with_columns(
@@ -159,8 +244,26 @@ def _read_xlsx(path: Path) -> pl.DataFrame:
         .str.replace(r"^(\d{4}-\d{2}-\d{2})[ T]00:00:00(\.0+)?$", "$1")
         .str.replace(r"^(1899-12-3[01] |1900-01-0[01] )?(\d{2}:\d{2}):00(\.0+)?$", "$2")
     )
-    # Excel row numbers: row 1 is the header.
-    return _as_text(frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64)))
+    # Excel row numbers: the header is the first row with a value (calamine skips blank rows
+    # above it); blank rows below it are dropped once every row has its number.
+    numbered = frame.with_row_index(ROW, offset=_header_row(path, used[0]) + 1)
+    filled = numbered.filter(pl.any_horizontal(pl.col(frame.columns).is_not_null()))
+    return _as_text(filled.with_columns(pl.col(ROW).cast(pl.Int64)))
+
+
+def _header_row(path: Path, sheet: str) -> int:
+    """The Excel row number of the first row of ``sheet`` with a value in it."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    try:
+        rows = book[sheet].iter_rows(min_row=1, values_only=True)
+        for number, row in enumerate(rows, start=1):
+            if any(value not in (None, "") for value in row):
+                return number
+    finally:
+        book.close()
+    return 1
 
 
 def read_table(name: str, path: Path) -> ReadResult:
@@ -181,6 +284,7 @@ def read_table(name: str, path: Path) -> ReadResult:
     except Exception as exc:  # polars, fastexcel and pyarrow raise many types for a bad file
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"{path}: not a readable table ({reason})") from exc
+    _check_names(frame.columns, path)
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
 
     declared = contract.columns(name)

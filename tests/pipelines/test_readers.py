@@ -182,3 +182,117 @@ def test_a_missing_column_error_is_one_line_whatever_the_names(tmp_path: Path) -
         read_table("enrolments", path)
     assert "\n" not in str(error.value) and "\r" not in str(error.value)
     assert "student\\r\\nid" in str(error.value)
+
+
+def test_old_mac_line_ends_read_like_any_other(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_bytes(ENROL.replace("\n", "\r").encode())
+    frame = read(path)
+    assert frame["student_id"].to_list() == ["L1", "L2", "L3"]
+    assert frame["_row"].to_list() == [2, 3, 4]
+
+
+def test_stray_cp1252_bytes_in_a_utf8_file_leave_the_utf8_text_alone(tmp_path: Path) -> None:
+    # One name pasted from a cp1252 program into an otherwise UTF-8 (BOM) file.
+    text = "\ufeff" + ENROL.replace("L1;", "L1ë;").replace("2B", "2B§")
+    data = text.encode("utf-8").replace("§".encode(), "é".encode("cp1252"))
+    path = tmp_path / "enrolments.csv"
+    path.write_bytes(data)
+    frame = read(path)
+    assert frame["student_id"].to_list() == ["L1ë", "L2", "L3"]
+    assert frame["class_id"][1] == "2Bé"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "student_id;school_id;grade;start_date;class_id;class_id",
+        "student_id;school_id;grade;start_date;class_id; class_id ",
+    ],
+    ids=["exact", "after-trimming"],
+)
+def test_a_column_given_twice_stops_with_one_line(tmp_path: Path, header: str) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_text(header + "\n" + ENROL.split("\n", 1)[1])
+    with pytest.raises(ExportError, match="column 'class_id' appears twice") as info:
+        read_table("enrolments", path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_parquet_column_given_twice_after_trimming_stops(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.parquet"
+    pl.DataFrame({"student_id": ["L1"], "school_id": ["S1"], " school_id": ["S2"]}).write_parquet(
+        path
+    )
+    with pytest.raises(ExportError, match="column 'school_id' appears twice"):
+        read_table("enrolments", path)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("L4;S1;1;2024-09-02;1A;;extra", "line 5: 7 fields where the header has 6"),
+        ('L4;S1;1;2024-09-02;"1A;', "line 5: unexpected end of data"),
+    ],
+    ids=["too-many-fields", "unclosed-quote"],
+)
+def test_a_malformed_csv_line_is_named(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_text(ENROL + line + "\nL5;S1;1;2024-09-02;1A;\n")
+    with pytest.raises(ExportError, match=message) as info:
+        read_table("enrolments", path)
+    assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_blank_column_name_is_named_in_the_notice(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_text(ENROL.replace("\n", ";\n"))
+    assert read_table("enrolments", path).notices == (
+        "enrolments.csv: ignoring columns not in the contract: (blank)",
+    )
+
+
+def test_a_folder_by_a_tables_name_is_not_skipped_silently(tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "x", {"enrolments.csv": ENROL, **TINY})
+    (folder / "late_arrivals.csv").unlink(missing_ok=True)
+    (folder / "late_arrivals.csv").mkdir()
+    found, notices = find_tables(folder)
+    assert "late_arrivals" not in found
+    assert notices == [
+        "late_arrivals.csv: not a readable file (a folder or a broken link), ignored"
+    ]
+
+
+def _workbook(path: Path, sheets: dict[str, list[list[str] | None]]) -> None:
+    from xlsxwriter import Workbook
+
+    with Workbook(str(path)) as book:
+        for name, rows in sheets.items():
+            sheet = book.add_worksheet(name)
+            for number, row in enumerate(rows):
+                if row:
+                    sheet.write_row(number, 0, row)
+
+
+def test_xlsx_rows_keep_their_excel_numbers_around_blank_rows(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.xlsx"
+    header = ["student_id", "school_id", "grade", "start_date"]
+    # Rows 1-2 blank, the header on row 3, L1 on row 4, row 5 blank, L2 on row 6.
+    rows = [None, None, header, ["L1", "S1", "1", "2024-09-02"], None]
+    _workbook(path, {"pupils": [*rows, ["L2", "S1", "2", "2024-09-02"]], "empty": []})
+    frame = read(path)
+    assert frame.select("_row", "student_id").rows() == [(4, "L1"), (6, "L2")]
+
+
+def test_xlsx_with_data_on_two_sheets_stops(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.xlsx"
+    header = ["student_id", "school_id", "grade", "start_date"]
+    _workbook(
+        path,
+        {
+            "sep-dec": [header, ["L1", "S1", "1", "2024-09-02"]],
+            "jan-jun": [header, ["L2", "S1", "2", "2025-01-06"]],
+        },
+    )
+    with pytest.raises(ExportError, match=r"2 sheets hold data \(sep-dec, jan-jun\)"):
+        read_table("enrolments", path)
