@@ -553,6 +553,11 @@ def _rank(name: str, column: str) -> pl.Expr:
     return pl.col(column).rank("dense").cast(pl.UInt32).alias(name)
 
 
+def _short(value: str, keep: int = 40) -> str:
+    """``value`` cut to ``keep`` characters for a message (a code may be a whole pasted text)."""
+    return value if len(value) <= keep else value[:keep] + "…"
+
+
 def _map_codes(step: _Step, options: IngestOptions) -> None:
     """Normalise the codes, map them to categories and add :data:`CODE_ORDER`, once per code."""
     distinct, positions = distinct_values(step.rows["code"])
@@ -566,7 +571,7 @@ def _map_codes(step: _Step, options: IngestOptions) -> None:
         return
     unknown = codes.unknown_codes(step.rows["code"], options.profile)
     if unknown.height and not options.allow_unknown_codes:
-        listed = ", ".join(f"{c!r} ({n:,} rows)" for c, n in unknown.iter_rows())
+        listed = ", ".join(f"{_short(c)!r} ({n:,} rows)" for c, n in unknown.iter_rows())
         raise UnknownCodesError(
             f"{step.raw.source}: {unknown.height} unknown absence code(s) for profile "
             f"{options.profile.name!r}: {listed}; map them in a profile (--codes FILE.toml) "

@@ -84,20 +84,17 @@ def builtin_profile(name: str) -> CodeProfile:
 
 
 def normalise(code: str) -> str:
-    """Trim a code and keep what follows '#' in an Ed-Fi style descriptor URI."""
+    """Trim a code and keep what follows '#' in an Ed-Fi style descriptor URI (when anything
+    does: a code such as ``#`` stays itself)."""
     code = code.strip()
-    return code.rsplit("#", 1)[-1].strip() if "#" in code else code
+    return code.rsplit("#", 1)[-1].strip() or code
 
 
 def normalised_code(column: str = "code") -> pl.Expr:
     """Expression form of :func:`normalise`."""
     trimmed = pl.col(column).str.strip_chars()
-    return (
-        pl.when(trimmed.str.contains("#", literal=True))
-        .then(trimmed.str.split("#").list.last().str.strip_chars())
-        .otherwise(trimmed)
-        .alias(column)
-    )
+    after = trimmed.str.split("#").list.last().str.strip_chars()
+    return pl.when(after != "").then(after).otherwise(trimmed).alias(column)
 
 
 def category(profile: CodeProfile, column: str = "code") -> pl.Expr:

@@ -72,7 +72,8 @@ class Calendar(_Table):
     date: pl.Date = pa.Field(nullable=False)
     school_day: pl.Boolean = pa.Field(nullable=False)
     school_id: str | None = pa.Field(nullable=True)
-    periods: pl.Int8 | None = pa.Field(nullable=True, ge=0, le=12)
+    # Registrable half-days: 2 on a full day, 1 on a half day (features count half-days).
+    periods: pl.Int8 | None = pa.Field(nullable=True, ge=0, le=2)
     holiday: str | None = pa.Field(nullable=True)
 
 

@@ -46,9 +46,14 @@ def _blank_to_null(name: str) -> pl.Expr:
 def _parsed(name: str, dtype: pl.DataType) -> pl.Expr:
     text = _blank_to_null(name)
     if dtype == pl.Date:
+        # Four-digit years only: "02/09/24" would otherwise be 2 September of the year 24.
         return pl.coalesce(
-            text.str.to_date("%Y-%m-%d", strict=False),
-            text.str.to_date("%d/%m/%Y", strict=False),
+            pl.when(text.str.contains(r"^\d{4}-\d{1,2}-\d{1,2}$")).then(
+                text.str.to_date("%Y-%m-%d", strict=False)
+            ),
+            pl.when(text.str.contains(r"^\d{1,2}/\d{1,2}/\d{4}$")).then(
+                text.str.to_date("%d/%m/%Y", strict=False)
+            ),
         )
     if dtype.is_integer():
         # Excel and some exports write whole numbers as "3.0".

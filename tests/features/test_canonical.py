@@ -90,6 +90,15 @@ def test_unknown_codes_stop_ingest_with_a_list_unless_allowed() -> None:
     assert [r[2] for r in reasons(result, "absences")] == ["unknown code for profile flanders"] * 3
 
 
+def test_a_long_unknown_code_is_cut_short_in_the_message() -> None:
+    pasted = "Z" * 39 + "Q" * 500
+    files = with_rows(TINY, "absences.csv", f"L1;2024-09-05;AM;{pasted};")
+    with pytest.raises(UnknownCodesError) as info:
+        canonicalise(raw_tables(files), OPTIONS)
+    assert f"'{'Z' * 39}Q…' (1 rows)" in str(info.value)
+    assert "QQ" not in str(info.value)
+
+
 def test_late_codes_in_absences_become_late_arrivals() -> None:
     files = with_rows(TINY, "absences.csv", "L1;2024-09-05;AM;L;12")
     result = canonicalise(raw_tables(files), OPTIONS)

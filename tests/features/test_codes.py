@@ -50,3 +50,18 @@ def test_user_profile_from_toml_and_its_errors() -> None:
         codes.CodeProfile.from_toml("mine", "[codes\n")
     with pytest.raises(codes.ProfileError, match="unknown code profile"):
         codes.builtin_profile("belgium")
+
+
+@pytest.mark.parametrize(
+    ("code", "normal"),
+    [
+        (" Z ", "Z"),
+        ("uri://ed-fi.org/AttendanceEventCategoryDescriptor#Tardy", "Tardy"),
+        ("#", "#"),
+        ("x# ", "x#"),
+    ],
+)
+def test_normalise_keeps_a_code_with_nothing_after_its_hash(code: str, normal: str) -> None:
+    assert codes.normalise(code) == normal
+    frame = pl.DataFrame({"code": [code]}).select(codes.normalised_code())
+    assert frame["code"].to_list() == [normal]

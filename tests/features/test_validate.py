@@ -30,9 +30,10 @@ def absences(**overrides: list[str | None]) -> pl.DataFrame:
 
 def test_both_date_forms_parse_to_the_same_date() -> None:
     parsed = parse_table(
-        absences(date=["2024-09-03"]).vstack(absences(date=["03/09/2024"])), "absences"
+        pl.concat([absences(date=[d]) for d in ("2024-09-03", "03/09/2024", "3/9/2024")]),
+        "absences",
     )
-    assert parsed.rows["date"].to_list() == [dt.date(2024, 9, 3)] * 2
+    assert parsed.rows["date"].to_list() == [dt.date(2024, 9, 3)] * 3
     assert parsed.failures.is_empty()
 
 
@@ -40,6 +41,8 @@ def test_both_date_forms_parse_to_the_same_date() -> None:
     ("column", "value", "reason"),
     [
         ("date", "2024-13-01", "not a date (expected YYYY-MM-DD or DD/MM/YYYY)"),
+        ("date", "03/09/24", "not a date (expected YYYY-MM-DD or DD/MM/YYYY)"),
+        ("date", "24-09-03", "not a date (expected YYYY-MM-DD or DD/MM/YYYY)"),
         ("date", "", "missing value"),
         ("student_id", " ", "missing value"),
         ("period", "evening", "not AM, PM or a lesson number 1-12"),
@@ -101,3 +104,12 @@ def test_distinct_values_map_back_to_every_row() -> None:
     assert sorted(distinct.to_list()) == ["B", "Z", "ZZ"]
     assert distinct.name == "code"
     assert distinct.gather(positions).to_list() == column.to_list()
+
+
+def test_calendar_periods_are_half_days() -> None:
+    calendar = raw(
+        date=["2024-09-03", "2024-09-04"], school_day=["true", "true"], periods=["2", "7"]
+    )
+    parsed = parse_table(calendar, "calendar")
+    assert parsed.rows["periods"].to_list() == [2]
+    assert parsed.failures.rows() == [(3, "periods", "7", "outside 0-2 (registrable half-days)")]
