@@ -622,6 +622,16 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
             "ends before it starts",
         )
     )
+    # Two enrolments of one pupil from the same day contradict each other: the first in the
+    # file is kept (otherwise the later one would silently take every event of that pupil).
+    enrol.reject(
+        failures_where(
+            enrol.rows,
+            ~pl.struct("student_id", "start_date").is_first_distinct(),
+            "start_date",
+            "another enrolment of this pupil starts the same day",
+        )
+    )
     enrolments = enrol.rows
     # The pseudonyms (HMAC, in Python) are worked out while polars parses the event tables.
     with ThreadPoolExecutor(max_workers=1) as pool:

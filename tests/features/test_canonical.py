@@ -99,6 +99,15 @@ def test_a_long_unknown_code_is_cut_short_in_the_message() -> None:
     assert "QQ" not in str(info.value)
 
 
+def test_a_second_enrolment_from_the_same_day_is_quarantined() -> None:
+    files = with_rows(TINY, "enrolments.csv", "L1;S2;1;2024-09-02;1B;")
+    result = canonicalise(raw_tables(files), OPTIONS)
+    assert reasons(result, "enrolments") == [
+        (5, "start_date", "another enrolment of this pupil starts the same day")
+    ]
+    assert set(result.tables["absences"]["school_id"]) == {"S1"}  # L1's events stay at S1
+
+
 def test_late_codes_in_absences_become_late_arrivals() -> None:
     files = with_rows(TINY, "absences.csv", "L1;2024-09-05;AM;L;12")
     result = canonicalise(raw_tables(files), OPTIONS)
