@@ -24,10 +24,10 @@ from features.pseudonym import pseudonym_map, pseudonymise
 from features.validate import (
     ROW,
     Parsed,
-    distinct_values,
     empty_failures,
     failures_where,
     parse_table,
+    position_column,
 )
 
 CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -113,17 +113,34 @@ class Canonical:
 
 @dataclass
 class _Step:
-    """A table on its way: typed rows still in play, and the failures found so far."""
+    """A table on its way: typed rows still in play, and the failures found so far.
+
+    ``distinct`` holds the distinct values parsing kept for some columns (see
+    :data:`_KEPT_POSITIONS`); the rows carry their positions among them until they are used.
+    """
 
     raw: RawTable
     rows: pl.DataFrame
     failures: list[pl.DataFrame]
     duplicates: int
+    distinct: dict[str, pl.Series] = field(default_factory=dict)
 
     def reject(self, found: pl.DataFrame) -> None:
         if found.height:
             self.failures.append(found)
             self.rows = self.rows.filter(~pl.col(ROW).is_in(found[ROW].implode()))
+
+    def distinct_values(self, column: str) -> tuple[pl.Series, pl.Series]:
+        """The distinct values of ``column`` as parsing found them (possibly some of rows no
+        longer in play), and each row's position among them; the positions leave the rows."""
+        positions = self.rows[position_column(column)]
+        self.rows = self.rows.drop(position_column(column))
+        return self.distinct.pop(column), positions
+
+
+_KEPT_POSITIONS = {"absences": ("period", "code")}
+"""Columns whose distinct values later steps map (the codes, the periods): parsing has found
+them once already, so each row keeps its position among them."""
 
 
 def _row_hash(columns: list[str]) -> pl.Expr:
@@ -174,8 +191,9 @@ def _start(raw: RawTable) -> _Step:
     data_columns = [c for c in frame.columns if c != ROW]
     first = _first_of_duplicates(frame, data_columns)
     duplicates = int((~first).sum())
-    parsed: Parsed = parse_table(frame.filter(first), raw.name)
-    return _Step(raw, parsed.rows, [parsed.failures] if parsed.failures.height else [], duplicates)
+    parsed: Parsed = parse_table(frame.filter(first), raw.name, _KEPT_POSITIONS.get(raw.name, ()))
+    failures = [parsed.failures] if parsed.failures.height else []
+    return _Step(raw, parsed.rows, failures, duplicates, parsed.distinct)
 
 
 def _finish(
@@ -543,7 +561,7 @@ def _half(morning_lessons: int) -> pl.Expr:
 
 def _with_half(step: _Step, morning_lessons: int) -> None:
     """Add each period's half-day and :data:`PERIOD_ORDER`, worked out once per distinct period."""
-    distinct, positions = distinct_values(step.rows["period"])
+    distinct, positions = step.distinct_values("period")
     halves = distinct.to_frame().select(_rank(PERIOD_ORDER, "period"), _half(morning_lessons))
     step.rows = step.rows.with_columns(halves[c].gather(positions) for c in halves.columns)
 
@@ -560,14 +578,14 @@ def _short(value: str, keep: int = 40) -> str:
 
 def _map_codes(step: _Step, options: IngestOptions) -> None:
     """Normalise the codes, map them to categories and add :data:`CODE_ORDER`, once per code."""
-    distinct, positions = distinct_values(step.rows["code"])
+    distinct, positions = step.distinct_values("code")
     mapped = (
         distinct.to_frame()
         .select(codes.normalised_code())
         .with_columns(codes.category(options.profile), _rank(CODE_ORDER, "code"))
     )
     step.rows = step.rows.with_columns(mapped[c].gather(positions) for c in mapped.columns)
-    if not mapped["category"].has_nulls():
+    if not step.rows["category"].has_nulls():
         return
     unknown = codes.unknown_codes(step.rows["code"], options.profile)
     if unknown.height and not options.allow_unknown_codes:

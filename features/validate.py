@@ -8,7 +8,8 @@ from the pandera models in :mod:`features.contract`; this module only adds parsi
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pandera.errors
 import polars as pl
@@ -27,10 +28,30 @@ _GENDER_ALIASES = {"V": "F", "W": "F", "VROUW": "F", "MAN": "M", "FEMALE": "F", 
 
 @dataclass(frozen=True)
 class Parsed:
-    """Typed rows that passed every check, and one failure row per rejected row."""
+    """Typed rows that passed every check, and one failure row per rejected row.
+
+    ``distinct`` holds, for each column whose positions were kept, its distinct raw values as
+    parsed; each row's :func:`position_column` is where its value is among them.
+    """
 
     rows: pl.DataFrame
     failures: pl.DataFrame
+    distinct: dict[str, pl.Series] = field(default_factory=dict)
+
+
+def position_column(name: str) -> str:
+    """The column holding each row's position among the distinct raw values of ``name``."""
+    return f"_{name}_at"
+
+
+@dataclass(frozen=True)
+class _Typed:
+    """The typed columns of a table, and for each few-valued column its distinct raw values
+    as parsed, with each row's position among them."""
+
+    columns: list[pl.Series]
+    distinct: dict[str, pl.Series]
+    positions: dict[str, pl.Series]
 
 
 def empty_failures() -> pl.DataFrame:
@@ -86,7 +107,7 @@ def _categories(categorical: pl.Series, categories: pl.Categories) -> pl.Series:
     return categories.to_series().alias(categorical.name)
 
 
-def _typed(raw: pl.DataFrame, dtypes: dict[str, pl.DataType]) -> list[pl.Series]:
+def _typed(raw: pl.DataFrame, dtypes: dict[str, pl.DataType]) -> _Typed:
     """The columns of ``raw`` named in ``dtypes``, typed.
 
     Identifiers (``*_id``) are parsed row by row. Every other column holds few distinct texts
@@ -103,14 +124,17 @@ def _typed(raw: pl.DataFrame, dtypes: dict[str, pl.DataType]) -> list[pl.Series]
             for name, dtype in dtypes.items()
         ]
     )
-    typed = []
+    typed = _Typed(columns=[], distinct={}, positions={})
     for name, dtype in dtypes.items():
         column = per_row[name]
         if name in few:
             distinct = _categories(column, few[name]).to_frame()
             parsed = distinct.select(_parsed(name, dtype)).to_series()
-            column = parsed.gather(column.to_physical()).alias(name)
-        typed.append(column)
+            positions = column.to_physical()
+            column = parsed.gather(positions).alias(name)
+            typed.distinct[name] = parsed
+            typed.positions[name] = positions.alias(position_column(name))
+        typed.columns.append(column)
     return typed
 
 
@@ -147,7 +171,7 @@ def _check_reason(check: str, column: str) -> str:
     return check
 
 
-def parse_table(raw: pl.DataFrame, table: str) -> Parsed:
+def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = ()) -> Parsed:
     """Type the declared columns of one raw table and check them against its contract model.
 
     Parameters
@@ -157,17 +181,23 @@ def parse_table(raw: pl.DataFrame, table: str) -> Parsed:
         contract must already be dropped; missing optional columns are added as nulls.
     table
         The contract table name.
+    keep_positions
+        Few-valued columns (not ``*_id``) whose distinct values later steps work on: the rows
+        keep each one's :func:`position_column`, so that those steps need not find the
+        distinct values again.
 
     Returns
     -------
     Parsed
         ``rows``: typed columns plus ``_row``, for rows that pass; ``failures``: for each rejected
-        row its first failing column (in contract order), the raw value and the reason.
+        row its first failing column (in contract order), the raw value and the reason;
+        ``distinct``: the distinct values of the ``keep_positions`` columns.
     """
     declared = contract.columns(table)
     order = {name: i for i, name in enumerate(declared)}
     present = [name for name in declared if name in raw.columns]
-    typed = raw.select(ROW).with_columns(_typed(raw, {n: declared[n].dtype.type for n in present}))
+    parsed = _typed(raw, {n: declared[n].dtype.type for n in present})
+    typed = raw.select(ROW).with_columns(parsed.columns)
 
     # A column whose typed form has no more nulls than its text cannot hold a value that
     # failed to parse: only the others are searched (clean exports skip the search).
@@ -197,8 +227,11 @@ def parse_table(raw: pl.DataFrame, table: str) -> Parsed:
             )
 
     failed = first_failure_per_row(pl.concat(failures) if failures else empty_failures(), order)
-    rows = typed.filter(~pl.col(ROW).is_in(failed[ROW].implode()))
-    return Parsed(rows=rows, failures=failed)
+    kept = [name for name in keep_positions if name in parsed.positions]
+    rows = typed.with_columns(parsed.positions[name] for name in kept).filter(
+        ~pl.col(ROW).is_in(failed[ROW].implode())
+    )
+    return Parsed(rows=rows, failures=failed, distinct={n: parsed.distinct[n] for n in kept})
 
 
 def first_failure_per_row(
