@@ -138,9 +138,13 @@ class _Step:
         return self.distinct.pop(column), positions
 
 
-_KEPT_POSITIONS = {"absences": ("period", "code")}
-"""Columns whose distinct values later steps map (the codes, the periods): parsing has found
-them once already, so each row keeps its position among them."""
+_KEPT_POSITIONS = {
+    "absences": ("student_id", "period", "code"),
+    "late_arrivals": ("student_id",),
+    "sick_bay_visits": ("student_id",),
+}
+"""Columns whose distinct values later steps map (the pupils, the codes, the periods): parsing
+has found them once already, so each row keeps its position among them."""
 
 
 def _row_hash(columns: list[str]) -> pl.Expr:
@@ -338,14 +342,15 @@ def _check_enrolled(step: _Step, spans: pl.DataFrame, pupils: pl.Series) -> None
     """Attach the enrolment covering each event; reject unknown pupils and dates outside it.
 
     ``spans`` come from :func:`_enrolment_spans` with the same ``pupils``: the event keeps its
-    pupil's position as :data:`PUPIL`, and gets the enrolment's school and its
-    :data:`SCHOOL_ORDER`.
+    pupil's position as :data:`PUPIL` (looked up once per distinct id that parsing found), and
+    gets the enrolment's school and its :data:`SCHOOL_ORDER`.
 
     The covering enrolment is the pupil's last one to start on or before the event's date. With
     the spans sorted by pupil and start, it is found by a binary search for the key
     ``(pupil, date)`` among the keys ``(pupil, start_date)``, each packed into one integer.
     """
-    pupil = step.rows["student_id"].cast(pl.Enum(pupils), strict=False).to_physical()
+    distinct, positions = step.distinct_values("student_id")
+    pupil = distinct.cast(pl.Enum(pupils), strict=False).to_physical().gather(positions)
     step.rows = step.rows.with_columns(pupil.alias(PUPIL))
     step.reject(
         failures_where(

@@ -107,15 +107,18 @@ def _categories(categorical: pl.Series, categories: pl.Categories) -> pl.Series:
     return categories.to_series().alias(categorical.name)
 
 
-def _typed(raw: pl.DataFrame, dtypes: dict[str, pl.DataType]) -> _Typed:
+def _typed(raw: pl.DataFrame, dtypes: dict[str, pl.DataType], kept: Sequence[str] = ()) -> _Typed:
     """The columns of ``raw`` named in ``dtypes``, typed.
 
-    Identifiers (``*_id``) are parsed row by row. Every other column holds few distinct texts
-    (an export of millions of absences has a few hundred dates, a dozen codes and periods), so
-    each distinct text is parsed once and mapped back (as in :func:`distinct_values`). The work
-    on the rows of every column is done in one ``select``, which polars runs in parallel.
+    Identifiers (``*_id``) are parsed row by row, unless they are ``kept`` (a later step works
+    on their distinct values too). Every other column holds few distinct texts (an export of
+    millions of absences has a few hundred dates, a dozen codes and periods), so each distinct
+    text is parsed once and mapped back (as in :func:`distinct_values`). The work on the rows
+    of every column is done in one ``select``, which polars runs in parallel.
     """
-    few = {name: pl.Categories.random() for name in dtypes if not name.endswith("_id")}
+    few = {
+        name: pl.Categories.random() for name in dtypes if not name.endswith("_id") or name in kept
+    }
     per_row = raw.select(
         *[
             pl.col(name).cast(pl.Categorical(few[name]))
@@ -182,9 +185,9 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
     table
         The contract table name.
     keep_positions
-        Few-valued columns (not ``*_id``) whose distinct values later steps work on: the rows
-        keep each one's :func:`position_column`, so that those steps need not find the
-        distinct values again.
+        Columns whose distinct values later steps work on: each is parsed once per distinct
+        value (an identifier too), and the rows keep its :func:`position_column`, so that those
+        steps need not find the distinct values again.
 
     Returns
     -------
@@ -196,7 +199,7 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
     declared = contract.columns(table)
     order = {name: i for i, name in enumerate(declared)}
     present = [name for name in declared if name in raw.columns]
-    parsed = _typed(raw, {n: declared[n].dtype.type for n in present})
+    parsed = _typed(raw, {n: declared[n].dtype.type for n in present}, keep_positions)
     typed = raw.select(ROW).with_columns(parsed.columns)
 
     # A column whose typed form has no more nulls than its text cannot hold a value that
