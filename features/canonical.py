@@ -158,15 +158,31 @@ def _row_hash(columns: list[str]) -> pl.Expr:
 
 
 def _is_first(values: pl.Series) -> pl.Series:
-    """True for each row whose value no earlier row has (as ``is_first_distinct``, quicker).
+    """True for each row whose value (never null: a row hash) no earlier row has.
 
-    The first row of each distinct value comes from ``arg_unique``; an export with no
-    duplicates is the usual case and needs no mask to be built.
+    As ``is_first_distinct``, quicker: only the rows of a value that more than one row has
+    are compared with each other, and an export with no duplicates (the usual case) needs no
+    mask to be built.
     """
-    firsts = values.arg_unique()
-    if firsts.len() == values.len():
+    repeated = _repeated(values)
+    if repeated.is_empty():
         return pl.repeat(True, values.len(), eager=True)
-    return pl.repeat(False, values.len(), eager=True).scatter(firsts, True)
+    shared = values.is_in(repeated.implode())
+    first_of_shared = values.filter(shared).is_first_distinct()
+    return (~shared).scatter(shared.arg_true().filter(first_of_shared), True)
+
+
+def _repeated(values: pl.Series) -> pl.Series:
+    """The values (not null) that more than one row has.
+
+    Found by sorting the values and comparing each with the next: for millions of distinct
+    values, sorting is quicker than a hash table of them.
+    """
+    if values.len() < 2:
+        return values.clear()
+    ordered = values.sort()
+    later = ordered.slice(1)
+    return later.filter(later == ordered.slice(0, ordered.len() - 1)).unique()
 
 
 def _first_of_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
