@@ -114,7 +114,8 @@ def _typed(raw: pl.DataFrame, dtypes: dict[str, pl.DataType], kept: Sequence[str
     on their distinct values too). Every other column holds few distinct texts (an export of
     millions of absences has a few hundred dates, a dozen codes and periods), so each distinct
     text is parsed once and mapped back (as in :func:`distinct_values`). The work on the rows
-    of every column is done in one ``select``, which polars runs in parallel.
+    of every column is done in two ``select`` calls, which polars runs in parallel: one finds
+    the distinct texts, the other maps the parsed ones back.
     """
     few = {
         name: pl.Categories.random() for name in dtypes if not name.endswith("_id") or name in kept
@@ -127,18 +128,19 @@ def _typed(raw: pl.DataFrame, dtypes: dict[str, pl.DataType], kept: Sequence[str
             for name, dtype in dtypes.items()
         ]
     )
-    typed = _Typed(columns=[], distinct={}, positions={})
-    for name, dtype in dtypes.items():
-        column = per_row[name]
-        if name in few:
-            distinct = _categories(column, few[name]).to_frame()
-            parsed = distinct.select(_parsed(name, dtype)).to_series()
-            positions = column.to_physical()
-            column = parsed.gather(positions).alias(name)
-            typed.distinct[name] = parsed
-            typed.positions[name] = positions.alias(position_column(name))
-        typed.columns.append(column)
-    return typed
+    distinct = {
+        name: _categories(per_row[name], few[name]).to_frame().select(_parsed(name, dtypes[name]))
+        for name in few
+    }
+    positions = per_row.select(pl.col(name).to_physical() for name in few)
+    mapped_back = positions.select(
+        pl.lit(distinct[name].to_series()).gather(pl.col(name)).alias(name) for name in few
+    )
+    return _Typed(
+        columns=[mapped_back[n] if n in few else per_row[n] for n in dtypes],
+        distinct={name: distinct[name].to_series() for name in few},
+        positions={name: positions[name].alias(position_column(name)) for name in few},
+    )
 
 
 def _parse_reason(dtype: pl.DataType) -> str:
