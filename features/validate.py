@@ -88,19 +88,6 @@ def _parsed(name: str, dtype: pl.DataType) -> pl.Expr:
     return text
 
 
-def distinct_values(column: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """The distinct non-null values of a text column, and where each row's value is among them.
-
-    For columns with few distinct values: work done on the distinct values is mapped back to
-    the rows with ``result.gather(positions)`` (a null row gathers a null). The values are
-    found in one pass over the rows, as the categories of a cast to a categorical of its own
-    (their order is that of first appearance, not sorted).
-    """
-    categories = pl.Categories.random()
-    categorical = column.cast(pl.Categorical(categories))
-    return _categories(categorical, categories), categorical.to_physical()
-
-
 def _categories(categorical: pl.Series, categories: pl.Categories) -> pl.Series:
     """The values of ``categorical``, a column cast to ``categories`` of its own, by position."""
     # Read while ``categorical`` is alive: the categories are freed with their last column.
@@ -113,9 +100,10 @@ def _typed(raw: pl.DataFrame, dtypes: dict[str, pl.DataType], kept: Sequence[str
     Identifiers (``*_id``) are parsed row by row, unless they are ``kept`` (a later step works
     on their distinct values too). Every other column holds few distinct texts (an export of
     millions of absences has a few hundred dates, a dozen codes and periods), so each distinct
-    text is parsed once and mapped back (as in :func:`distinct_values`). The work on the rows
-    of every column is done in two ``select`` calls, which polars runs in parallel: one finds
-    the distinct texts, the other maps the parsed ones back.
+    text is parsed once and mapped back. The texts are found in one pass over the rows, as the
+    categories of a cast to a categorical of their own (in order of first appearance). The
+    work on the rows of every column is done in two ``select`` calls, which polars runs in
+    parallel: one finds the distinct texts, the other maps the parsed ones back.
     """
     few = {
         name: pl.Categories.random() for name in dtypes if not name.endswith("_id") or name in kept
