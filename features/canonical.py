@@ -185,7 +185,7 @@ def _repeated(values: pl.Series) -> pl.Series:
     return later.filter(later == ordered.slice(0, ordered.len() - 1)).unique()
 
 
-def _first_of_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+def first_of_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
     """True for each row that no earlier row equals in every one of ``columns``.
 
     Rows are compared by a hash of their values (far cheaper than comparing the values of
@@ -209,7 +209,7 @@ def _first_of_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
 def _start(raw: RawTable) -> _Step:
     frame = raw.frame
     data_columns = [c for c in frame.columns if c != ROW]
-    first = _first_of_duplicates(frame, data_columns)
+    first = first_of_duplicates(frame, data_columns)
     duplicates = int((~first).sum())
     parsed: Parsed = parse_table(frame.filter(first), raw.name, _KEPT_POSITIONS.get(raw.name, ()))
     failures = [parsed.failures] if parsed.failures.height else []

@@ -13,9 +13,9 @@ from features.canonical import (
     IngestOptions,
     RawTable,
     UnknownCodesError,
-    _first_of_duplicates,
     _sort_order,
     canonicalise,
+    first_of_duplicates,
 )
 from features.codes import builtin_profile
 from features.pseudonym import pseudonym
@@ -261,7 +261,7 @@ DUPLICATES = pl.DataFrame(
 
 def test_exact_duplicates_are_found_by_hash_then_by_value() -> None:
     expected = [True, False, True, True, False, True, False, True]
-    assert _first_of_duplicates(DUPLICATES, ["a", "b"]).to_list() == expected
+    assert first_of_duplicates(DUPLICATES, ["a", "b"]).to_list() == expected
 
 
 def test_rows_that_share_a_hash_but_differ_are_not_duplicates(
@@ -272,7 +272,7 @@ def test_rows_that_share_a_hash_but_differ_are_not_duplicates(
 
     monkeypatch.setattr(canonical, "_row_hash", every_row_collides)
     expected = [True, False, True, True, False, True, False, True]
-    assert _first_of_duplicates(DUPLICATES, ["a", "b"]).to_list() == expected
+    assert first_of_duplicates(DUPLICATES, ["a", "b"]).to_list() == expected
 
 
 def test_each_event_takes_the_school_of_the_enrolment_covering_its_date() -> None:
