@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pandera.errors
+import pandera.polars as pa
 import polars as pl
 
 from features import contract
@@ -203,21 +204,13 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
     ]
     failures = [f.select(FAILURE_SCHEMA.keys()) for f in parse_failures if f.height]
 
-    try:
-        contract.MODELS[table].validate(typed, lazy=True)
-    except pandera.errors.SchemaErrors as errors:
-        cases = errors.failure_cases.filter(pl.col("index").is_not_null())
-        for (column, check), group in cases.group_by(["column", "check"], maintain_order=True):
-            failed_rows = typed[ROW].gather(group["index"].cast(pl.UInt32).unique())
-            failures.append(
-                raw.select(pl.col(ROW), pl.col(str(column)).alias("value"))
-                .filter(pl.col(ROW).is_in(failed_rows.implode()))
-                .with_columns(
-                    column=pl.lit(str(column)),
-                    reason=pl.lit(_check_reason(str(check), str(column))),
-                )
-                .select(FAILURE_SCHEMA.keys())
-            )
+    for column, check, failed_rows in _contract_failures(typed, parsed, table):
+        failures.append(
+            raw.select(pl.col(ROW), pl.col(column).alias("value"))
+            .filter(failed_rows)
+            .with_columns(column=pl.lit(column), reason=pl.lit(_check_reason(check, column)))
+            .select(FAILURE_SCHEMA.keys())
+        )
 
     failed = first_failure_per_row(pl.concat(failures) if failures else empty_failures(), order)
     kept = [name for name in keep_positions if name in parsed.positions]
@@ -225,6 +218,58 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
         ~pl.col(ROW).is_in(failed[ROW].implode())
     )
     return Parsed(rows=rows, failures=failed, distinct={n: parsed.distinct[n] for n in kept})
+
+
+def _contract_failures(
+    typed: pl.DataFrame, parsed: _Typed, table: str
+) -> list[tuple[str, str, pl.Series]]:
+    """Each failed check of the contract of ``table``: its column, its name, and which rows of
+    ``typed`` fail it (a mask).
+
+    The checks of a column are about one value at a time, so a few-valued column is checked
+    once per distinct value and each row takes its value's outcome; a column whose values
+    must be unique, and the identifiers, are checked row by row.
+    """
+    schema = contract.MODELS[table].to_schema()
+    by_value = [
+        name
+        for name in parsed.distinct
+        if name in typed.columns and not schema.columns[name].unique
+    ]
+    by_row = [name for name in schema.columns if name in typed.columns and name not in by_value]
+    found = [
+        (column, check, typed[ROW].is_in(typed[ROW].gather(failing).implode()))
+        for column, check, failing in _failed_checks(schema.select_columns(by_row), typed)
+    ]
+    for name in by_value:
+        values, positions = _with_null_value(parsed.distinct[name], parsed.positions[name])
+        column_schema = schema.select_columns([name])
+        for column, check, failing in _failed_checks(column_schema, values.to_frame()):
+            found.append((column, check, positions.is_in(failing.implode())))
+    return found
+
+
+def _with_null_value(values: pl.Series, positions: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """``values`` and the rows' ``positions`` among them, with a null value for the rows that
+    have none (an empty text), so that those rows are checked too."""
+    if not positions.has_nulls():
+        return values, positions
+    return values.extend_constant(None, 1), positions.fill_null(values.len())
+
+
+def _failed_checks(
+    schema: pa.DataFrameSchema, frame: pl.DataFrame
+) -> list[tuple[str, str, pl.Series]]:
+    """Each check of ``schema`` that rows of ``frame`` fail: column, check and row indices."""
+    try:
+        schema.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors as errors:
+        cases = errors.failure_cases.filter(pl.col("index").is_not_null())
+        return [
+            (str(column), str(check), group["index"].cast(pl.UInt32).unique())
+            for (column, check), group in cases.group_by(["column", "check"], maintain_order=True)
+        ]
+    return []
 
 
 def first_failure_per_row(
