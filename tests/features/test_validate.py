@@ -97,6 +97,21 @@ def test_grades_outside_secondary_and_unknown_outcomes_fail() -> None:
     assert visit.failures.select("column", "reason").rows() == [("time", "not a time HH:MM")]
 
 
+def test_a_value_checked_once_fails_on_every_row_that_has_it() -> None:
+    periods: list[str | None] = ["AM", "evening", None, "3", "evening", "", None]
+    n = len(periods)
+    frame = raw(student_id=["L1"] * n, date=["2024-09-03"] * n, period=periods, code=["Z"] * n)
+    parsed = parse_table(frame, "absences", keep_positions=["period"])
+    assert parsed.failures.select(ROW, "value", "reason").rows() == [
+        (3, "evening", "not AM, PM or a lesson number 1-12"),
+        (4, None, "missing value"),
+        (6, "evening", "not AM, PM or a lesson number 1-12"),
+        (7, "", "missing value"),
+        (8, None, "missing value"),
+    ]
+    assert parsed.rows["period"].to_list() == ["AM", "3"]
+
+
 def test_kept_distinct_values_map_back_to_every_row() -> None:
     codes = ["B", " Z", "Z", "B", "ZZ", "Z"]
     parsed = parse_table(
