@@ -238,7 +238,7 @@ def _contract_failures(
     ]
     by_row = [name for name in schema.columns if name in typed.columns and name not in by_value]
     found = [
-        (column, check, typed[ROW].is_in(typed[ROW].gather(failing).implode()))
+        (column, check, pl.repeat(False, typed.height, eager=True).scatter(failing, True))
         for column, check, failing in _failed_checks(schema.select_columns(by_row), typed)
     ]
     for name in by_value:

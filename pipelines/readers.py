@@ -1,8 +1,9 @@
 """Read one export folder: find each contract table's file and read it as text columns.
 
 Formats: CSV (comma, semicolon or tab; UTF-8 with or without BOM, any bytes that are not
-UTF-8 read as cp1252; line ends LF, CRLF or CR), Parquet and XLSX (one sheet). Everything is read as text so that validation can quarantine a bad value with the
-value itself; typing happens in :mod:`features.validate`.
+UTF-8 read as cp1252; line ends LF, CRLF or CR), Parquet and XLSX (one sheet). Everything is
+read as text so that validation can quarantine a bad value with the value itself; typing
+happens in :mod:`features.validate`.
 """
 
 from __future__ import annotations
@@ -124,8 +125,8 @@ def _one_line(names: list[str]) -> str:
     )
 
 
-def _separator(data: bytes, path: Path) -> str:
-    header = _header(data)
+def _separator(header: bytes, data: bytes, path: Path) -> str:
+    """The separator the header row uses most (``;`` when it has none)."""
     counts = {sep: header.count(sep.encode()) for sep in (";", ",", "\t")}
     best = max(counts, key=lambda s: counts[s])
     if counts[best] == 0 and b"\x00" in data[:1024]:
@@ -137,8 +138,9 @@ def _read_csv(path: Path) -> pl.DataFrame:
     data = _line_ends(_utf8_or_cp1252(path.read_bytes()))
     if not data or data.isspace():
         raise ExportError(f"{path}: empty file (expected a header row)")
-    separator = _separator(data, path)
-    names = next(csv.reader(io.StringIO(_header(data).decode("utf-8")), delimiter=separator), [])
+    header = _header(data)
+    separator = _separator(header, data, path)
+    names = next(csv.reader(io.StringIO(header.decode("utf-8")), delimiter=separator), [])
     _check_names(names, path)
     try:
         frame = pl.read_csv(
