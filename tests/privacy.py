@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from features.pseudonym import pseudonym_map
 
@@ -21,17 +22,35 @@ def identifying_needles(export: Path, key: bytes) -> list[bytes]:
     return [s.encode() for s in ids.to_list() + keys.to_list()]
 
 
+def parquet_text(path: Path) -> list[bytes]:
+    """All that a Parquet file keeps legible: column names, key-value metadata, column
+    statistics, and the text of every cell.
+
+    Its pages are compressed, so an id inside would not show in the file's bytes, and a
+    short id can turn up in them by chance (``L2`` is two random bytes)."""
+    meta = pq.ParquetFile(path).metadata
+    legible = [*meta.schema.names, *(meta.metadata or {}).keys(), *(meta.metadata or {}).values()]
+    for group in range(meta.num_row_groups):
+        for column in range(meta.num_columns):
+            stats = meta.row_group(group).column(column).statistics
+            if stats is not None and stats.has_min_max:
+                legible += [stats.min, stats.max]
+    blobs = [b"\n".join(v if isinstance(v, bytes) else str(v).encode() for v in legible)]
+    cells = pl.read_parquet(path).select(pl.all().cast(pl.String))
+    blobs.extend("\n".join(map(str, s.to_list())).encode() for s in cells)
+    return blobs
+
+
 def file_blobs(paths: Iterable[Path]) -> list[bytes]:
-    """The bytes of each file, of each member of a zip archive, and the text columns of a
-    Parquet file (its pages are compressed: an id inside would not show in its bytes)."""
+    """The bytes of each file, of each member of a zip archive, and the legible parts of a
+    Parquet file (:func:`parquet_text`)."""
     blobs = []
     for path in paths:
         if path.is_file():
-            blobs.append(path.read_bytes())
             if path.suffix == ".parquet":
-                frame = pl.read_parquet(path)
-                text = frame.select(pl.col(pl.String, pl.Categorical).cast(pl.String))
-                blobs.extend("\n".join(map(str, s.to_list())).encode() for s in text)
+                blobs.extend(parquet_text(path))
+                continue
+            blobs.append(path.read_bytes())
             if zipfile.is_zipfile(path):
                 with zipfile.ZipFile(path) as archive:
                     blobs.extend(archive.read(name) for name in archive.namelist())
