@@ -16,7 +16,7 @@ step's own, read with ``os.wait4``):
    dictionary-encoded, or every column typed); the cheapest one is the cheapest way found to
    do these four steps with polars on this machine, not a proof that none is cheaper. The
    same child then times two of the checks it leaves out, each on its own with the ingest's
-   code: the pseudonyms of the enrolled ids, and finding the exact duplicates among the
+   code: the pseudonyms of the enrolled ids, and finding the duplicates among the
    absences;
 4. an imports-only child: the RSS every child starts from.
 
@@ -176,21 +176,26 @@ def step_bound(root: str, export: str, out: str, first: int = 0) -> dict[str, An
 
 def _two_checks(files: list[Path]) -> dict[str, float]:
     """Two of the checks the bound leaves out, timed on their own with the ingest's own code:
-    the pseudonyms of the enrolled ids (HMAC, one core), and finding the exact duplicates
-    among the absences."""
+    the pseudonyms of the enrolled ids (HMAC, one core), and finding the duplicates among the
+    absences (compared by their values as read, so they are parsed first, outside the timing).
+    """
     import polars as pl
 
-    from features.canonical import first_of_duplicates
+    from features import contract
     from features.pseudonym import pseudonym_map
+    from features.validate import ROW, first_of_duplicates, parse_table
 
     by_name = {p.stem: p for p in files}
     ids = pl.read_csv(by_name["enrolments"], separator=";", infer_schema=False)["student_id"]
-    absences = pl.read_csv(by_name["absences"], separator=";", infer_schema=False)
+    raw = pl.read_csv(by_name["absences"], separator=";", infer_schema=False)
+    raw = raw.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    absences = parse_table(raw, "absences").rows
+    values = [c for c in contract.columns("absences") if c in absences.columns]
     start = time.perf_counter()
     pseudonym_map(bytes(32), ids)
     hmac_s = time.perf_counter() - start
     start = time.perf_counter()
-    first_of_duplicates(absences, absences.columns)
+    first_of_duplicates(absences, values)
     duplicates_s = time.perf_counter() - start
     return {"ids": float(ids.n_unique()), "pseudonyms_s": hmac_s, "duplicates_s": duplicates_s}
 
@@ -308,7 +313,7 @@ def main(argv: list[str]) -> None:
         f"two checks the bound leaves out, on their own: pseudonyms for "
         f"{bounds[0].result['checks']['ids']:,.0f} ids "
         f"{statistics.median(b.result['checks']['pseudonyms_s'] for b in bounds):.2f} s; "
-        f"exact duplicates among the absences "
+        f"duplicates among the absences "
         f"{statistics.median(b.result['checks']['duplicates_s'] for b in bounds):.2f} s"
     )
 

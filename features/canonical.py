@@ -2,18 +2,17 @@
 
 Pure: frames and a key in, frames out. Reading files and writing Parquet happen in
 :mod:`pipelines.ingest`. Every raw row ends up in exactly one of three places: the canonical
-table, the quarantine (with file, row, column, value and reason), or the count of exact
-duplicates, and :class:`Reconciliation` says so for each table.
+table, the quarantine (with file, row, column, value and reason), or the count of duplicates
+(rows whose values as read an earlier row has), and :class:`Reconciliation` says so for each
+table.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import reduce
 
 import polars as pl
 
@@ -147,73 +146,10 @@ _KEPT_POSITIONS = {
 has found them once already, so each row keeps its position among them."""
 
 
-def _row_hash(columns: list[str]) -> pl.Expr:
-    """A 64-bit hash of each row's values in ``columns``.
-
-    The columns' own hashes, each with its own seed (so that values swapped between columns
-    hash differently), combined with xor: a few times quicker than hashing a struct.
-    """
-    hashes = [pl.col(name).hash(seed=i) for i, name in enumerate(columns)]
-    return reduce(operator.xor, hashes).alias("_hash")
-
-
-def _is_first(values: pl.Series) -> pl.Series:
-    """True for each row whose value (never null: a row hash) no earlier row has.
-
-    As ``is_first_distinct``, quicker: only the rows of a value that more than one row has
-    are compared with each other, and an export with no duplicates (the usual case) needs no
-    mask to be built.
-    """
-    repeated = _repeated(values)
-    if repeated.is_empty():
-        return pl.repeat(True, values.len(), eager=True)
-    shared = values.is_in(repeated.implode())
-    first_of_shared = values.filter(shared).is_first_distinct()
-    return (~shared).scatter(shared.arg_true().filter(first_of_shared), True)
-
-
-def _repeated(values: pl.Series) -> pl.Series:
-    """The values (not null) that more than one row has.
-
-    Found by sorting the values and comparing each with the next: for millions of distinct
-    values, sorting is quicker than a hash table of them.
-    """
-    if values.len() < 2:
-        return values.clear()
-    ordered = values.sort()
-    later = ordered.slice(1)
-    return later.filter(later == ordered.slice(0, ordered.len() - 1)).unique()
-
-
-def first_of_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
-    """True for each row that no earlier row equals in every one of ``columns``.
-
-    Rows are compared by a hash of their values (far cheaper than comparing the values of
-    millions of rows); each row whose hash an earlier row has is then compared value by value
-    with that row, and should two different rows ever share a hash, every row is compared by
-    its values instead.
-    """
-    hashes = frame.select(_row_hash(columns)).to_series()
-    first = _is_first(hashes)
-    if first.all():
-        return first
-    hashed = frame.select(columns).with_columns(hashes)
-    later = hashed.filter(~first)
-    earlier = hashed.filter(first & hashes.is_in(later["_hash"].implode()))
-    pairs = later.join(earlier, on="_hash", suffix="_first")
-    if all(pairs[c].eq_missing(pairs[f"{c}_first"]).all() for c in columns):
-        return first
-    return frame.select(pl.struct(columns).is_first_distinct()).to_series()
-
-
 def _start(raw: RawTable) -> _Step:
-    frame = raw.frame
-    data_columns = [c for c in frame.columns if c != ROW]
-    first = first_of_duplicates(frame, data_columns)
-    duplicates = int((~first).sum())
-    parsed: Parsed = parse_table(frame.filter(first), raw.name, _KEPT_POSITIONS.get(raw.name, ()))
+    parsed: Parsed = parse_table(raw.frame, raw.name, _KEPT_POSITIONS.get(raw.name, ()))
     failures = [parsed.failures] if parsed.failures.height else []
-    return _Step(raw, parsed.rows, failures, duplicates, parsed.distinct)
+    return _Step(raw, parsed.rows, failures, parsed.duplicates, parsed.distinct)
 
 
 def _finish(

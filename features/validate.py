@@ -7,9 +7,11 @@ from the pandera models in :mod:`features.contract`; this module only adds parsi
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 
 import pandera.errors
 import pandera.polars as pa
@@ -29,7 +31,8 @@ _GENDER_ALIASES = {"V": "F", "W": "F", "VROUW": "F", "MAN": "M", "FEMALE": "F", 
 
 @dataclass(frozen=True)
 class Parsed:
-    """Typed rows that passed every check, and one failure row per rejected row.
+    """Typed rows that passed every check, one failure row per rejected row, and how many rows
+    repeated an earlier row (see :func:`parse_table`).
 
     ``distinct`` holds, for each column whose positions were kept, its distinct raw values as
     parsed; each row's :func:`position_column` is where its value is among them.
@@ -38,6 +41,7 @@ class Parsed:
     rows: pl.DataFrame
     failures: pl.DataFrame
     distinct: dict[str, pl.Series] = field(default_factory=dict)
+    duplicates: int = 0
 
 
 def position_column(name: str) -> str:
@@ -53,6 +57,14 @@ class _Typed:
     columns: list[pl.Series]
     distinct: dict[str, pl.Series]
     positions: dict[str, pl.Series]
+
+    def filter(self, keep: pl.Series) -> _Typed:
+        """The rows where ``keep`` is true (the distinct values stay as they are)."""
+        return _Typed(
+            columns=[column.filter(keep) for column in self.columns],
+            distinct=self.distinct,
+            positions={name: p.filter(keep) for name, p in self.positions.items()},
+        )
 
 
 def empty_failures() -> pl.DataFrame:
@@ -165,6 +177,65 @@ def _check_reason(check: str, column: str) -> str:
     return check
 
 
+def _row_hash(columns: list[str]) -> pl.Expr:
+    """A 64-bit hash of each row's values in ``columns``.
+
+    The columns' own hashes, each with its own seed (so that values swapped between columns
+    hash differently), combined with xor: a few times quicker than hashing a struct.
+    """
+    hashes = [pl.col(name).hash(seed=i) for i, name in enumerate(columns)]
+    return reduce(operator.xor, hashes).alias("_hash")
+
+
+def _is_first(values: pl.Series) -> pl.Series:
+    """True for each row whose value (never null: a row hash) no earlier row has.
+
+    As ``is_first_distinct``, quicker: only the rows of a value that more than one row has
+    are compared with each other, and an export with no duplicates (the usual case) needs no
+    mask to be built.
+    """
+    repeated = _repeated(values)
+    if repeated.is_empty():
+        return pl.repeat(True, values.len(), eager=True)
+    shared = values.is_in(repeated.implode())
+    first_of_shared = values.filter(shared).is_first_distinct()
+    return (~shared).scatter(shared.arg_true().filter(first_of_shared), True)
+
+
+def _repeated(values: pl.Series) -> pl.Series:
+    """The values (not null) that more than one row has.
+
+    Found by sorting the values and comparing each with the next: for millions of distinct
+    values, sorting is quicker than a hash table of them.
+    """
+    if values.len() < 2:
+        return values.clear()
+    ordered = values.sort()
+    later = ordered.slice(1)
+    return later.filter(later == ordered.slice(0, ordered.len() - 1)).unique()
+
+
+def first_of_duplicates(frame: pl.DataFrame, columns: list[str]) -> pl.Series:
+    """True for each row that no earlier row equals in every one of ``columns``.
+
+    Rows are compared by a hash of their values (far cheaper than comparing the values of
+    millions of rows); each row whose hash an earlier row has is then compared value by value
+    with that row, and should two different rows ever share a hash, every row is compared by
+    its values instead.
+    """
+    hashes = frame.select(_row_hash(columns)).to_series()
+    first = _is_first(hashes)
+    if first.all():
+        return first
+    hashed = frame.select(columns).with_columns(hashes)
+    later = hashed.filter(~first)
+    earlier = hashed.filter(first & hashes.is_in(later["_hash"].implode()))
+    pairs = later.join(earlier, on="_hash", suffix="_first")
+    if all(pairs[c].eq_missing(pairs[f"{c}_first"]).all() for c in columns):
+        return first
+    return frame.select(pl.struct(columns).is_first_distinct()).to_series()
+
+
 def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = ()) -> Parsed:
     """Type the declared columns of one raw table and check them against its contract model.
 
@@ -185,7 +256,13 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
     Parsed
         ``rows``: typed columns plus ``_row``, for rows that pass; ``failures``: for each rejected
         row its first failing column (in contract order), the raw value and the reason;
-        ``distinct``: the distinct values of the ``keep_positions`` columns.
+        ``distinct``: the distinct values of the ``keep_positions`` columns; ``duplicates``: how
+        many rows were dropped because an earlier row has the same values.
+
+    Rows are compared by their typed values, not their text: ``08:40 `` and ``08:40``, or
+    ``2024-09-10`` and ``10/09/2024``, are one value, so a late arrival given twice counts once.
+    A value that fails to parse is compared by its text. Duplicates are dropped before the
+    contract's checks: a pupil listed twice alike is no second pupil with the same id.
     """
     declared = contract.columns(table)
     order = {name: i for i, name in enumerate(declared)}
@@ -196,6 +273,12 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
     # A column whose typed form has no more nulls than its text cannot hold a value that
     # failed to parse: only the others are searched (clean exports skip the search).
     suspect = [n for n in present if typed[n].null_count() > raw[n].null_count()]
+
+    first = first_of_duplicates(*_values_as_read(raw, typed, present, suspect))
+    duplicates = int((~first).sum())
+    if duplicates:
+        raw, typed, parsed = raw.filter(first), typed.filter(first), parsed.filter(first)
+
     parse_failures = [
         raw.filter(typed[n].is_null() & _blank_to_null(n).is_not_null())
         .select(pl.col(ROW), pl.col(n).alias("value"))
@@ -203,7 +286,6 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
         for n in suspect
     ]
     failures = [f.select(FAILURE_SCHEMA.keys()) for f in parse_failures if f.height]
-
     for column, check, failed_rows in _contract_failures(typed, parsed, table):
         failures.append(
             raw.select(pl.col(ROW), pl.col(column).alias("value"))
@@ -217,7 +299,21 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
     rows = typed.with_columns(parsed.positions[name] for name in kept).filter(
         ~pl.col(ROW).is_in(failed[ROW].implode())
     )
-    return Parsed(rows=rows, failures=failed, distinct={n: parsed.distinct[n] for n in kept})
+    distinct = {n: parsed.distinct[n] for n in kept}
+    return Parsed(rows=rows, failures=failed, distinct=distinct, duplicates=duplicates)
+
+
+def _values_as_read(
+    raw: pl.DataFrame, typed: pl.DataFrame, present: list[str], suspect: list[str]
+) -> tuple[pl.DataFrame, list[str]]:
+    """The values rows are compared by to find duplicates, and their column names: the typed
+    values, and for a value that failed to parse (null once typed) its text."""
+    texts = raw.select(_blank_to_null(name).alias(f"_text_{name}") for name in suspect)
+    values = pl.concat([typed.select(present), texts], how="horizontal").with_columns(
+        pl.when(pl.col(name).is_null()).then(pl.col(f"_text_{name}")).alias(f"_text_{name}")
+        for name in suspect
+    )
+    return values, values.columns
 
 
 def _contract_failures(

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import canonical
+from features import canonical, validate
 from features.canonical import (
     CANONICAL_COLUMNS,
     IngestOptions,
@@ -15,11 +15,10 @@ from features.canonical import (
     UnknownCodesError,
     _sort_order,
     canonicalise,
-    first_of_duplicates,
 )
 from features.codes import builtin_profile
 from features.pseudonym import pseudonym
-from features.validate import ROW
+from features.validate import ROW, first_of_duplicates
 from tests.conftest import TINY, raw_tables
 
 KEY = bytes(range(32))
@@ -75,6 +74,21 @@ def test_exact_duplicates_are_counted_and_dropped() -> None:
     result = canonicalise(raw_tables(files), OPTIONS)
     rec = next(r for r in result.reconciliation if r.table == "absences")
     assert (rec.read, rec.accepted, rec.quarantined, rec.duplicates) == (7, 5, 0, 2)
+
+
+def test_rows_with_the_same_values_written_differently_are_duplicates() -> None:
+    files = with_rows(
+        TINY,
+        "late_arrivals.csv",
+        "L1;10/09/2024;08:40;10",  # row 3: the row 2 arrival, another date format
+        " L1 ;2024-09-10; 08:40 ;10 ",  # row 4: with blanks around its values
+        "L1;2024-09-10;08:41;10",  # row 5: another minute, another arrival
+    )
+    result = canonicalise(raw_tables(files), OPTIONS)
+    rec = next(r for r in result.reconciliation if r.table == "late_arrivals")
+    assert (rec.read, rec.accepted, rec.quarantined, rec.duplicates) == (4, 2, 0, 2)
+    late = result.tables["late_arrivals"].filter(pl.col("source") == "late_arrivals")
+    assert late["minutes_late"].to_list() == [10, 10]
 
 
 def test_unknown_codes_stop_ingest_with_a_list_unless_allowed() -> None:
@@ -270,7 +284,7 @@ def test_rows_that_share_a_hash_but_differ_are_not_duplicates(
     def every_row_collides(columns: list[str]) -> pl.Expr:
         return (pl.struct(columns).hash() * 0).alias("_hash")
 
-    monkeypatch.setattr(canonical, "_row_hash", every_row_collides)
+    monkeypatch.setattr(validate, "_row_hash", every_row_collides)
     expected = [True, False, True, True, False, True, False, True]
     assert first_of_duplicates(DUPLICATES, ["a", "b"]).to_list() == expected
 

@@ -29,12 +29,37 @@ def absences(**overrides: list[str | None]) -> pl.DataFrame:
 
 
 def test_both_date_forms_parse_to_the_same_date() -> None:
+    forms = ("2024-09-03", "03/09/2024", "3/9/2024")
     parsed = parse_table(
-        pl.concat([absences(date=[d]) for d in ("2024-09-03", "03/09/2024", "3/9/2024")]),
+        pl.concat([absences(student_id=[f"L{i}"], date=[d]) for i, d in enumerate(forms)]),
         "absences",
     )
     assert parsed.rows["date"].to_list() == [dt.date(2024, 9, 3)] * 3
     assert parsed.failures.is_empty()
+
+
+def test_rows_equal_once_parsed_are_duplicates_and_a_unique_id_keeps_its_first_row() -> None:
+    rows = pl.concat(
+        [absences(date=[d], code=[c]) for d, c in (("2024-09-03", "Z"), ("03/09/2024", " Z "))]
+    )
+    parsed = parse_table(rows.with_columns(pl.Series(ROW, [2, 3])), "absences")
+    assert (parsed.rows[ROW].to_list(), parsed.duplicates) == ([2], 1)
+    pupils = raw(student_id=["L1", "L1 ", "L2", "L2"], gender=["M", "m", "M", "F"])
+    parsed = parse_table(pupils, "students")
+    assert (parsed.rows[ROW].to_list(), parsed.duplicates) == ([2], 1)
+    assert parsed.failures.select(ROW, "reason").rows() == [
+        (4, "duplicate value"),  # two pupils L2 who differ: neither is taken
+        (5, "duplicate value"),
+    ]
+
+
+def test_a_value_that_fails_to_parse_is_compared_by_its_text() -> None:
+    n = 3
+    dates: list[str | None] = ["2024-13-03", "2024-13-03 ", "2024-14-03"]
+    frame = raw(student_id=["L1"] * n, date=dates, period=["AM"] * n, code=["Z"] * n)
+    parsed = parse_table(frame, "absences")
+    assert parsed.duplicates == 1
+    assert parsed.failures.select(ROW, "value").rows() == [(2, "2024-13-03"), (4, "2024-14-03")]
 
 
 @pytest.mark.parametrize(
@@ -100,7 +125,8 @@ def test_grades_outside_secondary_and_unknown_outcomes_fail() -> None:
 def test_a_value_checked_once_fails_on_every_row_that_has_it() -> None:
     periods: list[str | None] = ["AM", "evening", None, "3", "evening", "", None]
     n = len(periods)
-    frame = raw(student_id=["L1"] * n, date=["2024-09-03"] * n, period=periods, code=["Z"] * n)
+    pupils = [f"L{i}" for i in range(n)]  # each row another pupil: none repeats another
+    frame = raw(student_id=pupils, date=["2024-09-03"] * n, period=periods, code=["Z"] * n)
     parsed = parse_table(frame, "absences", keep_positions=["period"])
     assert parsed.failures.select(ROW, "value", "reason").rows() == [
         (3, "evening", "not AM, PM or a lesson number 1-12"),
@@ -114,9 +140,8 @@ def test_a_value_checked_once_fails_on_every_row_that_has_it() -> None:
 
 def test_kept_distinct_values_map_back_to_every_row() -> None:
     codes = ["B", " Z", "Z", "B", "ZZ", "Z"]
-    parsed = parse_table(
-        pl.concat([absences(code=[c]) for c in codes]), "absences", keep_positions=["code"]
-    )
+    rows = [absences(student_id=[f"L{i}"], code=[c]) for i, c in enumerate(codes)]
+    parsed = parse_table(pl.concat(rows), "absences", keep_positions=["code"])
     gc.collect()  # the values must outlive the categorical they were read from
     distinct = parsed.distinct["code"]
     assert sorted(distinct.to_list()) == ["B", "Z", "Z", "ZZ"]  # " Z" is parsed as "Z"
