@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import polars as pl
 import pytest
@@ -201,6 +202,43 @@ def test_ingest_never_loses_a_row_under_random_corruption(data: st.DataObject) -
         quarantined = result.quarantine[rec.table]
         assert quarantined["row"].n_unique() == quarantined.height  # one reason per row
         assert rec.accepted == _canonical_rows(result.tables, rec.table)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_a_row_given_again_in_another_form_changes_nothing_but_the_duplicates(
+    data: st.DataObject,
+) -> None:
+    tables = raw_tables(TINY)
+    name = data.draw(st.sampled_from(sorted(tables)))
+    frame = tables[name].frame
+    row = frame.row(data.draw(st.integers(0, frame.height - 1)), named=True)
+    again = {  # blanks around each value, the other date form, another case of AM/PM
+        column: None if value is None else data.draw(st.sampled_from(_forms(column, value)))
+        for column, value in row.items()
+        if column != ROW
+    }
+    again[ROW] = frame.height + 2
+    extended = frame.vstack(pl.DataFrame([again], schema=frame.schema))
+    before = canonicalise(tables, OPTIONS)
+    after = canonicalise({**tables, name: RawTable(name, tables[name].source, extended)}, OPTIONS)
+    for table in before.tables:
+        assert after.tables[table].equals(before.tables[table]), table
+    was = {r.table: r for r in before.reconciliation}
+    for rec in after.reconciliation:
+        extra = int(rec.table == name)
+        assert rec.read == was[rec.table].read + extra
+        assert rec.duplicates == was[rec.table].duplicates + extra, rec.line()
+
+
+def _forms(column: str, value: str) -> list[str]:
+    forms = [value, f" {value} ", f"{value}  "]
+    if column == "period":
+        forms.append(value.lower())
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        year, month, day = value.split("-")
+        forms += [f"{day}/{month}/{year}", f"{int(day)}/{int(month)}/{year}"]
+    return forms
 
 
 def _canonical_rows(tables: dict[str, pl.DataFrame], name: str) -> int:
