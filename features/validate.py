@@ -1,8 +1,9 @@
 """Parse raw export rows (all text) into typed rows, and say why each rejected row fails.
 
-Nothing is dropped silently: every row of a raw table ends up either in the typed frame or in
-the failures frame with the column, the raw value and a reason in plain words. The rules come
-from the pandera models in :mod:`features.contract`; this module only adds parsing.
+Nothing is dropped silently: every row of a raw table ends up in the typed frame, in the
+failures frame with the column, the raw value and a reason in plain words, or in the count of
+rows that repeat an earlier row. The rules come from the pandera models in
+:mod:`features.contract`; this module adds parsing and finding duplicates.
 """
 
 from __future__ import annotations
