@@ -56,11 +56,14 @@ class UnknownCodesError(ValueError):
 
 @dataclass(frozen=True)
 class RawTable:
-    """One export table as read: text columns of the contract plus ``_row``."""
+    """One export table as read: text columns of the contract plus ``_row``, and the rows the
+    reader could not split into those columns (``rejected``, as failures: a CSV line with more
+    fields than its header)."""
 
     name: str
     source: str
     frame: pl.DataFrame
+    rejected: pl.DataFrame = field(default_factory=empty_failures)
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ has found them once already, so each row keeps its position among them."""
 
 def _start(raw: RawTable) -> _Step:
     parsed: Parsed = parse_table(raw.frame, raw.name, _KEPT_POSITIONS.get(raw.name, ()))
-    failures = [parsed.failures] if parsed.failures.height else []
+    failures = [f for f in (raw.rejected, parsed.failures) if f.height]
     return _Step(raw, parsed.rows, failures, parsed.duplicates, parsed.distinct)
 
 
@@ -168,7 +171,7 @@ def _finish(
     rec = Reconciliation(
         table=step.raw.name,
         source=step.raw.source,
-        read=step.raw.frame.height,
+        read=step.raw.frame.height + step.raw.rejected.height,
         accepted=step.rows.height,
         quarantined=quarantined.height,
         duplicates=step.duplicates,

@@ -18,7 +18,7 @@ import polars as pl
 
 from features import contract
 from features.canonical import RawTable
-from features.validate import ROW
+from features.validate import FAILURE_SCHEMA, ROW, empty_failures
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 
@@ -134,7 +134,8 @@ def _separator(header: bytes, data: bytes, path: Path) -> str:
     return best
 
 
-def _read_csv(path: Path) -> pl.DataFrame:
+def _read_csv(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows of a CSV, and its lines with more fields than the header as failures."""
     data = _line_ends(_utf8_or_cp1252(path.read_bytes()))
     if not data or data.isspace():
         raise ExportError(f"{path}: empty file (expected a header row)")
@@ -150,38 +151,109 @@ def _read_csv(path: Path) -> pl.DataFrame:
             row_index_name=ROW,
             row_index_offset=2,  # line 1 is the header
         )
-    except pl.exceptions.PolarsError as exc:
-        raise ExportError(f"{path}: not a readable table ({_malformed(data, separator)})") from exc
-    return _line_numbers(frame) if b'"' in data else frame
+    except pl.exceptions.PolarsError as exc:  # most often a line with too many fields
+        return _read_without_long_lines(data, separator, len(names), path, exc)
+    return (_line_numbers(frame) if b'"' in data else frame), empty_failures()
 
 
 def _check_names(names: list[str], path: Path) -> None:
-    """Stop on a column name given twice (blanks around a name do not count)."""
+    """Stop on a column name given twice (blanks around a name do not count), or on one named
+    as the column that holds each row's line number."""
     seen: set[str] = set()
     for name in (n.strip().lstrip("\ufeff") for n in names):
+        if name == ROW:
+            raise ExportError(
+                f"{path}: a column is named {ROW!r}, a name schoolpoort keeps for itself"
+            )
         if name in seen:
             raise ExportError(f"{path}: column {_one_line([name])!r} appears twice in the header")
         seen.add(name)
 
 
-def _malformed(data: bytes, separator: str) -> str:
-    """Where a CSV that polars cannot read first goes wrong: the line, and how.
+def _read_without_long_lines(
+    data: bytes, separator: str, fields: int, path: Path, error: Exception
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A CSV that polars cannot read, read again without its lines that have more fields than
+    the header: those lines become failures that hold their text, so that they go to quarantine
+    and the rest of the file is still read (polars could only cut them short, silently).
 
-    Read again with Python's csv module: the first row whose number of fields differs from
-    the header's, or a quote that is never closed.
+    A quote that is never closed stops the file, naming its line; so does a file polars still
+    cannot read.
     """
-    reader = csv.reader(io.StringIO(data.decode("utf-8")), delimiter=separator, strict=True)
+    lines = data.split(b"\n")
+    long = _long_lines(lines, separator, fields, path, quoted=b'"' in data)
+    if not long:  # polars failed for another reason, most often a stray quote
+        reason = "malformed CSV: check its quotes and separators"
+        raise ExportError(f"{path}: not a readable table ({reason})") from error
+    kept: list[bytes] = []
+    previous = 0
+    for start, end, _ in long:
+        kept.extend(lines[previous : start - 1])
+        previous = end
+    kept.extend(lines[previous:])
+    rest = b"\n".join(kept)
+    try:
+        frame = pl.read_csv(
+            rest, separator=separator, infer_schema=False, row_index_name=ROW, row_index_offset=2
+        )
+    except pl.exceptions.PolarsError as exc:
+        reason = "malformed CSV: check its quotes and separators"
+        raise ExportError(f"{path}: not a readable table ({reason})") from exc
+    frame = _line_numbers(frame) if b'"' in rest else frame
+    failures = pl.DataFrame(
+        [
+            (start, "(whole line)", b"\n".join(lines[start - 1 : end]).decode().rstrip("\r"), why)
+            for start, end, why in long
+        ],
+        schema=FAILURE_SCHEMA,
+        orient="row",
+    )
+    return frame.with_columns(_before_removal(frame[ROW], long)), failures
+
+
+def _long_lines(
+    lines: list[bytes], separator: str, fields: int, path: Path, *, quoted: bool
+) -> list[tuple[int, int, str]]:
+    """The rows with more than ``fields`` fields: first and last line, and how many fields.
+
+    Without quotes in the file (not ``quoted``), a row is a line and its separators tell its
+    fields; otherwise the rows are read with Python's csv module (slower), which knows a quoted
+    separator or line break.
+    """
+    sep = separator.encode()
+    if not quoted:
+        return [
+            (number, number, f"{line.count(sep) + 1} fields where the header has {fields}")
+            for number, line in enumerate(lines[1:], start=2)
+            if line.count(sep) >= fields
+        ]
+    text = (line.decode() + "\n" for line in lines)
+    reader = csv.reader(text, delimiter=separator, strict=True)
+    long = []
     start = 1  # the line the row being read starts on
     try:
-        fields = len(next(reader))
+        next(reader)
         start = reader.line_num + 1
         for row in reader:
-            if row and len(row) != fields:
-                return f"line {start}: {len(row)} fields where the header has {fields}"
+            if len(row) > fields:
+                why = f"{len(row)} fields where the header has {fields}"
+                long.append((start, reader.line_num, why))
             start = reader.line_num + 1
     except csv.Error as exc:
-        return f"line {start}: {exc}"
-    return "malformed CSV: check its quotes and separators"
+        raise ExportError(f"{path}: not a readable table (line {start}: {exc})") from exc
+    return long
+
+
+def _before_removal(rows: pl.Series, removed: list[tuple[int, int, str]]) -> pl.Series:
+    """Line numbers in a file with the ``removed`` lines (first, last) taken out, as they were
+    before: each row moves down by the lines removed above it."""
+    sizes = pl.Series([end - start + 1 for start, end, _ in removed], dtype=pl.Int64)
+    above = sizes.cum_sum() - sizes  # lines removed before each block
+    # where each block was in the shorter file: the line that came after it moved up to there
+    at = pl.Series([start for start, _, _ in removed], dtype=pl.Int64) - above
+    blocks_above = at.search_sorted(rows, side="right")
+    shift = pl.concat([pl.Series([0], dtype=pl.Int64), sizes.cum_sum()]).gather(blocks_above)
+    return (rows + shift).alias(ROW)
 
 
 def _line_numbers(frame: pl.DataFrame) -> pl.DataFrame:
@@ -276,17 +348,18 @@ def read_table(name: str, path: Path) -> ReadResult:
     ExportError
         When the file is not a readable table or lacks a required column.
     """
-    reader = {".csv": _read_csv, ".parquet": _read_parquet, ".xlsx": _read_xlsx}[
-        path.suffix.lower()
-    ]
     try:
-        frame = reader(path)
+        if path.suffix.lower() == ".csv":
+            frame, too_long = _read_csv(path)
+        else:
+            reader = {".parquet": _read_parquet, ".xlsx": _read_xlsx}[path.suffix.lower()]
+            frame, too_long = reader(path), empty_failures()
     except ExportError:
         raise
     except Exception as exc:  # polars, fastexcel and pyarrow raise many types for a bad file
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"{path}: not a readable table ({reason})") from exc
-    _check_names(frame.columns, path)
+    _check_names([c for c in frame.columns if c != ROW], path)
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
 
     declared = contract.columns(name)
@@ -303,4 +376,11 @@ def read_table(name: str, path: Path) -> ReadResult:
     absent = [c for c in declared if c not in frame.columns]
     frame = frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in absent])
     frame = frame.select(ROW, *declared).with_columns(pl.col(ROW).cast(pl.Int64))
-    return ReadResult(RawTable(name=name, source=path.name, frame=frame), tuple(notices))
+    if too_long.height:
+        first = too_long.row(0, named=True)
+        notices.append(
+            f"{path.name}: {too_long.height:,} line(s) with more fields than the header go to "
+            f"quarantine (first: line {first[ROW]}, {first['reason']})"
+        )
+    table = RawTable(name=name, source=path.name, frame=frame, rejected=too_long)
+    return ReadResult(table, tuple(notices))

@@ -104,6 +104,30 @@ def test_quarantine_file_names_file_row_column_value_and_reason(
     ]
 
 
+def test_a_line_with_too_many_fields_is_quarantined_and_the_rest_ingested(
+    tmp_path: Path, workspace: Path
+) -> None:
+    extra = "L1;2024-09-05;AM;Z;;remark; with a semicolon\nL2;2024-09-06;PM;Z;\n"
+    export = write_export(
+        tmp_path / "export", {**TINY, "absences.csv": TINY["absences.csv"] + extra}
+    )
+    ws = Workspace(workspace)
+    report = run_ingest(export, ws, IngestSettings(), say=lambda _: None)
+    absences = next(r for r in report.reconciliation if r.table == "absences")
+    assert (absences.read, absences.accepted, absences.quarantined) == (7, 6, 1)
+    rows = pl.read_csv(ws.quarantine / "absences.csv", separator=";", infer_schema=False)
+    assert rows.select("file", "row", "column", "value", "reason").rows() == [
+        (
+            "absences.csv",
+            "7",
+            "(whole line)",
+            "L1;2024-09-05;AM;Z;;remark; with a semicolon",
+            "7 fields where the header has 5",
+        )
+    ]
+    assert pl.read_parquet(ws.canonical_table("absences")).height == 6
+
+
 def test_the_key_can_come_from_the_environment(
     tiny_export: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

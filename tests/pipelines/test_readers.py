@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from features.validate import ROW
 from pipelines.readers import ExportError, find_tables, read_table
 from tests.conftest import TINY, write_export
 
@@ -228,20 +233,94 @@ def test_a_parquet_column_given_twice_after_trimming_stops(tmp_path: Path) -> No
         read_table("enrolments", path)
 
 
-@pytest.mark.parametrize(
-    ("line", "message"),
-    [
-        ("L4;S1;1;2024-09-02;1A;;extra", "line 5: 7 fields where the header has 6"),
-        ('L4;S1;1;2024-09-02;"1A;', "line 5: unexpected end of data"),
-    ],
-    ids=["too-many-fields", "unclosed-quote"],
-)
-def test_a_malformed_csv_line_is_named(tmp_path: Path, line: str, message: str) -> None:
+def test_a_column_named_as_the_line_number_column_is_named(tmp_path: Path) -> None:
     path = tmp_path / "enrolments.csv"
-    path.write_text(ENROL + line + "\nL5;S1;1;2024-09-02;1A;\n")
-    with pytest.raises(ExportError, match=message) as info:
+    path.write_text(ENROL.replace("end_date", f"end_date;{ROW}"))
+    with pytest.raises(ExportError, match=f"a column is named '{ROW}'"):
+        read_table("enrolments", path)
+
+
+def test_a_stray_quote_polars_cannot_read_is_named_as_such(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    bad = 'L4;S1;1;2024-09-02;1"A;\n'
+    path.write_text(ENROL + bad + "".join(f"L{i};S1;1;2024-09-02;1A;\n" for i in range(5, 400)))
+    with pytest.raises(ExportError, match="malformed CSV: check its quotes and separators"):
+        read_table("enrolments", path)
+
+
+def test_an_unclosed_quote_stops_the_file_naming_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_text(ENROL + 'L4;S1;1;2024-09-02;"1A;;extra\nL5;S1;1;2024-09-02;1A;\n')
+    with pytest.raises(ExportError, match="line 5: unexpected end of data") as info:
         read_table("enrolments", path)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_line_with_too_many_fields_is_set_aside_with_its_text(
+    tmp_path: Path, line_end: str
+) -> None:
+    lines = [
+        "student_id;school_id;grade;start_date;class_id;end_date",  # line 1
+        'L1;S1;1;2024-09-02;"1',  # lines 2-3: a line break inside a quoted class
+        'A";',
+        "L4;S1;1;2024-09-02;1A;;extra",  # line 4: a seventh field
+        "L5;S1;1;2024-09-02;1A",  # line 5: no end_date field at all
+        "",  # line 6
+        'L6;S1;1;2024-09-02;1A;;x;"y',  # lines 7-8: eight fields, one with a line break
+        'z"',
+        "L7;S1;1;2024-09-02;1A;",  # line 9
+    ]
+    path = tmp_path / "enrolments.csv"
+    path.write_bytes((line_end.join(lines) + line_end).encode())
+    result = read_table("enrolments", path)
+    frame = result.table.frame
+    assert frame[ROW].to_list() == [2, 5, 6, 9]  # a blank line is a row, as polars reads it
+    assert frame["class_id"].to_list() == [f"1{line_end}A", "1A", None, "1A"]
+    assert frame["end_date"].to_list() == [None, None, None, None]
+    assert result.table.rejected.rows() == [
+        (4, "(whole line)", "L4;S1;1;2024-09-02;1A;;extra", "7 fields where the header has 6"),
+        (
+            7,
+            "(whole line)",
+            f'L6;S1;1;2024-09-02;1A;;x;"y{line_end}z"',
+            "8 fields where the header has 6",
+        ),
+    ]
+    assert result.notices == (
+        "enrolments.csv: 2 line(s) with more fields than the header go to quarantine "
+        "(first: line 4, 7 fields where the header has 6)",
+    )
+
+
+FIELD = st.sampled_from(["a", "b c", '"q;uoted"', '"two\nlines"', "1", "é"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.lists(st.lists(FIELD, min_size=1, max_size=5), min_size=1, max_size=12),
+    line_end=st.sampled_from(["\n", "\r\n"]),
+)
+def test_lines_with_too_many_fields_leave_every_other_row_as_csv_reads_it(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]], line_end: str
+) -> None:
+    rows = [*rows, ["x", "y", "z", "too", "many"]]  # at least one line too long
+    text = line_end.join(["student_id;date;time;minutes_late", *(";".join(r) for r in rows)])
+    path = tmp_path_factory.mktemp("csv") / "late_arrivals.csv"
+    path.write_bytes((text + line_end).encode())
+    expected_rows, expected_long, line = [], [], 1
+    for number, row in enumerate(
+        csv.reader(io.StringIO(text + line_end, newline=""), delimiter=";")
+    ):
+        if number:  # the header is row 0, on line 1
+            if len(row) > 4:
+                expected_long.append(line)
+            else:
+                expected_rows.append((line, *row, *[None] * (4 - len(row))))
+        line += 1 + sum(v.count("\n") for v in row)
+    result = read_table("late_arrivals", path).table
+    assert result.frame.rows() == expected_rows
+    assert result.rejected[ROW].to_list() == expected_long
 
 
 def test_a_blank_column_name_is_named_in_the_notice(tmp_path: Path) -> None:
