@@ -141,7 +141,7 @@ def _read_csv(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         raise ExportError(f"{path}: empty file (expected a header row)")
     header = _header(data)
     separator = _separator(header, data, path)
-    names = next(csv.reader(io.StringIO(header.decode("utf-8")), delimiter=separator), [])
+    names = next(csv.reader(io.StringIO(header.decode("utf-8-sig")), delimiter=separator), [])
     _check_names(names, path)
     try:
         frame = pl.read_csv(
@@ -151,8 +151,8 @@ def _read_csv(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             row_index_name=ROW,
             row_index_offset=2,  # line 1 is the header
         )
-    except pl.exceptions.PolarsError as exc:  # most often a line with too many fields
-        return _read_without_long_lines(data, separator, len(names), path, exc)
+    except pl.exceptions.PolarsError:  # most often a line with too many fields
+        return _read_without_long_lines(data, separator, len(names), path)
     return (_line_numbers(frame) if b'"' in data else frame), empty_failures()
 
 
@@ -170,21 +170,30 @@ def _check_names(names: list[str], path: Path) -> None:
         seen.add(name)
 
 
-def _read_without_long_lines(
-    data: bytes, separator: str, fields: int, path: Path, error: Exception
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """A CSV that polars cannot read, read again without its lines that have more fields than
-    the header: those lines become failures that hold their text, so that they go to quarantine
-    and the rest of the file is still read (polars could only cut them short, silently).
+_MALFORMED = "malformed CSV: check its quotes and separators"
 
-    A quote that is never closed stops the file, naming its line; so does a file polars still
-    cannot read.
+
+def _read_without_long_lines(
+    data: bytes, separator: str, fields: int, path: Path
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A CSV that polars cannot read, read again without its rows that have more fields than
+    the header: each becomes a failure, so that it goes to quarantine and the rest of the file
+    is still read (polars could only cut such a row short, silently).
+
+    Fields beyond the header's that are all empty (a separator at the end of each line, say)
+    lose nothing: such rows are cut to the header's width and read. Each failure holds its
+    row's text. A file most of whose rows are too long, or with a quote that is never closed,
+    stops, naming its first such line; a file polars still cannot read stops too.
     """
+    data = data.removeprefix(b"\xef\xbb\xbf")  # or a quoted first column name reads wrong
     lines = data.split(b"\n")
-    long = _long_lines(lines, separator, fields, path, quoted=b'"' in data)
-    if not long:  # polars failed for another reason, most often a stray quote
-        reason = "malformed CSV: check its quotes and separators"
-        raise ExportError(f"{path}: not a readable table ({reason})") from error
+    rows, long = _long_rows(lines, separator, fields, path, quoted=b'"' in data)
+    if 2 * len(long) > rows:
+        first, _, why = long[0]
+        raise ExportError(
+            f"{path}: {len(long):,} of {rows:,} rows have more fields than the header (first: "
+            f"line {first}, {why}): check the header and the separator"
+        )
     kept: list[bytes] = []
     previous = 0
     for start, end, _ in long:
@@ -194,54 +203,69 @@ def _read_without_long_lines(
     rest = b"\n".join(kept)
     try:
         frame = pl.read_csv(
-            rest, separator=separator, infer_schema=False, row_index_name=ROW, row_index_offset=2
+            rest,
+            separator=separator,
+            infer_schema=False,
+            row_index_name=ROW,
+            row_index_offset=2,
+            truncate_ragged_lines=True,  # only empty fields are left beyond the header's
         )
-    except pl.exceptions.PolarsError as exc:
-        reason = "malformed CSV: check its quotes and separators"
-        raise ExportError(f"{path}: not a readable table ({reason})") from exc
+    except pl.exceptions.PolarsError as exc:  # most often a stray quote
+        raise ExportError(f"{path}: not a readable table ({_MALFORMED})") from exc
     frame = _line_numbers(frame) if b'"' in rest else frame
     failures = pl.DataFrame(
-        [
-            (start, "(whole line)", b"\n".join(lines[start - 1 : end]).decode().rstrip("\r"), why)
-            for start, end, why in long
-        ],
+        [(start, "(whole line)", _text(lines[start - 1 : end]), why) for start, end, why in long],
         schema=FAILURE_SCHEMA,
         orient="row",
     )
     return frame.with_columns(_before_removal(frame[ROW], long)), failures
 
 
-def _long_lines(
+def _text(lines: list[bytes]) -> str:
+    return b"\n".join(lines).decode().rstrip("\r")
+
+
+def _long_rows(
     lines: list[bytes], separator: str, fields: int, path: Path, *, quoted: bool
-) -> list[tuple[int, int, str]]:
-    """The rows with more than ``fields`` fields: first and last line, and how many fields.
+) -> tuple[int, list[tuple[int, int, str]]]:
+    """How many rows have a value, and those with a value beyond the header's ``fields``: first
+    and last line, and how many fields.
 
     Without quotes in the file (not ``quoted``), a row is a line and its separators tell its
     fields; otherwise the rows are read with Python's csv module (slower), which knows a quoted
     separator or line break.
     """
-    sep = separator.encode()
+
+    def why(count: int) -> str:
+        return f"{count} fields where the header has {fields}"
+
     if not quoted:
-        return [
-            (number, number, f"{line.count(sep) + 1} fields where the header has {fields}")
+        sep = separator.encode()
+        filled = sum(1 for line in lines[1:] if line.strip(b" \t\r" + sep))
+        return filled, [
+            (number, number, why(line.count(sep) + 1))
             for number, line in enumerate(lines[1:], start=2)
-            if line.count(sep) >= fields
+            if line.count(sep) >= fields and line.split(sep, fields)[fields].strip(b" \t\r" + sep)
         ]
     text = (line.decode() + "\n" for line in lines)
     reader = csv.reader(text, delimiter=separator, strict=True)
     long = []
+    rows = 0
     start = 1  # the line the row being read starts on
     try:
         next(reader)
         start = reader.line_num + 1
         for row in reader:
-            if len(row) > fields:
-                why = f"{len(row)} fields where the header has {fields}"
-                long.append((start, reader.line_num, why))
+            rows += any(row)
+            if len(row) > fields and any(value.strip() for value in row[fields:]):
+                long.append((start, reader.line_num, why(len(row))))
             start = reader.line_num + 1
     except csv.Error as exc:
-        raise ExportError(f"{path}: not a readable table (line {start}: {exc})") from exc
-    return long
+        reason = str(exc)
+        if "new-line character" in reason:
+            reason = "a line break inside a field that is not quoted"
+        raise ExportError(f"{path}: not a readable table (line {start}: {reason})") from exc
+    return rows, long
 
 
 def _before_removal(rows: pl.Series, removed: list[tuple[int, int, str]]) -> pl.Series:
@@ -289,6 +313,7 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
 
 def _read_parquet(path: Path) -> pl.DataFrame:
     frame = pl.read_parquet(path)
+    _check_names(frame.columns, path)
     return _as_text(frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)))
 
 
@@ -311,6 +336,7 @@ def _read_xlsx(path: Path) -> pl.DataFrame:
     if not used:
         raise ExportError(f"{path}: empty workbook (expected a header row)")
     frame = sheets[used[0]]
+    _check_names(frame.columns, path)
     # Date and time cells come as "2024-09-02 00:00:00" and "08:30:00" (or on Excel's day zero,
     # "1899-12-31 08:30:00"): keep what the contract reads.
     frame = frame.with_columns(
@@ -379,8 +405,13 @@ def read_table(name: str, path: Path) -> ReadResult:
     if too_long.height:
         first = too_long.row(0, named=True)
         notices.append(
-            f"{path.name}: {too_long.height:,} line(s) with more fields than the header go to "
+            f"{path.name}: {too_long.height:,} row(s) with more fields than the header go to "
             f"quarantine (first: line {first[ROW]}, {first['reason']})"
         )
+        if extra:  # the text of such a row would hold those columns too: a name, a note
+            too_long = too_long.with_columns(
+                value=pl.lit(None, dtype=pl.String),
+                reason=pl.col("reason") + "; not copied: the file has other columns",
+            )
     table = RawTable(name=name, source=path.name, frame=frame, rejected=too_long)
     return ReadResult(table, tuple(notices))

@@ -288,36 +288,97 @@ def test_a_line_with_too_many_fields_is_set_aside_with_its_text(
         ),
     ]
     assert result.notices == (
-        "enrolments.csv: 2 line(s) with more fields than the header go to quarantine "
+        "enrolments.csv: 2 row(s) with more fields than the header go to quarantine "
         "(first: line 4, 7 fields where the header has 6)",
     )
 
 
-FIELD = st.sampled_from(["a", "b c", '"q;uoted"', '"two\nlines"', "1", "é"])
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    rows=st.lists(st.lists(FIELD, min_size=1, max_size=5), min_size=1, max_size=12),
-    line_end=st.sampled_from(["\n", "\r\n"]),
-)
-def test_lines_with_too_many_fields_leave_every_other_row_as_csv_reads_it(
-    tmp_path_factory: pytest.TempPathFactory, rows: list[list[str]], line_end: str
+def test_a_bom_tab_separated_file_with_a_quoted_first_name_finds_its_long_row(
+    tmp_path: Path,
 ) -> None:
-    rows = [*rows, ["x", "y", "z", "too", "many"]]  # at least one line too long
+    header = '"student_id";date;time;minutes_late'.replace(";", "\t")
+    lines = [header, "L1\t2024-09-10\t08:40\t10", "L1\t2024-09-11\t08:40\t10\tlate bus"]
+    path = tmp_path / "late_arrivals.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + "\n".join([*lines, "L1\t2024-09-12\t08:41\t5"]).encode())
+    table = read_table("late_arrivals", path).table
+    assert table.frame.select(ROW, "date").rows() == [(2, "2024-09-10"), (4, "2024-09-12")]
+    assert table.rejected.select(ROW, "value").rows() == [(3, lines[2])]
+
+
+def test_empty_fields_beyond_the_header_lose_nothing_and_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_text(ENROL + "L4;S1;1;2024-09-02;1A;;;\nL5;S1;1;2024-09-02;1A;; ; \n")
+    result = read_table("enrolments", path)
+    assert result.table.frame[ROW].to_list() == [2, 3, 4, 5, 6]
+    assert result.table.rejected.is_empty() and result.notices == ()
+
+
+def test_a_file_most_of_whose_rows_are_too_long_stops(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    long = "".join(f"L{i};S1;1;2024-09-02;1A;;x\n" for i in range(4, 8))
+    path.write_text(ENROL + long)
+    with pytest.raises(ExportError, match=r"4 of 7 rows have more fields than the header"):
+        read_table("enrolments", path)
+
+
+def test_a_long_row_is_not_copied_when_the_file_has_columns_outside_the_contract(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "late_arrivals.csv"
+    path.write_text(
+        "student_id;name;date;time;minutes_late\n"
+        "L1;An;2024-09-10;08:40;10\nL2;Els Jans;2024-09-10;08:40;2;ill; mother called\n"
+        "L3;Bo;2024-09-10;08:45;5\n"
+    )
+    rejected = read_table("late_arrivals", path).table.rejected
+    assert rejected.rows() == [
+        (
+            3,
+            "(whole line)",
+            None,
+            "7 fields where the header has 5; not copied: the file has other columns",
+        )
+    ]
+
+
+def test_a_parquet_column_named_as_the_line_number_column_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.parquet"
+    pl.DataFrame({"student_id": ["L1"], ROW: [1]}).write_parquet(path)
+    with pytest.raises(ExportError, match=f"a column is named '{ROW}'"):
+        read_table("enrolments", path)
+
+
+PLAIN = ["a", "b c", "1", "é", ""]
+QUOTED = ['"q;uoted"', '"two\nlines"']
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data(), line_end=st.sampled_from(["\n", "\r\n"]))
+def test_rows_with_too_many_fields_leave_every_other_row_as_csv_reads_it(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, line_end: str
+) -> None:
+    fields = st.sampled_from(PLAIN + (QUOTED if data.draw(st.booleans()) else []))
+    rows = data.draw(st.lists(st.lists(fields, min_size=1, max_size=6), min_size=1, max_size=12))
+    rows = [*rows, ["x", "y", "z", "too", "many"]]  # at least one row too long
     text = line_end.join(["student_id;date;time;minutes_late", *(";".join(r) for r in rows)])
     path = tmp_path_factory.mktemp("csv") / "late_arrivals.csv"
     path.write_bytes((text + line_end).encode())
+
     expected_rows, expected_long, line = [], [], 1
     for number, row in enumerate(
         csv.reader(io.StringIO(text + line_end, newline=""), delimiter=";")
     ):
         if number:  # the header is row 0, on line 1
-            if len(row) > 4:
+            if any(v.strip() for v in row[4:]):
                 expected_long.append(line)
-            else:
-                expected_rows.append((line, *row, *[None] * (4 - len(row))))
+            else:  # empty fields beyond the header's are cut; "" is read as missing
+                values = [v or None for v in row[:4]]
+                expected_rows.append((line, *values, *[None] * (4 - len(values))))
         line += 1 + sum(v.count("\n") for v in row)
+    if 2 * len(expected_long) > sum(1 for r in rows if any(r)):  # rows with a value
+        with pytest.raises(ExportError, match="rows have more fields than the header"):
+            read_table("late_arrivals", path)
+        return
     result = read_table("late_arrivals", path).table
     assert result.frame.rows() == expected_rows
     assert result.rejected[ROW].to_list() == expected_long
