@@ -29,7 +29,9 @@ def parquet_text(path: Path) -> list[bytes]:
     Its pages are compressed, so an id inside would not show in the file's bytes, and a
     short id can turn up in them by chance (``L2`` is two random bytes)."""
     meta = pq.ParquetFile(path).metadata
-    legible = [*meta.schema.names, *(meta.metadata or {}).keys(), *(meta.metadata or {}).values()]
+    pairs = meta.metadata or {}
+    # ARROW:schema is base64 of the schema the names already give: random-looking text
+    legible = [*meta.schema.names, *pairs, *(v for k, v in pairs.items() if k != b"ARROW:schema")]
     for group in range(meta.num_row_groups):
         for column in range(meta.num_columns):
             stats = meta.row_group(group).column(column).statistics
