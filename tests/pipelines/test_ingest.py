@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from features.pseudonym import pseudonym
-from pipelines.ingest import run_ingest
+from pipelines.ingest import IngestReport, run_ingest
 from pipelines.settings import IngestSettings
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import TINY, write_export
@@ -17,6 +17,17 @@ from tests.privacy import file_blobs, found
 
 def digests(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*"))}
+
+
+def ingest_with_absences(
+    tmp_path: Path, workspace: Path, lines: str
+) -> tuple[Workspace, IngestReport]:
+    """Ingest the tiny export with ``lines`` added to its absences."""
+    export = write_export(
+        tmp_path / "export", {**TINY, "absences.csv": TINY["absences.csv"] + lines}
+    )
+    ws = Workspace(workspace)
+    return ws, run_ingest(export, ws, IngestSettings(), say=lambda _: None)
 
 
 def test_ingest_writes_canonical_tables_identity_map_and_manifest(
@@ -77,15 +88,9 @@ def test_reingesting_the_same_export_gives_identical_files(
 def test_quarantine_file_names_file_row_column_value_and_reason(
     tmp_path: Path, workspace: Path
 ) -> None:
-    export = write_export(
-        tmp_path / "export",
-        {
-            **TINY,
-            "absences.csv": TINY["absences.csv"] + "L1;2024-09-31;AM;Z;\nL1;2024-09-05;AM;Z;-3\n",
-        },
+    ws, report = ingest_with_absences(
+        tmp_path, workspace, "L1;2024-09-31;AM;Z;\nL1;2024-09-05;AM;Z;-3\n"
     )
-    ws = Workspace(workspace)
-    report = run_ingest(export, ws, IngestSettings(), say=lambda _: None)
     rows = pl.read_csv(ws.quarantine / "absences.csv", separator=";", infer_schema=False)
     assert rows.select("file", "row", "column", "value", "reason").rows() == [
         (
@@ -108,22 +113,13 @@ def test_a_line_with_too_many_fields_is_quarantined_and_the_rest_ingested(
     tmp_path: Path, workspace: Path
 ) -> None:
     extra = "L1;2024-09-05;AM;Z;;remark; with a semicolon\nL2;2024-09-06;PM;Z;\n"
-    export = write_export(
-        tmp_path / "export", {**TINY, "absences.csv": TINY["absences.csv"] + extra}
-    )
-    ws = Workspace(workspace)
-    report = run_ingest(export, ws, IngestSettings(), say=lambda _: None)
+    ws, report = ingest_with_absences(tmp_path, workspace, extra)
     absences = next(r for r in report.reconciliation if r.table == "absences")
     assert (absences.read, absences.accepted, absences.quarantined) == (7, 6, 1)
     rows = pl.read_csv(ws.quarantine / "absences.csv", separator=";", infer_schema=False)
+    line = "L1;2024-09-05;AM;Z;;remark; with a semicolon"
     assert rows.select("file", "row", "column", "value", "reason").rows() == [
-        (
-            "absences.csv",
-            "7",
-            "(whole line)",
-            "L1;2024-09-05;AM;Z;;remark; with a semicolon",
-            "7 fields where the header has 5",
-        )
+        ("absences.csv", "7", "(whole line)", line, "7 fields where the header has 5")
     ]
     assert pl.read_parquet(ws.canonical_table("absences")).height == 6
 
