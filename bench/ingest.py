@@ -177,7 +177,7 @@ def step_bound(root: str, export: str, out: str, first: int = 0) -> dict[str, An
 def _two_checks(files: list[Path]) -> dict[str, float]:
     """Two of the checks the bound leaves out, timed on their own with the ingest's own code:
     the pseudonyms of the enrolled ids (HMAC, one core), and finding the duplicates among the
-    absences (compared by their values as read, so they are parsed first, outside the timing).
+    absences (compared by their values once parsed, so they are parsed first, outside the timing).
     """
     import polars as pl
 

@@ -275,7 +275,7 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
     # failed to parse: only the others are searched (clean exports skip the search).
     suspect = [n for n in present if typed[n].null_count() > raw[n].null_count()]
 
-    first = first_of_duplicates(*_values_as_read(raw, typed, present, suspect))
+    first = first_of_duplicates(*_values_once_parsed(raw, typed, present, suspect))
     duplicates = int((~first).sum())
     if duplicates:
         raw, typed, parsed = raw.filter(first), typed.filter(first), parsed.filter(first)
@@ -304,7 +304,7 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
     return Parsed(rows=rows, failures=failed, distinct=distinct, duplicates=duplicates)
 
 
-def _values_as_read(
+def _values_once_parsed(
     raw: pl.DataFrame, typed: pl.DataFrame, present: list[str], suspect: list[str]
 ) -> tuple[pl.DataFrame, list[str]]:
     """The values rows are compared by to find duplicates, and their column names: the typed

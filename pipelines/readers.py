@@ -311,13 +311,14 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _read_parquet(path: Path) -> pl.DataFrame:
+def _read_parquet(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     frame = pl.read_parquet(path)
     _check_names(frame.columns, path)
-    return _as_text(frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)))
+    numbered = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    return _as_text(numbered), empty_failures()
 
 
-def _read_xlsx(path: Path) -> pl.DataFrame:
+def _read_xlsx(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     # Every cell as text: a column guessed numeric would turn a later id like "A12" into null.
     # Every sheet, so that rows on a second sheet are not silently left out.
     sheets = pl.read_excel(
@@ -348,7 +349,7 @@ def _read_xlsx(path: Path) -> pl.DataFrame:
     # above it); blank rows below it are dropped once every row has its number.
     numbered = frame.with_row_index(ROW, offset=_header_row(path, used[0]) + 1)
     filled = numbered.filter(pl.any_horizontal(pl.col(frame.columns).is_not_null()))
-    return _as_text(filled.with_columns(pl.col(ROW).cast(pl.Int64)))
+    return _as_text(filled.with_columns(pl.col(ROW).cast(pl.Int64))), empty_failures()
 
 
 def _header_row(path: Path, sheet: str) -> int:
@@ -374,18 +375,16 @@ def read_table(name: str, path: Path) -> ReadResult:
     ExportError
         When the file is not a readable table or lacks a required column.
     """
+    reader = {".csv": _read_csv, ".parquet": _read_parquet, ".xlsx": _read_xlsx}[
+        path.suffix.lower()
+    ]
     try:
-        if path.suffix.lower() == ".csv":
-            frame, too_long = _read_csv(path)
-        else:
-            reader = {".parquet": _read_parquet, ".xlsx": _read_xlsx}[path.suffix.lower()]
-            frame, too_long = reader(path), empty_failures()
+        frame, too_long = reader(path)  # each reader checks the column names it finds
     except ExportError:
         raise
     except Exception as exc:  # polars, fastexcel and pyarrow raise many types for a bad file
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ExportError(f"{path}: not a readable table ({reason})") from exc
-    _check_names([c for c in frame.columns if c != ROW], path)
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
 
     declared = contract.columns(name)
