@@ -12,6 +12,7 @@ from typing import Annotated, Any, NoReturn
 import polars as pl
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from features.canonical import UnknownCodesError
 from features.codes import ProfileError
@@ -32,8 +33,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True, highlight=False)
-out = Console(highlight=False, soft_wrap=True)  # tables and paths are never wrapped
+# Data (column names, codes, school ids) is printed as plain text: no console markup, no
+# emoji codes, no highlighting, so a column named "[/x]" or "[link=...]" is shown as written.
+console = Console(stderr=True, highlight=False, markup=False, emoji=False)
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)  # never wrapped
 
 WorkspaceOpt = Annotated[
     Path, typer.Option("--workspace", "-w", help="Folder for everything the pipeline writes.")
@@ -52,7 +55,7 @@ UntilOpt = Annotated[
 
 def fail(message: str) -> NoReturn:
     """One line on stderr, exit code 2."""
-    console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -71,8 +74,12 @@ def format_table(frame: pl.DataFrame, digits: int = 3) -> str:
     return "\n".join(lines)
 
 
-def say(message: str) -> None:
-    console.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {message}", soft_wrap=True)
+def say(message: str, label: str = "", style: str = "") -> None:
+    """One progress line on stderr: the time, an optional styled label, the message as plain text."""
+    parts: list[str | tuple[str, str]] = [(time.strftime("%H:%M:%S"), "dim"), " "]
+    if label:
+        parts += [(label, style), " "]
+    console.print(Text.assemble(*parts, message), soft_wrap=True)
 
 
 @app.command()
@@ -143,12 +150,11 @@ def ingest(
     except ValueError as exc:  # e.g. a malformed SCHOOLPOORT_PSEUDONYM_KEY
         fail(str(exc))
     for notice in report.notices:
-        say(f"[yellow]notice:[/] {notice}")
+        say(notice, "notice:", "yellow")
     for example in report.quarantine_examples:
-        say(f"[yellow]quarantined:[/] {example}")
+        say(example, "quarantined:", "yellow")
     for rec in report.reconciliation:
-        mark = "" if rec.balanced else "  [bold red]UNBALANCED[/]"
-        out.print(rec.line() + mark)
+        out.print(Text.assemble(rec.line(), ("" if rec.balanced else "  UNBALANCED", "bold red")))
     out.print(f"canonical tables: {Workspace(settings.workspace).canonical}")
     if not all(r.balanced for r in report.reconciliation):
         fail("reconciliation does not balance: rows were lost (a bug; please report it)")
