@@ -145,20 +145,36 @@ def _typed(raw: pl.DataFrame, dtypes: dict[str, pl.DataType], kept: Sequence[str
     )
 
 
-def _parse_reason(dtype: pl.DataType) -> str:
+def _parse_reason(name: str, dtype: pl.DataType) -> pl.Expr:
+    """Why the text of column ``name`` did not parse as ``dtype``, for each failing row."""
     if dtype == pl.Date:
-        return "not a date (expected YYYY-MM-DD or DD/MM/YYYY)"
+        return pl.lit("not a date (expected YYYY-MM-DD or DD/MM/YYYY)")
     if dtype.is_integer():
-        return "not a whole number"
+        # A whole number too large for its column (10^10 minutes) is not a typing slip in
+        # the digits: say what is wrong with it.
+        text = _blank_to_null(name)
+        whole = text.str.contains(r"^[+-]?\d+(\.0+)?$")
+        return (
+            pl.when(whole & text.str.starts_with("-"))
+            .then(pl.lit("too far below zero"))
+            .when(whole)
+            .then(pl.lit("too large a number"))
+            .otherwise(pl.lit("not a whole number"))
+        )
     if dtype == pl.Boolean:
-        return "not true/false"
-    return "not readable"
+        return pl.lit("not true/false")
+    return pl.lit("not readable")
 
 
 _CHECK_WORDS = {
     "not_nullable": "missing value",
     "greater_than_or_equal_to(0)": "negative duration",
+    f"less_than_or_equal_to({contract.MAX_MINUTES})": (
+        f"more than {contract.MAX_MINUTES} minutes (longer than a school day)"
+    ),
     "field_uniqueness": "duplicate value",
+    contract.NO_CONTROL_CHARACTER: "contains a control character (tab, line break, NUL, ...)",
+    contract.NO_PATH_SEPARATOR: "contains a path separator (/ or \\)",
 }
 
 
@@ -168,6 +184,12 @@ def _check_reason(check: str, column: str) -> str:
     if check.startswith("isin("):
         choices = re.findall(r"'([^']*)'", check)
         return f"not one of {', '.join(choices)}"
+    if check.startswith("notin("):  # only the folder names a school id may not have
+        return f"is {' or '.join(contract.DOT_NAMES)} (not usable as a folder name)"
+    if check.startswith("str_length("):
+        return f"longer than {contract.MAX_ID_LENGTH} characters"
+    if check.startswith("in_range("):  # only the plausible window of every date
+        return f"outside the plausible years {contract.FIRST_YEAR}-{contract.LAST_YEAR}"
     if check.startswith("str_matches("):
         return "not a time HH:MM" if column == "time" else "not AM, PM or a lesson number 1-12"
     if check.startswith(("greater_than_or_equal_to(", "less_than_or_equal_to(")):
@@ -281,9 +303,12 @@ def parse_table(raw: pl.DataFrame, table: str, keep_positions: Sequence[str] = (
         raw, typed, parsed = raw.filter(first), typed.filter(first), parsed.filter(first)
 
     parse_failures = [
-        raw.filter(typed[n].is_null() & _blank_to_null(n).is_not_null())
-        .select(pl.col(ROW), pl.col(n).alias("value"))
-        .with_columns(column=pl.lit(n), reason=pl.lit(_parse_reason(declared[n].dtype.type)))
+        raw.filter(typed[n].is_null() & _blank_to_null(n).is_not_null()).select(
+            pl.col(ROW),
+            pl.col(n).alias("value"),
+            column=pl.lit(n),
+            reason=_parse_reason(n, declared[n].dtype.type),
+        )
         for n in suspect
     ]
     failures = [f.select(FAILURE_SCHEMA.keys()) for f in parse_failures if f.height]

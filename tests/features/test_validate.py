@@ -156,3 +156,171 @@ def test_calendar_periods_are_half_days() -> None:
     parsed = parse_table(calendar, "calendar")
     assert parsed.rows["periods"].to_list() == [2]
     assert parsed.failures.rows() == [(3, "periods", "7", "outside 0-2 (registrable half-days)")]
+
+
+def enrolments(**overrides: list[str | None]) -> pl.DataFrame:
+    cols: dict[str, list[str | None]] = {
+        "student_id": ["L1"],
+        "school_id": ["S1"],
+        "grade": ["1"],
+        "start_date": ["2024-09-02"],
+        "class_id": ["1A"],
+        "end_date": [None],
+    }
+    return raw(**{**cols, **overrides})
+
+
+LONG_ID = "S" * 65
+
+SEPARATOR = "contains a path separator (/ or \\)"
+CONTROL = "contains a control character (tab, line break, NUL, ...)"
+DOTS = "is . or .. (not usable as a folder name)"
+TOO_LONG = "longer than 64 characters"
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("school_id", "S/1", SEPARATOR),
+        ("school_id", "..\\S1", SEPARATOR),
+        ("school_id", "../../etc", SEPARATOR),
+        ("school_id", "S\t1", CONTROL),
+        ("school_id", "S\r1", CONTROL),
+        ("school_id", "S\n1", CONTROL),
+        ("school_id", "S\x001", CONTROL),
+        ("school_id", "S\x7f1", CONTROL),
+        ("school_id", ".", DOTS),
+        ("school_id", " .. ", DOTS),  # blanks around a value do not count
+        ("school_id", LONG_ID, TOO_LONG),
+        ("student_id", "L\t1", CONTROL),
+        ("student_id", "L\x001", CONTROL),
+        ("student_id", "L" * 65, TOO_LONG),
+        ("class_id", "1A\nlatin", CONTROL),
+        ("class_id", "C" * 65, TOO_LONG),
+    ],
+)
+def test_ids_unsafe_as_data_are_rejected_with_their_reason(
+    column: str, value: str, reason: str
+) -> None:
+    parsed = parse_table(enrolments(**{column: [value]}), "enrolments")
+    assert parsed.rows.is_empty()
+    assert parsed.failures.select("column", "reason").rows() == [(column, reason)]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("school_id", "S" * 64),  # the longest taken
+        ("school_id", "Sint-Jan (campus 2)"),
+        ("school_id", "..S1"),  # dots inside a name are fine, only . and .. name a folder
+        ("student_id", "2024/0001"),  # a pupil id never names a folder: a slash is data
+        ("class_id", "1A.b"),
+    ],
+)
+def test_ids_that_are_safe_pass(column: str, value: str) -> None:
+    parsed = parse_table(enrolments(**{column: [value]}), "enrolments")
+    assert parsed.failures.is_empty()
+    assert parsed.rows[column].to_list() == [value]
+
+
+def test_ids_of_pupils_in_every_table_and_schools_in_the_calendar_are_checked() -> None:
+    parsed = parse_table(absences(student_id=["L\x001"]), "absences", ["student_id"])
+    assert parsed.failures.select("column", "reason").rows() == [("student_id", CONTROL)]
+    calendar = raw(
+        date=["2024-09-02", "2024-09-03", "2024-09-04"],
+        school_day=["true"] * 3,
+        school_id=[None, "..", "S/2"],
+    )
+    parsed = parse_table(calendar, "calendar")
+    assert parsed.rows[ROW].to_list() == [2]
+    assert parsed.failures.select(ROW, "reason").rows() == [(3, DOTS), (4, SEPARATOR)]
+
+
+YEARS = "outside the plausible years 1990-2100"
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "reason"),
+    [
+        ("enrolments", "start_date", "1900-09-01", YEARS),
+        ("enrolments", "end_date", "2999-06-30", YEARS),
+        ("enrolments", "start_date", "31/12/1989", YEARS),
+        ("absences", "date", "2101-01-03", YEARS),
+        ("absences", "minutes", "601", "more than 600 minutes (longer than a school day)"),
+        (
+            "late_arrivals",
+            "minutes_late",
+            "1000000000",
+            "more than 600 minutes (longer than a school day)",
+        ),
+        ("late_arrivals", "minutes_late", "-5", "negative duration"),
+        ("late_arrivals", "minutes_late", "10000000000", "too large a number"),
+        (
+            "sick_bay_visits",
+            "minutes",
+            "1000000000",
+            "more than 600 minutes (longer than a school day)",
+        ),
+        ("care_cases", "onset_on", "1900-01-01", YEARS),
+    ],
+)
+def test_absurd_values_are_rejected_with_their_reason(
+    table: str, column: str, value: str, reason: str
+) -> None:
+    rows: dict[str, dict[str, list[str | None]]] = {
+        "enrolments": {
+            "student_id": ["L1"],
+            "school_id": ["S1"],
+            "grade": ["1"],
+            "start_date": ["2024-09-02"],
+            "class_id": [None],
+            "end_date": [None],
+        },
+        "absences": {
+            "student_id": ["L1"],
+            "date": ["2024-09-03"],
+            "period": ["AM"],
+            "code": ["Z"],
+            "minutes": [None],
+        },
+        "late_arrivals": {
+            "student_id": ["L1"],
+            "date": ["2024-09-03"],
+            "time": [None],
+            "minutes_late": [None],
+        },
+        "sick_bay_visits": {
+            "student_id": ["L1"],
+            "date": ["2024-09-03"],
+            "time": [None],
+            "minutes": [None],
+            "outcome": [None],
+        },
+        "care_cases": {
+            "student_id": ["L1"],
+            "opened_on": ["2024-10-01"],
+            "case_type": ["truancy"],
+            "onset_on": [None],
+        },
+    }
+    parsed = parse_table(raw(**{**rows[table], column: [value]}), table)
+    assert parsed.rows.is_empty()
+    assert parsed.failures.rows() == [(2, column, value, reason)]
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value"),
+    [
+        ("enrolments", "start_date", "1990-01-01"),
+        ("enrolments", "end_date", "2100-12-31"),
+        ("late_arrivals", "minutes_late", "600"),
+    ],
+)
+def test_values_at_the_plausible_bounds_pass(table: str, column: str, value: str) -> None:
+    frame = (
+        enrolments(**{column: [value]})
+        if table == "enrolments"
+        else raw(student_id=["L1"], date=["2024-09-03"], time=[None], minutes_late=[value])
+    )
+    parsed = parse_table(frame, table)
+    assert parsed.failures.is_empty()
