@@ -1,9 +1,21 @@
 """Read one export folder: find each contract table's file and read it as text columns.
 
 Formats: CSV (comma, semicolon or tab; UTF-8 with or without BOM, any bytes that are not
-UTF-8 read as cp1252; line ends LF, CRLF or CR), Parquet and XLSX (one sheet). Everything is
+UTF-8 read as cp1252, or UTF-16/UTF-32 with a byte order mark (UTF-16 without one when its
+first line shows it); line ends LF, CRLF or CR), Parquet and XLSX (one sheet). Everything is
 read as text so that validation can quarantine a bad value with the value itself; typing
-happens in :mod:`features.validate`.
+happens in :mod:`features.validate`. Typed Parquet and Excel cells are written as the text
+a CSV export of the same data would hold (see :func:`_as_text`).
+
+Links: a table file that is a symbolic link is read only when the whole chain of links ends
+at a regular file inside the export folder (a board may keep ``absences.csv`` pointing at
+``absences-2024-09-30.csv``, or at a file in a subfolder). A link that leads out of the
+folder, directly or through another link, is never opened: the table counts as absent, with
+a notice, so that a link to a workspace's key or to ``/proc/self/environ`` is not read.
+
+Messages never show a file's content: an error names the file, the line (CSV), row (Excel)
+or column and says what was expected. Column names are named only once the header is
+evidently one (every required column found), on one line and shortened.
 """
 
 from __future__ import annotations
@@ -11,6 +23,8 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,49 +49,101 @@ class ReadResult:
     notices: tuple[str, ...]
 
 
+def _shown(text: object) -> str:
+    """A path or name for a one-line message: line breaks and other control characters shown
+    as escapes (a file name may hold them)."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: repr(m.group())[1:-1], str(text))
+
+
+def _leaves(path: Path, folder: Path) -> bool:
+    """True when ``path`` is a link whose chain of links ends outside ``folder``.
+
+    ``os.path.realpath`` follows every link of the chain (a link loop ends where it loops,
+    never raises), so a link to a link that leads out is caught too. The folder is compared
+    as it really is, so an export folder reached through a link of its own is fine.
+    """
+    if not path.is_symlink():
+        return False
+    target = Path(os.path.realpath(path))
+    return not target.is_relative_to(os.path.realpath(folder))
+
+
+_OUTSIDE = "a link to a file outside the export folder, not read"
+
+
 def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
     """Map each contract table to its file in ``folder``; notices for files that are not tables.
+
+    A table file that is a link out of ``folder`` is left out with a notice (see the module
+    docstring); a link that stays inside is read like the file it points to.
+
+    Parameters
+    ----------
+    folder
+        The export folder.
+
+    Returns
+    -------
+    tuple of dict and list
+        The file of each table found, by table name, and the notices for the console.
 
     Raises
     ------
     ExportError
-        When the folder is missing, a required table has no file, or a table has two files.
+        When the folder is missing, a required table has no file it may read, or a table
+        has two files.
     """
     if not folder.is_dir():
-        raise ExportError(f"{folder}: no such export folder")
+        raise ExportError(f"{_shown(folder)}: no such export folder")
     found: dict[str, Path] = {}
+    refused: dict[str, str] = {}
     notices: list[str] = []
     for path in sorted(folder.iterdir()):
         name, suffix = path.stem, path.suffix.lower()
         if path.name.startswith("."):
             continue
         is_table = name in contract.MODELS and suffix in SUFFIXES
+        if is_table and _leaves(path, folder):  # checked before anything opens it
+            notices.append(f"{_shown(path.name)}: {_OUTSIDE}")
+            refused[name] = path.name
+            continue
         if not path.is_file():
             if is_table:  # a folder or a broken link by a table's name: say so, it is not read
                 notices.append(
-                    f"{path.name}: not a readable file (a folder or a broken link), ignored"
+                    f"{_shown(path.name)}: not a readable file (a folder or a broken link), ignored"
                 )
             continue
         if not is_table:
-            notices.append(f"{path.name}: not a table of the input contract, ignored")
+            notices.append(f"{_shown(path.name)}: not a table of the input contract, ignored")
             continue
         if name in found:
             raise ExportError(
-                f"{folder}: two files for table {name}: {found[name].name} and {path.name}"
+                f"{_shown(folder)}: two files for table {name}: {_shown(found[name].name)} and "
+                f"{_shown(path.name)}"
             )
         found[name] = path
     for name in contract.REQUIRED_TABLES:
-        if name not in found:
-            raise ExportError(
-                f"{folder}: required table {name!r} is missing (expected {name}.csv, .parquet or .xlsx)"
-            )
+        if name in found:
+            continue
+        why = (
+            f"{_shown(refused[name])} is {_OUTSIDE}"
+            if name in refused
+            else f"expected {name}.csv, .parquet or .xlsx"
+        )
+        raise ExportError(f"{_shown(folder)}: required table {name!r} is missing ({why})")
     return found, notices
+
+
+# What cp1252 makes of each byte; the five bytes it leaves undefined (0x81, 0x8D, 0x8F, 0x90,
+# 0x9D) become the control characters of the same number, as Windows itself reads them, so
+# that one such byte in a value reaches validation instead of making the file unreadable.
+_CP1252 = "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in range(256))
 
 
 def _as_cp1252(error: UnicodeError) -> tuple[str, int]:
     """Decoding error handler: bytes that are not UTF-8 are read as cp1252."""
     assert isinstance(error, UnicodeDecodeError)
-    return error.object[error.start : error.end].decode("cp1252"), error.end
+    return "".join(_CP1252[b] for b in error.object[error.start : error.end]), error.end
 
 
 codecs.register_error("schoolpoort-cp1252", _as_cp1252)
@@ -87,7 +153,7 @@ def _utf8_or_cp1252(data: bytes) -> bytes:
     """``data`` as UTF-8: what is UTF-8 already is kept, each other byte read as cp1252.
 
     An export written in cp1252 and a UTF-8 file with a few stray cp1252 bytes (one pasted
-    name) both read right; a byte cp1252 does not define either makes the file unreadable.
+    name) both read right.
     """
     if data.isascii():  # valid UTF-8, and checked without decoding a copy
         return data
@@ -96,6 +162,62 @@ def _utf8_or_cp1252(data: bytes) -> bytes:
     except UnicodeDecodeError:
         return data.decode("utf-8", errors="schoolpoort-cp1252").encode("utf-8")
     return data
+
+
+_BOMS = (  # UTF-32 first: its little-endian mark begins with UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+
+
+def _wide_codec(data: bytes) -> tuple[str, str] | None:
+    """The codec (and its name) of a UTF-16 or UTF-32 file, if ``data`` is one.
+
+    A byte order mark says so; without one, a first line of UTF-16 holds a zero byte beside
+    each ASCII letter (Excel's "Unicode text" is UTF-16 with a mark, but not every tool
+    writes one).
+    """
+    for bom, codec, name in _BOMS:
+        if data.startswith(bom):
+            return codec, name
+    sample = data[: min(len(data), 512) // 2 * 2]
+    if len(sample) >= 8:
+        even, odd = sample[0::2], sample[1::2]
+        if not even.count(0) and odd.count(0) >= 0.6 * len(odd):
+            return "utf-16-le", "UTF-16"
+        if not odd.count(0) and even.count(0) >= 0.6 * len(even):
+            return "utf-16-be", "UTF-16"
+    return None
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SNIFF = 8192  # bytes looked at to tell a text file from a binary one, as git does
+
+
+def _as_utf8(data: bytes, path: Path) -> bytes:
+    """A CSV file's bytes as UTF-8 text; stop when they are not text.
+
+    A file is not text when its first few kilobytes hold a zero byte or control characters
+    in more than one character in twenty: an image, a zip (an .xlsx renamed .csv), random
+    bytes. A few stray control characters in a text file are left to validation.
+    """
+    wide = _wide_codec(data)
+    if wide is not None:
+        codec, name = wide
+        try:
+            return data.decode(codec).encode("utf-8")
+        except UnicodeDecodeError as exc:  # an odd byte at the end, half a character pair
+            line = data[: exc.start].decode(codec, errors="ignore").count("\n") + 1
+            raise ExportError(f"{_shown(path)} line {line}: not valid {name} text") from exc
+    if b"\x00" in data[:_SNIFF]:
+        raise ExportError(f"{_shown(path)}: not a text file")
+    text = _utf8_or_cp1252(data)
+    sample = text[:_SNIFF].decode("utf-8", errors="ignore")  # a cut character is left out
+    if len(_CONTROL.findall(sample)) * 20 > len(sample):
+        raise ExportError(f"{_shown(path)}: not a text file")
+    return text
 
 
 def _line_ends(data: bytes) -> bytes:
@@ -117,32 +239,70 @@ def _header(data: bytes) -> bytes:
     return data
 
 
-def _one_line(names: list[str]) -> str:
-    """Column names for a one-line message: line breaks inside a name shown as ``\\n``, a
-    blank name as ``(blank)``."""
-    return ", ".join(
-        n.replace("\r", "\\r").replace("\n", "\\n") if n.strip() else "(blank)" for n in names
-    )
+def _one_line(names: list[str], most: int = 8, width: int = 40) -> str:
+    """Column names for a one-line message: control characters inside a name shown as escapes
+    (``\\n``), a blank name as ``(blank)``, a long name cut, and at most ``most`` names."""
+
+    def shown(name: str) -> str:
+        if not name.strip():
+            return "(blank)"
+        name = _shown(name)
+        return name if len(name) <= width else name[: width - 3] + "..."
+
+    listed = ", ".join(shown(n) for n in names[:most])
+    return listed + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
-def _separator(header: bytes, data: bytes, path: Path) -> str:
+def _separator(header: bytes) -> str:
     """The separator the header row uses most (``;`` when it has none)."""
     counts = {sep: header.count(sep.encode()) for sep in (";", ",", "\t")}
-    best = max(counts, key=lambda s: counts[s])
-    if counts[best] == 0 and b"\x00" in data[:1024]:
-        raise ExportError(f"{path}: not a text table (binary content)")
-    return best
+    return max(counts, key=lambda s: counts[s])
 
 
-def _read_csv(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _quote_trouble(data: bytes, separator: str) -> tuple[int, str] | None:
+    """The first place where the quotes of a CSV go wrong, as its line number and what is
+    wrong, or None: a quote that opens a value and is never closed (named on the line where
+    it opened, which may be far above the end of the file where a reader notices), a quote
+    inside a value that is not quoted, or text after the closing quote of a value.
+
+    Only quotes are visited, one by one: this is for explaining a file that could not be
+    read, not for every file.
+    """
+    sep = separator.encode()
+    first = 3 if data.startswith(codecs.BOM_UTF8) else 0
+    value_starts = (sep[0], ord("\n"))
+
+    def line(at: int) -> int:
+        return data.count(b"\n", 0, at) + 1
+
+    at = data.find(b'"', first)
+    while at >= 0:
+        if at > first and data[at - 1] not in value_starts:
+            return line(at), "a quote inside a value that is not quoted"
+        close = data.find(b'"', at + 1)
+        while close >= 0 and data[close + 1 : close + 2] == b'"':  # "" is a quote in a value
+            close = data.find(b'"', close + 2)
+        if close < 0:
+            return line(at), "a quote opens a value that is never closed"
+        if data[close + 1 : close + 2] not in (sep, b"\n", b"\r", b""):
+            return line(close), "text after the closing quote of a value"
+        at = data.find(b'"', close + 1)
+    return None
+
+
+def _read_csv(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The rows of a CSV, and its lines with more fields than the header as failures."""
-    data = _line_ends(_utf8_or_cp1252(path.read_bytes()))
+    data = _line_ends(_as_utf8(path.read_bytes(), path))
     if not data or data.isspace():
-        raise ExportError(f"{path}: empty file (expected a header row)")
+        raise ExportError(f"{_shown(path)}: empty file (expected a header row)")
     header = _header(data)
-    separator = _separator(header, data, path)
+    separator = _separator(header)
+    if header.count(b'"') % 2:  # the header's quotes never balance: it ran to the end
+        trouble = _quote_trouble(data, separator)
+        if trouble is not None:
+            raise ExportError(f"{_shown(path)} line {trouble[0]}: {trouble[1]}")
     names = next(csv.reader(io.StringIO(header.decode("utf-8-sig")), delimiter=separator), [])
-    _check_names(names, path)
+    _check_header(names, table, path, where=" line 1")
     try:
         frame = pl.read_csv(
             data,
@@ -156,17 +316,41 @@ def _read_csv(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     return (_line_numbers(frame) if b'"' in data else frame), empty_failures()
 
 
-def _check_names(names: list[str], path: Path) -> None:
-    """Stop on a column name given twice (blanks around a name do not count), or on one named
-    as the column that holds each row's line number."""
+def _check_header(
+    names: list[str], table: str, path: Path, where: str, what: str = "no header"
+) -> None:
+    """Stop unless ``names`` are evidently the header of ``table``: every required column is
+    there, none is given twice (blanks around a name do not count) and none is named as the
+    column that holds each row's line number.
+
+    Until every required column is found, the names may well be a pupil's row (a file
+    without a header row): then only the contract's own names are named. ``where`` places
+    the header in the file (`` line 1``).
+    """
+    clean = [n.strip().lstrip("\ufeff") for n in names]
+    required = contract.required_columns(table)
+    missing = [c for c in required if c not in clean]
+    if missing:
+        detail = (
+            "none of them found"
+            if len(missing) == len(required)
+            else f"missing: {', '.join(missing)}"
+        )
+        raise ExportError(
+            f"{_shown(path)}{where}: {what} with the required columns "
+            f"{', '.join(required)} ({detail})"
+        )
     seen: set[str] = set()
-    for name in (n.strip().lstrip("\ufeff") for n in names):
+    for name in clean:
         if name == ROW:
             raise ExportError(
-                f"{path}: a column is named {ROW!r}, a name schoolpoort keeps for itself"
+                f"{_shown(path)}{where}: a column is named {ROW!r}, a name schoolpoort keeps "
+                "for itself"
             )
         if name in seen:
-            raise ExportError(f"{path}: column {_one_line([name])!r} appears twice in the header")
+            raise ExportError(
+                f"{_shown(path)}{where}: column {_one_line([name])!r} appears twice in the header"
+            )
         seen.add(name)
 
 
@@ -191,7 +375,7 @@ def _read_without_long_lines(
     if 2 * len(long) > rows:
         first, _, why = long[0]
         raise ExportError(
-            f"{path}: {len(long):,} of {rows:,} rows have more fields than the header (first: "
+            f"{_shown(path)}: {len(long):,} of {rows:,} rows have more fields than the header (first: "
             f"line {first}, {why}): check the header and the separator"
         )
     kept: list[bytes] = []
@@ -211,7 +395,15 @@ def _read_without_long_lines(
             truncate_ragged_lines=True,  # only empty fields are left beyond the header's
         )
     except pl.exceptions.PolarsError as exc:  # most often a stray quote
-        raise ExportError(f"{path}: not a readable table ({_MALFORMED})") from exc
+        trouble = _quote_trouble(rest, separator)
+        if trouble is None:
+            raise ExportError(f"{_shown(path)}: not a readable table ({_MALFORMED})") from exc
+        line = (
+            _before_removal(pl.Series([trouble[0]], dtype=pl.Int64), long)[0]
+            if long
+            else trouble[0]
+        )
+        raise ExportError(f"{_shown(path)} line {line}: {trouble[1]} ({_MALFORMED})") from exc
     frame = _line_numbers(frame) if b'"' in rest else frame
     failures = pl.DataFrame(
         [(start, "(whole line)", _text(lines[start - 1 : end]), why) for start, end, why in long],
@@ -261,10 +453,15 @@ def _long_rows(
                 long.append((start, reader.line_num, why(len(row))))
             start = reader.line_num + 1
     except csv.Error as exc:
-        reason = str(exc)
+        # Python's csv module notices an unclosed quote at the end of the file and names the
+        # row it was reading: the line where the quote opened says more.
+        trouble = _quote_trouble(b"\n".join(lines), separator)
+        if trouble is not None:
+            raise ExportError(f"{_shown(path)} line {trouble[0]}: {trouble[1]}") from exc
+        reason = str(exc)  # the csv module's own words, never the field it read
         if "new-line character" in reason:
             reason = "a line break inside a field that is not quoted"
-        raise ExportError(f"{path}: not a readable table (line {start}: {reason})") from exc
+        raise ExportError(f"{_shown(path)} line {start}: {reason}") from exc
     return rows, long
 
 
@@ -295,30 +492,78 @@ def _line_numbers(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns((pl.col(ROW).cast(pl.Int64) + shift).alias(ROW))
 
 
-def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+_NESTED = (pl.List, pl.Array, pl.Struct, pl.Object)
+
+
+def _as_text(frame: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
+    """The contract's columns of a typed frame (Parquet) as the text a CSV export of the same
+    data holds, so that typed and CSV exports ingest alike; other columns as they are.
+
+    - a date, or a timestamp in a date column: ``YYYY-MM-DD`` (a timestamp's day: a case
+      opened at 10:14 was opened that day);
+    - a time of day, or a timestamp in the ``time`` column: ``HH:MM``, with its seconds
+      when it has any (``08:40:30`` then fails ``HH:MM`` and is quarantined, as in a CSV);
+    - a boolean: ``true``/``false``;
+    - a float with a whole value: written as a whole number (``1001.0`` is the id ``1001``,
+      as pandas writes an integer column that has a missing value); any other number as it
+      prints.
+    """
+    declared = contract.columns(table)
+    dates = {n for n, c in declared.items() if getattr(c.dtype, "type", None) == pl.Date}
+
     def text(name: str, dtype: pl.DataType) -> pl.Expr:
         col = pl.col(name)
-        if dtype == pl.Date:
+        if dtype == pl.String:
+            return col
+        if dtype == pl.Date or (isinstance(dtype, pl.Datetime) and name in dates):
             return col.dt.strftime("%Y-%m-%d")
-        if isinstance(dtype, pl.Datetime):
-            return col.dt.date().dt.strftime("%Y-%m-%d")
+        if isinstance(dtype, pl.Datetime) and name == "time":
+            col, dtype = col.dt.time(), pl.Time()
+        if dtype == pl.Time:
+            whole_minute = (col.dt.second() == 0) & (col.dt.nanosecond() == 0)
+            return (
+                pl.when(whole_minute).then(col.dt.strftime("%H:%M")).otherwise(col.cast(pl.String))
+            )
         if dtype == pl.Boolean:
             return pl.when(col).then(pl.lit("true")).when(~col).then(pl.lit("false"))
+        if dtype.is_float():
+            whole = col.is_finite() & (col == col.round(0)) & (col.abs() < 2**53)
+            as_int = col.cast(pl.Int64, strict=False).cast(pl.String)
+            return pl.when(whole).then(as_int).otherwise(col.cast(pl.String))
         return col.cast(pl.String)
 
-    return frame.select(
-        [pl.col(n) if n == ROW else text(n, d).alias(n) for n, d in frame.schema.items()]
-    )
+    texts = []
+    for name, dtype in frame.schema.items():
+        clean = name.strip().lstrip("\ufeff")
+        if name == ROW or clean not in declared:
+            texts.append(pl.col(name))
+            continue
+        if isinstance(dtype, _NESTED):
+            raise ExportError(
+                f"{_shown(path)}: column {_one_line([clean])!r} holds lists or records, "
+                "not one value per row"
+            )
+        if dtype == pl.Binary:  # text stored without saying so; bytes that are not UTF-8 stop
+            try:
+                frame = frame.with_columns(frame[name].cast(pl.String))
+            except pl.exceptions.PolarsError as exc:
+                raise ExportError(
+                    f"{_shown(path)}: column {_one_line([clean])!r} holds bytes that are not "
+                    "UTF-8 text"
+                ) from exc
+            dtype = pl.String()
+        texts.append(text(name, dtype).alias(name))
+    return frame.select(texts)
 
 
-def _read_parquet(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read_parquet(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     frame = pl.read_parquet(path)
-    _check_names(frame.columns, path)
+    _check_header(frame.columns, table, path, where="", what="no column names")
     numbered = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    return _as_text(numbered), empty_failures()
+    return _as_text(numbered, table, path), empty_failures()
 
 
-def _read_xlsx(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read_xlsx(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     # Every cell as text: a column guessed numeric would turn a later id like "A12" into null.
     # Every sheet, so that rows on a second sheet are not silently left out.
     sheets = pl.read_excel(
@@ -332,12 +577,14 @@ def _read_xlsx(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     used = [name for name, sheet in sheets.items() if sheet.width]
     if len(used) > 1:
         raise ExportError(
-            f"{path}: {len(used)} sheets hold data ({_one_line(used)}); a table file has one sheet"
+            f"{_shown(path)}: {len(used)} sheets hold data ({_one_line(used)}); a table file "
+            "has one sheet"
         )
     if not used:
-        raise ExportError(f"{path}: empty workbook (expected a header row)")
+        raise ExportError(f"{_shown(path)}: empty workbook (expected a header row)")
     frame = sheets[used[0]]
-    _check_names(frame.columns, path)
+    header_row = _header_row(path, used[0])
+    _check_header(frame.columns, table, path, where=f" row {header_row}")
     # Date and time cells come as "2024-09-02 00:00:00" and "08:30:00" (or on Excel's day zero,
     # "1899-12-31 08:30:00"): keep what the contract reads.
     frame = frame.with_columns(
@@ -347,9 +594,9 @@ def _read_xlsx(path: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     )
     # Excel row numbers: the header is the first row with a value (calamine skips blank rows
     # above it); blank rows below it are dropped once every row has its number.
-    numbered = frame.with_row_index(ROW, offset=_header_row(path, used[0]) + 1)
+    numbered = frame.with_row_index(ROW, offset=header_row + 1)
     filled = numbered.filter(pl.any_horizontal(pl.col(frame.columns).is_not_null()))
-    return _as_text(filled.with_columns(pl.col(ROW).cast(pl.Int64))), empty_failures()
+    return _as_text(filled.with_columns(pl.col(ROW).cast(pl.Int64)), table, path), empty_failures()
 
 
 def _header_row(path: Path, sheet: str) -> int:
@@ -367,45 +614,74 @@ def _header_row(path: Path, sheet: str) -> int:
     return 1
 
 
+_READERS = {".csv": _read_csv, ".parquet": _read_parquet, ".xlsx": _read_xlsx}
+_FORMATS = {".csv": "CSV", ".parquet": "Parquet", ".xlsx": "Excel (.xlsx)"}
+
+
 def read_table(name: str, path: Path) -> ReadResult:
     """Read one table file as text columns of the contract, plus the source row number.
+
+    Parameters
+    ----------
+    name
+        The contract table the file holds.
+    path
+        The file: ``.csv``, ``.parquet`` or ``.xlsx``. A link is read only when it stays
+        inside the file's own folder (see the module docstring).
+
+    Returns
+    -------
+    ReadResult
+        The table as text columns (``_row`` holds each row's CSV line, Excel row or Parquet
+        row) with the rows set aside on the way, and the notices for the console.
 
     Raises
     ------
     ExportError
-        When the file is not a readable table or lacks a required column.
+        When the file is not a readable table or lacks a required column. The message is
+        one line naming the file, and the line or column where it can; never the content.
     """
-    reader = {".csv": _read_csv, ".parquet": _read_parquet, ".xlsx": _read_xlsx}[
-        path.suffix.lower()
-    ]
+    suffix = path.suffix.lower()
+    if suffix not in _READERS:
+        raise ExportError(f"{_shown(path)}: not a table file (expected .csv, .parquet or .xlsx)")
+    if _leaves(path, path.parent):
+        raise ExportError(f"{_shown(path)}: {_OUTSIDE}")
+    if not path.is_file():  # a folder, a broken link, a pipe that would never end
+        raise ExportError(f"{_shown(path)}: not a readable file")
     try:
-        frame, too_long = reader(path)  # each reader checks the column names it finds
+        frame, too_long = _READERS[suffix](path, name)  # each checks the header it finds
     except ExportError:
         raise
+    except OSError as exc:  # the system's words, e.g. "Permission denied"
+        raise ExportError(
+            f"{_shown(path)}: cannot be read ({exc.strerror or type(exc).__name__})"
+        ) from exc
     except Exception as exc:  # polars, fastexcel and pyarrow raise many types for a bad file
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"{path}: not a readable table ({reason})") from exc
+        # Only the type: their messages may quote the bytes or a value they could not parse.
+        raise ExportError(
+            f"{_shown(path)}: not a readable table (not a valid {_FORMATS[suffix]} file: "
+            f"{type(exc).__name__})"
+        ) from exc
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
+    # The readers checked their header as they found it; polars may still have split a
+    # header with odd quotes otherwise, and then the contract's columns are not all here.
+    _check_header([c for c in frame.columns if c != ROW], name, path, where="")
 
     declared = contract.columns(name)
-    missing = [c for c in contract.required_columns(name) if c not in frame.columns]
-    if missing:
-        found = _one_line([c for c in frame.columns if c != ROW])
-        raise ExportError(
-            f"{path}: missing required column {', '.join(repr(m) for m in missing)} (found: {found})"
-        )
     notices = []
     extra = [c for c in frame.columns if c not in declared and c != ROW]
-    if extra:
-        notices.append(f"{path.name}: ignoring columns not in the contract: {_one_line(extra)}")
+    if extra:  # the header is a real one (every required column found): its names may show
+        notices.append(
+            f"{_shown(path.name)}: ignoring columns not in the contract: {_one_line(extra)}"
+        )
     absent = [c for c in declared if c not in frame.columns]
     frame = frame.with_columns([pl.lit(None, dtype=pl.String).alias(c) for c in absent])
     frame = frame.select(ROW, *declared).with_columns(pl.col(ROW).cast(pl.Int64))
     if too_long.height:
         first = too_long.row(0, named=True)
         notices.append(
-            f"{path.name}: {too_long.height:,} row(s) with more fields than the header go to "
-            f"quarantine (first: line {first[ROW]}, {first['reason']})"
+            f"{_shown(path.name)}: {too_long.height:,} row(s) with more fields than the header "
+            f"go to quarantine (first: line {first[ROW]}, {first['reason']})"
         )
         if extra:  # the text of such a row would hold those columns too: a name, a note
             too_long = too_long.with_columns(

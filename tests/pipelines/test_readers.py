@@ -87,10 +87,11 @@ def test_extra_columns_are_ignored_with_a_notice(tmp_path: Path) -> None:
     [
         (
             b"student_id;school_id;start_date\nL1;S1;2024-09-02\n",
-            r"missing required column 'grade' \(found: student_id, school_id, start_date\)",
+            r"line 1: no header with the required columns student_id, school_id, grade, "
+            r"start_date \(missing: grade\)",
         ),
         (b"", "empty file"),
-        (b"\x00\x01\x02\x03binary", "not a text table"),
+        (b"\x00\x01\x02\x03binary", "not a text file"),
     ],
     ids=["missing-column", "empty", "binary"],
 )
@@ -180,13 +181,14 @@ def test_a_quoted_line_break_in_the_header_moves_every_row_down(
     )
 
 
-def test_a_missing_column_error_is_one_line_whatever_the_names(tmp_path: Path) -> None:
+def test_a_missing_column_error_is_one_line_and_names_only_the_contract(tmp_path: Path) -> None:
     path = tmp_path / "enrolments.csv"
     path.write_text('"student\r\nid";school_id\nL1;S1\n', encoding="utf-8")
     with pytest.raises(ExportError) as error:
         read_table("enrolments", path)
     assert "\n" not in str(error.value) and "\r" not in str(error.value)
-    assert "student\\r\\nid" in str(error.value)
+    assert str(error.value).endswith("(missing: student_id, grade, start_date)")
+    assert "student\\r\\nid" not in str(error.value)  # not evidently a header: not named
 
 
 def test_old_mac_line_ends_read_like_any_other(tmp_path: Path) -> None:
@@ -226,9 +228,15 @@ def test_a_column_given_twice_stops_with_one_line(tmp_path: Path, header: str) -
 
 def test_a_parquet_column_given_twice_after_trimming_stops(tmp_path: Path) -> None:
     path = tmp_path / "enrolments.parquet"
-    pl.DataFrame({"student_id": ["L1"], "school_id": ["S1"], " school_id": ["S2"]}).write_parquet(
-        path
-    )
+    pl.DataFrame(
+        {
+            "student_id": ["L1"],
+            "school_id": ["S1"],
+            "grade": [1],
+            "start_date": ["2024-09-02"],
+            " school_id": ["S2"],
+        }
+    ).write_parquet(path)
     with pytest.raises(ExportError, match="column 'school_id' appears twice"):
         read_table("enrolments", path)
 
@@ -251,7 +259,9 @@ def test_a_stray_quote_polars_cannot_read_is_named_as_such(tmp_path: Path) -> No
 def test_an_unclosed_quote_stops_the_file_naming_its_line(tmp_path: Path) -> None:
     path = tmp_path / "enrolments.csv"
     path.write_text(ENROL + 'L4;S1;1;2024-09-02;"1A;;extra\nL5;S1;1;2024-09-02;1A;\n')
-    with pytest.raises(ExportError, match="line 5: unexpected end of data") as info:
+    with pytest.raises(
+        ExportError, match="line 5: a quote opens a value that is never closed"
+    ) as info:
         read_table("enrolments", path)
     assert "\n" not in str(info.value) and str(path) in str(info.value)
 
@@ -343,7 +353,9 @@ def test_a_long_row_is_not_copied_when_the_file_has_columns_outside_the_contract
 
 def test_a_parquet_column_named_as_the_line_number_column_is_named(tmp_path: Path) -> None:
     path = tmp_path / "enrolments.parquet"
-    pl.DataFrame({"student_id": ["L1"], ROW: [1]}).write_parquet(path)
+    pl.DataFrame(
+        {"student_id": ["L1"], "school_id": ["S1"], "grade": [1], "start_date": ["x"], ROW: [1]}
+    ).write_parquet(path)
     with pytest.raises(ExportError, match=f"a column is named '{ROW}'"):
         read_table("enrolments", path)
 
@@ -436,3 +448,194 @@ def test_xlsx_with_data_on_two_sheets_stops(tmp_path: Path) -> None:
     )
     with pytest.raises(ExportError, match=r"2 sheets hold data \(sep-dec, jan-jun\)"):
         read_table("enrolments", path)
+
+
+# --- Links, header rows, encodings, quotes and typed Parquet -------------------------------
+
+ABSENCES = TINY["absences.csv"]
+SECRET = "c0ffee" * 10  # stands for a workspace's pseudonymisation key
+
+
+def _export_with_link(tmp_path: Path, name: str, target: Path) -> Path:
+    folder = write_export(tmp_path / "export", TINY)
+    (folder / name).unlink(missing_ok=True)
+    (folder / name).symlink_to(target)
+    return folder
+
+
+def test_a_required_table_linked_to_a_file_outside_the_export_is_not_read(
+    tmp_path: Path,
+) -> None:
+    key = tmp_path / "ws" / "secrets" / "pseudonym.key"
+    key.parent.mkdir(parents=True)
+    key.write_text(SECRET)
+    folder = _export_with_link(tmp_path, "absences.csv", key)
+    with pytest.raises(ExportError, match="required table 'absences' is missing") as info:
+        find_tables(folder)
+    assert "outside the export folder" in str(info.value)
+    assert SECRET not in str(info.value) and "\n" not in str(info.value)
+    # read directly, the reader refuses the link too (it does not know what find_tables knew)
+    with pytest.raises(ExportError, match="outside the export folder") as info:
+        read_table("absences", folder / "absences.csv")
+    assert SECRET not in str(info.value)
+
+
+def test_an_optional_table_linked_out_of_the_export_is_left_out_with_a_notice(
+    tmp_path: Path,
+) -> None:
+    folder = _export_with_link(tmp_path, "late_arrivals.csv", Path("/proc/self/environ"))
+    found, notices = find_tables(folder)
+    assert "late_arrivals" not in found
+    assert notices == ["late_arrivals.csv: a link to a file outside the export folder, not read"]
+
+
+def test_a_link_that_leaves_the_export_through_another_link_is_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.csv"
+    outside.write_text(TINY["late_arrivals.csv"])
+    folder = write_export(tmp_path / "export", TINY)
+    (folder / "late_arrivals.csv").unlink()
+    (folder / "sub").mkdir()
+    (folder / "sub" / "hop.csv").symlink_to(outside)
+    (folder / "late_arrivals.csv").symlink_to(Path("sub") / "hop.csv")
+    found, notices = find_tables(folder)
+    assert "late_arrivals" not in found
+    assert notices == ["late_arrivals.csv: a link to a file outside the export folder, not read"]
+
+
+def test_a_link_that_stays_inside_the_export_is_read_like_its_target(tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "export", TINY)
+    (folder / "absences.csv").rename(folder / "absences-2024-09-30.txt")
+    (folder / "absences.csv").symlink_to("absences-2024-09-30.txt")
+    found, _ = find_tables(folder)
+    frame = read(found["absences"], "absences")
+    assert frame["student_id"].to_list() == ["L1", "L1", "L2", "L3", "L3"]
+
+
+@pytest.mark.parametrize(
+    "first_line",
+    ["L1;2024-09-03;AM;Z;", "L1;L1;AM;Z;", "L1;_row;AM;Z;", "Jan Peeters;2024-09-03;AM;Z;"],
+    ids=["data-row", "a-value-twice", "row-column-name", "a-name"],
+)
+def test_a_csv_without_a_header_row_says_what_was_expected_never_the_row(
+    tmp_path: Path, first_line: str
+) -> None:
+    path = tmp_path / "absences.csv"
+    path.write_text(first_line + "\nL2;2024-09-05;AM;B;\n")
+    with pytest.raises(ExportError) as info:
+        read_table("absences", path)
+    assert str(info.value) == (
+        f"{path} line 1: no header with the required columns student_id, date, period, code"
+        " (none of them found)"
+    )
+
+
+def test_a_header_missing_one_column_names_the_missing_one_not_the_others(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "absences.csv"
+    path.write_text("student_id;datum;period;code;naam\nL1;2024-09-03;AM;Z;An\n")
+    with pytest.raises(ExportError) as info:
+        read_table("absences", path)
+    assert str(info.value) == (
+        f"{path} line 1: no header with the required columns student_id, date, period, code"
+        " (missing: date)"
+    )
+
+
+@pytest.mark.parametrize(
+    "content",
+    [bytes(range(256)) * 4, b"\x81\x8d\x8f\x90\x9d" * 20, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"],
+    ids=["all-bytes", "undefined-in-cp1252", "png"],
+)
+def test_a_binary_file_is_not_a_text_file(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "absences.csv"
+    path.write_bytes(content)
+    with pytest.raises(ExportError) as info:
+        read_table("absences", path)
+    assert str(info.value) == f"{path}: not a text file"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le-bom", "utf-16-be-bom", "utf-16-le"])
+def test_utf16_files_read_like_utf8(tmp_path: Path, encoding: str) -> None:
+    text = ABSENCES.replace("L2", "Lé")
+    if encoding.endswith("-bom"):
+        data = ("\ufeff" + text).encode(encoding.removesuffix("-bom"))
+    else:
+        data = text.encode(encoding)
+    path = tmp_path / "absences.csv"
+    path.write_bytes(data)
+    frame = read(path, "absences")
+    assert frame["student_id"].to_list() == ["L1", "L1", "Lé", "L3", "L3"]
+    assert frame[ROW].to_list() == [2, 3, 4, 5, 6]
+
+
+def test_an_unclosed_quote_is_named_on_the_line_where_it_opened(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    # L4's row starts on line 5; its class closes on line 6, where its end date opens a quote
+    path.write_text(ENROL + 'L4;S1;1;2024-09-02;"1A\nB";"2025\nL5;S1;1;2024-09-02;1A;;x\n')
+    with pytest.raises(ExportError) as info:
+        read_table("enrolments", path)
+    assert str(info.value) == f"{path} line 6: a quote opens a value that is never closed"
+
+
+def test_an_unclosed_quote_in_the_header_never_shows_the_rows(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_text('"' + ENROL)
+    with pytest.raises(ExportError) as info:
+        read_table("enrolments", path)
+    assert str(info.value) == f"{path} line 1: a quote opens a value that is never closed"
+
+
+TYPED_LATE = {
+    "student_id": ["L1", "L2", "L3"],
+    "date": [dt.date(2024, 9, 10), dt.date(2024, 9, 11), None],
+    "time": [dt.time(8, 39), dt.time(8, 40, 30), None],
+    "minutes_late": [10, None, 3],
+}
+
+
+@pytest.mark.parametrize("writer", ["polars", "pyarrow"])
+def test_typed_parquet_times_dates_and_numbers_read_as_the_contract_text(
+    tmp_path: Path, writer: str
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "late_arrivals.parquet"
+    if writer == "polars":
+        pl.DataFrame(TYPED_LATE).write_parquet(path)
+    else:  # the types pandas and pyarrow writers use: time64, timestamp at midnight, float
+        pq.write_table(
+            pa.table(
+                {
+                    "student_id": pa.array(TYPED_LATE["student_id"]),
+                    "date": pa.array(
+                        [dt.datetime(2024, 9, 10), dt.datetime(2024, 9, 11), None],
+                        pa.timestamp("ms"),
+                    ),
+                    "time": pa.array(TYPED_LATE["time"], pa.time64("us")),
+                    "minutes_late": pa.array([10.0, float("nan"), 3.0], pa.float64()),
+                }
+            ),
+            path,
+        )
+    frame = read(path, "late_arrivals")
+    assert frame["date"].to_list() == ["2024-09-10", "2024-09-11", None]
+    # seconds are kept when there are any: such a time fails HH:MM as it would in a CSV
+    assert frame["time"].to_list() == ["08:39", "08:40:30", None]
+    late = frame["minutes_late"].to_list()
+    assert late[0] == "10" and late[2] == "3"
+
+
+def test_typed_parquet_booleans_and_float_ids_read_as_a_csv_would_write_them(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "students.parquet"
+    pl.DataFrame(
+        {"student_id": [1001.0, 1002.0], "ses_low": [True, None], "sen": [False, True]}
+    ).write_parquet(path)
+    frame = read(path, "students")
+    assert frame.select("student_id", "ses_low", "sen").rows() == [
+        ("1001", "true", "false"),
+        ("1002", None, "true"),
+    ]
