@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from features import calendar as flemish
-from features import codes
+from features import codes, contract
 from features.codes import CodeProfile
 from features.pseudonym import pseudonym_map, pseudonymise
 from features.validate import (
@@ -27,6 +27,7 @@ from features.validate import (
     failures_where,
     parse_table,
     position_column,
+    repeated_values,
 )
 
 CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -52,6 +53,30 @@ CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
 
 class UnknownCodesError(ValueError):
     """Absence codes the profile does not know: ingest stops unless they are allowed."""
+
+
+class EmptyTableError(ValueError):
+    """A required table whose file has a header but no rows: there is nothing to ingest, and
+    going on would quarantine every event as of an unknown pupil, or accept an export with no
+    absences as a board where nobody is ever absent."""
+
+
+SEVERITY = (
+    "unexcused",
+    "exclusion",
+    "illness_certified",
+    "illness_parent_note",
+    "illness",
+    "excused_other",
+    "early_departure",
+    "late",
+    "school_activity",
+    "present",
+)
+"""The canonical categories, most serious first: when one period of a pupil has two codes, the
+more serious is kept. An unexcused absence is the one a school must act on; an exclusion keeps
+the pupil out as surely; a certificate outweighs a parent's note, which outweighs an illness
+not said how; a missed period outweighs part of one, and any absence outweighs presence."""
 
 
 @dataclass(frozen=True)
@@ -147,6 +172,16 @@ _KEPT_POSITIONS = {
 }
 """Columns whose distinct values later steps map (the pupils, the codes, the periods): parsing
 has found them once already, so each row keeps its position among them."""
+
+
+def _require_rows(table: RawTable) -> None:
+    """Stop on a required table whose file has a header but no rows (see
+    :class:`EmptyTableError`)."""
+    if table.frame.height + table.rejected.height == 0:
+        raise EmptyTableError(
+            f"{table.name}: the file {table.source} has a header but no rows "
+            "(a required table needs at least one)"
+        )
 
 
 def _start(raw: RawTable) -> _Step:
@@ -338,6 +373,94 @@ def _check_enrolled(step: _Step, spans: pl.DataFrame, pupils: pl.Series) -> None
     outside = pl.col("start_date").is_null() | (pl.col("date") > pl.col("end_date"))
     step.reject(failures_where(step.rows, outside, "date", "outside the pupil's enrolment"))
     step.rows = step.rows.drop("start_date", "end_date")
+
+
+OTHER_SCHOOL_OVERLAP = "starts while this pupil is still enrolled at another school"
+
+
+def _overlaps_another_school(enrolments: pl.DataFrame) -> pl.Series:
+    """True for each enrolment that starts while an earlier one of the same pupil at another
+    school has not ended (no end date, or an end after this start).
+
+    Left in, the later enrolment would take every event of the pupil from its start (the
+    covering enrolment is the last to start, see :func:`_check_enrolled`): the pupil would
+    silently change school. An end on the very day the other starts is a move that day. At
+    the same school enrolments may overlap: a class change, or a new school year written
+    without ending the last, is the later enrolment covering the pupil from its start, as the
+    cohort reads it too. Each enrolment is judged against every earlier one still in play,
+    itself quarantined or not: two open enrolments at two schools contradict each other
+    whichever came first. Only pupils at more than one school are paired up.
+    """
+    spans = enrolments.select(ROW, "student_id", "school_id", "start_date", "end_date")
+    movers = spans.filter(pl.col("school_id").n_unique().over("student_id") > 1)
+    pairs = movers.join(movers, on="student_id", suffix="_other").filter(
+        pl.col("start_date_other") < pl.col("start_date"),
+        pl.col("school_id_other") != pl.col("school_id"),
+        pl.col("end_date_other").is_null() | (pl.col("end_date_other") > pl.col("start_date")),
+    )
+    return enrolments[ROW].is_in(pairs[ROW].implode())
+
+
+def _one_code_per_period(step: _Step) -> None:
+    """Keep one code per pupil, date and period, the most serious (:data:`SEVERITY`; among
+    equals the first in the file), and quarantine the others, naming the kept category.
+
+    Two codes for one period contradict each other, and both would count the period twice.
+    """
+    shared = _same_period(step.rows)
+    if not shared.any():
+        return
+    slot = [PUPIL, "date", PERIOD_ORDER]
+    severity = pl.col("category").cast(pl.String).cast(pl.Enum(SEVERITY)).to_physical()
+    judged = (
+        step.rows.filter(shared)
+        .sort(*slot, severity, ROW)
+        .with_columns(
+            pl.col("category").first().over(slot).alias("_kept"),
+            pl.col(ROW).first().over(slot).alias("_first"),
+        )
+    )
+    kept = pl.col("_kept").cast(pl.String)
+    reason = (
+        pl.when(pl.col("category") == pl.col("_kept"))
+        .then(
+            pl.format(
+                "another row for this pupil's period, of the same category, was kept: {}", kept
+            )
+        )
+        .otherwise(
+            pl.format("another code for this pupil's period is more serious and was kept: {}", kept)
+        )
+    )
+    step.reject(
+        judged.filter(pl.col(ROW) != pl.col("_first")).select(
+            pl.col(ROW),
+            pl.lit("code").alias("column"),
+            pl.col("code").alias("value"),
+            reason.alias("reason"),
+        )
+    )
+
+
+def _same_period(rows: pl.DataFrame) -> pl.Series:
+    """True for each event (with :data:`PUPIL` and :data:`PERIOD_ORDER`) whose pupil, date and
+    period another row has.
+
+    Pupil, day and period are packed into one integer when they fit, so that a clean export,
+    where no key repeats, costs one sort (a hash of millions of rows takes a few times longer).
+    """
+    if rows.height < 2:
+        return pl.repeat(False, rows.height, eager=True)
+    pupils, periods = rows[PUPIL].max(), rows[PERIOD_ORDER].max()
+    first, last = rows["date"].min(), rows["date"].max()
+    assert isinstance(pupils, int) and isinstance(periods, int)  # positions and ranks
+    assert isinstance(first, dt.date) and isinstance(last, dt.date)
+    days = (last - first).days + 1
+    if (pupils + 1) * days * (periods + 1) >= 1 << 63:
+        return rows.select(pl.struct(PUPIL, "date", PERIOD_ORDER).is_duplicated()).to_series()
+    day = (rows["date"] - first).dt.total_days()
+    key = (rows[PUPIL].cast(pl.Int64) * days + day) * (periods + 1) + rows[PERIOD_ORDER]
+    return key.is_in(repeated_values(key).implode())
 
 
 def _pupil_day(pupil: pl.Series, day: pl.Series) -> pl.Series:
@@ -596,9 +719,13 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
 
     Raises
     ------
+    EmptyTableError
+        When a required table has a header but no rows.
     UnknownCodesError
         When absence codes are not in the profile and unknown codes are not allowed.
     """
+    for name in contract.REQUIRED_TABLES:
+        _require_rows(raw[name])
     tables: dict[str, pl.DataFrame] = {}
     quarantine: dict[str, pl.DataFrame] = {}
     recs: list[Reconciliation] = []
@@ -621,6 +748,11 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
             ~pl.struct("student_id", "start_date").is_first_distinct(),
             "start_date",
             "another enrolment of this pupil starts the same day",
+        )
+    )
+    enrol.reject(
+        failures_where(
+            enrol.rows, _overlaps_another_school(enrol.rows), "start_date", OTHER_SCHOOL_OVERLAP
         )
     )
     enrolments = enrol.rows
@@ -673,6 +805,8 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     for step in steps.values():
         _check_enrolled(step, spans, identities["student_id"])
         _check_school_day(step, days, schools)
+    # Last, so that a row failing another check is quarantined for that and not judged here.
+    _one_code_per_period(absences)
 
     late_codes = absences.rows.filter(pl.col("category") == "late")
     note = (

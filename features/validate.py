@@ -217,7 +217,7 @@ def _is_first(values: pl.Series) -> pl.Series:
     are compared with each other, and an export with no duplicates (the usual case) needs no
     mask to be built.
     """
-    repeated = _repeated(values)
+    repeated = repeated_values(values)
     if repeated.is_empty():
         return pl.repeat(True, values.len(), eager=True)
     shared = values.is_in(repeated.implode())
@@ -225,11 +225,21 @@ def _is_first(values: pl.Series) -> pl.Series:
     return (~shared).scatter(shared.arg_true().filter(first_of_shared), True)
 
 
-def _repeated(values: pl.Series) -> pl.Series:
+def repeated_values(values: pl.Series) -> pl.Series:
     """The values (not null) that more than one row has.
 
     Found by sorting the values and comparing each with the next: for millions of distinct
     values, sorting is quicker than a hash table of them.
+
+    Parameters
+    ----------
+    values
+        Any sortable column, typically a packed key or a row hash.
+
+    Returns
+    -------
+    pl.Series
+        Each value that occurs more than once, once.
     """
     if values.len() < 2:
         return values.clear()

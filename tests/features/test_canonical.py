@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import canonical, validate
+from features import canonical, codes, validate
 from features.canonical import (
     CANONICAL_COLUMNS,
     IngestOptions,
@@ -414,3 +414,125 @@ def test_an_export_calendar_names_school_years_by_its_own_summers() -> None:
     assert year[("US", dt.date(2024, 7, 1))] == 2023  # summer belongs to the year that ended
     assert year[("US", dt.date(2024, 8, 21))] == 2024
     assert year[(None, dt.date(2024, 9, 2))] == 2024  # no summer in it: the Flemish rule
+
+
+@pytest.mark.parametrize("table", ["enrolments", "absences"])
+def test_a_required_table_with_a_header_and_no_rows_stops(table: str) -> None:
+    header = TINY[f"{table}.csv"].splitlines()[0] + "\n"
+    with pytest.raises(ValueError, match=f"^{table}: .* has a header but no rows") as info:
+        canonicalise(raw_tables({**TINY, f"{table}.csv": header}), OPTIONS)
+    assert isinstance(info.value, canonical.EmptyTableError)
+    assert "\n" not in str(info.value)
+
+
+def test_an_optional_table_with_a_header_and_no_rows_is_an_empty_table() -> None:
+    header = TINY["late_arrivals.csv"].splitlines()[0] + "\n"
+    result = canonicalise(raw_tables({**TINY, "late_arrivals.csv": header}), OPTIONS)
+    rec = next(r for r in result.reconciliation if r.table == "late_arrivals")
+    assert (rec.read, rec.accepted) == (0, 0)
+
+
+def test_an_enrolment_overlapping_an_open_one_at_another_school_is_quarantined() -> None:
+    files = with_rows(
+        TINY,
+        "enrolments.csv",
+        "L1;S2;1;2024-11-04;1X;",  # row 5: L1 is still enrolled at S1 (no end)
+        "L2;S2;2;2024-12-02;2X;",  # row 6: L2's enrolment at S1 runs to 20 December
+        "L3;S1;1;2024-11-04;1B;",  # row 7: L3 changes class at the same school: taken
+    )
+    files = with_rows(files, "absences.csv", "L1;2024-11-05;AM;B;", "L3;2024-11-05;AM;B;")
+    result = canonicalise(raw_tables(files), OPTIONS)
+    reason = "starts while this pupil is still enrolled at another school"
+    assert reasons(result, "enrolments") == [(5, "start_date", reason), (6, "start_date", reason)]
+    absences = result.tables["absences"]
+    assert set(absences["school_id"]) == {"S1"}  # L1 stays at S1
+    l3 = absences.filter(
+        pl.col("student_key") == pseudonym(KEY, "L3"), pl.col("date") == dt.date(2024, 11, 5)
+    )
+    assert l3["school_id"].to_list() == ["S1"]
+    enrolled = result.tables["enrolments"].filter(pl.col("student_key") == pseudonym(KEY, "L3"))
+    assert enrolled["class_id"].to_list() == ["1A", "1B"]
+    assert all(r.balanced for r in result.reconciliation)
+
+
+def test_a_transfer_on_or_after_the_end_of_the_first_enrolment_is_taken() -> None:
+    files = with_rows(
+        TINY,
+        "enrolments.csv",
+        "L2;S2;2;2024-12-20;2X;",  # L2's enrolment at S1 ends that day: a move that day
+    )
+    result = canonicalise(raw_tables(files), OPTIONS)
+    assert result.quarantine["enrolments"].is_empty()
+
+
+def test_an_overlap_is_judged_against_every_earlier_enrolment_of_the_pupil() -> None:
+    # L1 is at S1 from 2 September with no end; a class change at S2 does not end that.
+    files = with_rows(
+        TINY, "enrolments.csv", "L1;S2;1;2024-10-01;1X;2024-10-31", "L1;S2;1;2025-01-06;1Y;"
+    )
+    result = canonicalise(raw_tables(files), OPTIONS)
+    assert [r[:2] for r in reasons(result, "enrolments")] == [(5, "start_date"), (6, "start_date")]
+
+
+def test_two_codes_for_one_period_keep_the_more_serious() -> None:
+    files = with_rows(
+        TINY,
+        "absences.csv",
+        "L1;2024-09-03;AM;B;",  # row 7: unexcused beside row 2's Z (a parent's note)
+        "L2;2024-09-05;AM;Z;",  # row 8: a parent's note beside row 4's B
+        "L3;2024-09-09;1;P;",  # row 9: beside row 5's D (a certificate), lesson 1
+        "L3;2024-09-09;AM;P;",  # row 10: the half-day is another period than lesson 1
+        "L1;2024-09-05;AM;Z;",  # rows 11-12: the same category under two codes of one
+        "L1;2024-09-05;AM;z;20",  # period (and other minutes): the first is kept
+    )
+    result = canonicalise(raw_tables(files), OPTIONS)
+    assert reasons(result, "absences") == [
+        (2, "code", "another code for this pupil's period is more serious and was kept: unexcused"),
+        (8, "code", "another code for this pupil's period is more serious and was kept: unexcused"),
+        (
+            9,
+            "code",
+            "another code for this pupil's period is more serious and was kept: illness_certified",
+        ),
+        (
+            12,
+            "code",
+            "another row for this pupil's period, of the same category, was kept: illness_parent_note",
+        ),
+    ]
+    rec = next(r for r in result.reconciliation if r.table == "absences")
+    assert (rec.read, rec.accepted, rec.quarantined, rec.duplicates) == (11, 7, 4, 0)
+    l1 = result.tables["absences"].filter(pl.col("student_key") == pseudonym(KEY, "L1"))
+    assert l1.select("date", "period", "category").rows() == [
+        (dt.date(2024, 9, 3), "AM", "unexcused"),
+        (dt.date(2024, 9, 3), "PM", "illness_parent_note"),
+        (dt.date(2024, 9, 5), "AM", "illness_parent_note"),
+    ]
+
+
+def test_the_severity_order_names_every_category_once() -> None:
+    assert sorted(canonical.SEVERITY) == sorted(codes.CATEGORIES)
+    assert canonical.SEVERITY[0] == "unexcused"
+
+
+def test_periods_shared_are_found_alike_packed_or_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = pl.DataFrame(
+        {
+            canonical.PUPIL: [0, 0, 1, 0, 0, 1],
+            "date": [dt.date(2024, 9, d) for d in (3, 3, 3, 4, 3, 3)],
+            canonical.PERIOD_ORDER: [1, 2, 1, 1, 1, 1],
+        },
+        schema_overrides={canonical.PUPIL: pl.UInt32, canonical.PERIOD_ORDER: pl.UInt32},
+    )
+    expected = [True, False, True, False, True, True]
+    assert canonical._same_period(rows).to_list() == expected
+    assert canonical._same_period(rows.head(1)).to_list() == [False]
+    # Positions and ranks so high that pupil, day and period do not fit one integer: the rows
+    # are compared as they are, not packed.
+    wide = rows.with_columns(pl.col(canonical.PUPIL, canonical.PERIOD_ORDER) * (1 << 31))
+
+    def unpacked(values: pl.Series) -> pl.Series:
+        raise AssertionError("packed a key that does not fit")
+
+    monkeypatch.setattr(canonical, "repeated_values", unpacked)
+    assert canonical._same_period(wide).to_list() == expected
