@@ -18,12 +18,13 @@ from features.canonical import UnknownCodesError
 from features.codes import ProfileError
 from pipelines.readers import ExportError
 from pipelines.settings import Settings, SettingsError
-from pipelines.workspace import Workspace
+from pipelines.workspace import Workspace, WorkspaceError, locked
 
 # Telemetry off whatever the caller's environment says: these are minors' data.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # a model file never runs code
 
 app = typer.Typer(
     name="schoolpoort",
@@ -132,6 +133,13 @@ def ingest(
             "--allow-unknown-codes", help="Quarantine rows with unknown codes instead of stopping."
         ),
     ] = None,
+    new_key: Annotated[
+        bool | None,
+        typer.Option(
+            "--new-key",
+            help="Accept a pseudonym key other than the workspace's (every pupil starts anew).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Validate an export, map its codes, pseudonymise pupils and write canonical tables."""
@@ -143,9 +151,10 @@ def ingest(
             workspace=workspace,
             ingest__codes=codes,
             ingest__allow_unknown_codes=allow_unknown_codes,
+            ingest__new_key=new_key,
         )
         report = run_ingest(export, Workspace(settings.workspace), settings.ingest, say)
-    except (ExportError, UnknownCodesError, ProfileError, SettingsError) as exc:
+    except (ExportError, UnknownCodesError, ProfileError, SettingsError, WorkspaceError) as exc:
         fail(str(exc))
     except ValueError as exc:  # e.g. a malformed SCHOOLPOORT_PSEUDONYM_KEY
         fail(str(exc))
@@ -167,7 +176,14 @@ def _modelling_errors() -> tuple[type[Exception], ...]:
     from pipelines.features import MissingInputError
     from pipelines.train import TrainingError
 
-    return (MissingInputError, TrainingError, SettingsError, OutsideCalendarError, CalibrationError)
+    return (
+        MissingInputError,
+        TrainingError,
+        SettingsError,
+        OutsideCalendarError,
+        CalibrationError,
+        WorkspaceError,
+    )
 
 
 def _day(value: dt.datetime | None) -> dt.date | None:
@@ -219,14 +235,15 @@ def features(
 
     ws = Workspace(workspace)
     try:
-        prepared = load_prepared(ws)
-    except MissingInputError as exc:
+        with locked(ws, "features", say):
+            prepared = load_prepared(ws)
+            dates = prepared.as_of_dates(_day(from_), _day(to))
+            if not dates:
+                fail("no school weeks in that range")
+            say(f"building features for {len(dates)} as-of dates, {dates[0]} to {dates[-1]}")
+            build_features(ws, dates, prepared, say=say)
+    except (MissingInputError, WorkspaceError) as exc:
         fail(str(exc))
-    dates = prepared.as_of_dates(_day(from_), _day(to))
-    if not dates:
-        fail("no school weeks in that range")
-    say(f"building features for {len(dates)} as-of dates, {dates[0]} to {dates[-1]}")
-    build_features(ws, dates, prepared, say=say)
     out.print(f"feature tables: {ws.features} ({len(dates)} as-of dates)")
 
 
@@ -251,7 +268,9 @@ def train(
             train__until=_day(until),
             train__horizon_weeks=horizon_weeks,
         )
-        report = run_train(Workspace(settings.workspace), settings.train, say)
+        ws = Workspace(settings.workspace)
+        with locked(ws, "train", say):
+            report = run_train(ws, settings.train, say)
     except _modelling_errors() as exc:
         fail(str(exc))
     out.print(f"\nladder: mean over {len(report.splits)} forward splits (until {report.until})")
@@ -284,6 +303,7 @@ def score(
     config: ConfigOpt = None,
 ) -> None:
     """Score every enrolled pupil with the champion; write scores.csv and a list per school."""
+    from pipelines.artifacts import UntrustedModelError
     from pipelines.features import MissingInputError, load_prepared
     from pipelines.score import NoChampionError, mondays, run_score
 
@@ -297,10 +317,12 @@ def score(
     try:
         settings = Settings.load(config, workspace=workspace, score__language=language)
         ws = Workspace(settings.workspace)
-        paths = run_score(ws, dates, settings.score, load_prepared(ws), say)
+        with locked(ws, "score", say):
+            paths = run_score(ws, dates, settings.score, load_prepared(ws), say)
     except (
         MissingInputError,
         NoChampionError,
+        UntrustedModelError,
         SettingsError,
         ValueError,
         RuntimeError,
@@ -310,7 +332,7 @@ def score(
         # school's list failed (the others were written).
         fail(str(exc))
     for path in paths:
-        out.print(f"{path}  (care-team lists: {path.parent}/<school_id>/risk_list.html)")
+        out.print(f"{path}  (care-team lists: {path.parent}/<school>/risk_list.html)")
 
 
 @app.command()
@@ -337,7 +359,9 @@ def evaluate(
             evaluate__model=model,
             evaluate__bootstrap=bootstrap,
         )
-        result = run_evaluate(Workspace(settings.workspace), settings, say)
+        ws = Workspace(settings.workspace)
+        with locked(ws, "evaluate", say):
+            result = run_evaluate(ws, settings, say)
     except _modelling_errors() as exc:
         fail(str(exc))
     k = settings.evaluate.list_percent
@@ -446,7 +470,14 @@ def demo(
     started = time.monotonic()
     export = workspace / "export"
     simulate(out_dir=export, students=students, schools=4, years=3, last_year=2024, seed=seed)
-    ingest(export=export, workspace=workspace, codes=None, allow_unknown_codes=None, config=None)
+    ingest(
+        export=export,
+        workspace=workspace,
+        codes=None,
+        allow_unknown_codes=None,
+        new_key=None,
+        config=None,
+    )
     features(workspace=workspace, from_=None, to=None)
     train(workspace=workspace, until=None, horizon_weeks=None, config=None)
     latest = load_prepared(Workspace(workspace)).as_of_dates()[-1]

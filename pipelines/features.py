@@ -18,7 +18,7 @@ import polars as pl
 
 from features.build import Prepared, feature_table, prepare
 from features.catalog import CATALOG
-from pipelines.workspace import Workspace, write_json, write_parquet
+from pipelines.workspace import Workspace, locked, write_json, write_parquet
 
 Say = Callable[[str], None]
 
@@ -124,7 +124,17 @@ def build_features(
     prepared: Prepared | None = None,
     say: Say = print,
 ) -> list[Path]:
-    """Build (or reuse) the feature table of every date in ``dates``; return their paths."""
+    """Build (or reuse) the feature table of every date in ``dates``; return their paths.
+
+    Holds the workspace's lock: each table is written atomically, and the manifest after them.
+    """
+    with locked(workspace, "features", say):
+        return _build(workspace, dates, prepared, say)
+
+
+def _build(
+    workspace: Workspace, dates: list[dt.date], prepared: Prepared | None, say: Say
+) -> list[Path]:
     prepared = prepared or load_prepared(workspace)
     store = FeatureStore(workspace)
     manifest = store.manifest()

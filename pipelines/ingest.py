@@ -13,9 +13,20 @@ import polars as pl
 from features import codes
 from features.canonical import Canonical, IngestOptions, Reconciliation, canonicalise
 from features.codes import CodeProfile
+from features.pseudonym import pseudonym
 from pipelines.readers import ExportError, ReadResult, find_tables, read_table
 from pipelines.settings import IngestSettings
-from pipelines.workspace import Workspace, private_dir, write_csv, write_json, write_parquet
+from pipelines.workspace import (
+    Staging,
+    Workspace,
+    WorkspaceError,
+    locked,
+    private_dir,
+    staged,
+    write_csv,
+    write_json,
+    write_parquet,
+)
 
 Say = Callable[[str], None]
 
@@ -61,18 +72,42 @@ def _example(rows: pl.DataFrame, quarantine_file: Path) -> str:
     return f"{first['file']} row {first['row']} column {first['column']}: {first['reason']}{more}; see {quarantine_file}"
 
 
-def _write_quarantine(quarantine: dict[str, pl.DataFrame], workspace: Workspace) -> list[str]:
+def _write_quarantine(
+    quarantine: dict[str, pl.DataFrame], workspace: Workspace, stage: Staging
+) -> list[str]:
     """Each table's quarantined rows as ``quarantine/<table>.csv`` (removed when none); one
     example per table for the console."""
     examples = []
     for name, rows in quarantine.items():
         path = workspace.quarantine / f"{name}.csv"
         if rows.height:
-            write_csv(rows, path)
+            write_csv(rows, stage.path(path))
             examples.append(_example(rows, path))
         else:
-            path.unlink(missing_ok=True)
+            stage.delete(path)
     return examples
+
+
+class KeyMismatchError(WorkspaceError):
+    """The pseudonym key is not the one the workspace's pupils were pseudonymised with."""
+
+
+def check_key(workspace: Workspace, key: bytes, new_key: bool) -> None:
+    """Refuse a key other than the workspace's: its pupils would all become new pupils.
+
+    Checked against the identity map (the pseudonym of one pupil id, recomputed); a workspace
+    without one takes any key. ``new_key`` accepts the change deliberately.
+    """
+    path = workspace.secrets / "identity_map.parquet"
+    if new_key or not path.exists():
+        return
+    first = pl.read_parquet(path, n_rows=1)
+    if first.height and pseudonym(key, first["student_id"][0]) != first["student_key"][0]:
+        raise KeyMismatchError(
+            f"the pseudonym key differs from the one the workspace {workspace.root} was made with "
+            "(another key file or SCHOOLPOORT_PSEUDONYM_KEY): every pupil would become a new pupil; "
+            "use the workspace's key, or --new-key to start its history again"
+        )
 
 
 def run_ingest(
@@ -83,8 +118,15 @@ def run_ingest(
     The input fingerprint is hashed in the background while the tables are read and checked
     (hashlib lets go of the GIL).
     """
+    with locked(workspace, "ingest", say):
+        return _ingest(export, workspace, settings, say)
+
+
+def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: Say) -> IngestReport:
     files, notices = find_tables(export)
     profile = load_profile(settings.codes)
+    key = workspace.key()
+    check_key(workspace, key, settings.new_key)
     with ThreadPoolExecutor(max_workers=1) as pool:
         printed = pool.submit(fingerprint, list(files.values()))
         raw: dict[str, ReadResult] = {}
@@ -97,7 +139,7 @@ def run_ingest(
             {name: r.table for name, r in raw.items()},
             IngestOptions(
                 profile=profile,
-                key=workspace.key(),
+                key=key,
                 allow_unknown_codes=settings.allow_unknown_codes,
                 morning_lessons=settings.morning_lessons,
             ),
@@ -111,13 +153,20 @@ def run_ingest(
         input_print = printed.result()  # long done; a failure to hash stops before writing
 
     say("writing the canonical tables")
-    for name, frame in result.tables.items():
-        write_parquet(frame, workspace.canonical_table(name))
-    examples = _write_quarantine(result.quarantine, workspace)
     private_dir(workspace.secrets)
-    write_parquet(result.identities, workspace.secrets / "identity_map.parquet", mode=0o600)
+    with staged(workspace) as stage:  # all of it, or none of it
+        for name, frame in result.tables.items():
+            write_parquet(frame, stage.path(workspace.canonical_table(name)))
+        examples = _write_quarantine(result.quarantine, workspace, stage)
+        write_parquet(
+            result.identities, stage.path(workspace.secrets / "identity_map.parquet"), mode=0o600
+        )
+        report = IngestReport(result.reconciliation, notices, examples, input_print)
+        _write_manifest(report, profile, stage.path(workspace.manifest))
+    return report
 
-    report = IngestReport(result.reconciliation, notices, examples, input_print)
+
+def _write_manifest(report: IngestReport, profile: CodeProfile, path: Path) -> None:
     write_json(
         {
             "fingerprint": report.fingerprint,
@@ -133,6 +182,5 @@ def run_ingest(
                 for r in report.reconciliation
             },
         },
-        workspace.manifest,
+        path,
     )
-    return report

@@ -10,7 +10,7 @@ import polars as pl
 from jinja2 import Environment, select_autoescape
 from xlsxwriter import Workbook
 
-from pipelines.workspace import write_atomic, write_csv
+from pipelines.workspace import school_folder, write_atomic, write_csv
 
 TEXT: dict[str, dict[str, Any]] = {
     "nl": {
@@ -173,12 +173,14 @@ def _write_xlsx(
     as_of: dt.date,
     widths: dict[str | Any, tuple[str, ...] | int],
 ) -> None:
+    # Text is written as text: no cell from the data becomes a formula, a link or a number.
+    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
     # A fixed creation date keeps reruns byte-identical (xlsxwriter stamps "now" otherwise).
-    with Workbook(str(path)) as workbook:
+    with Workbook(str(path), options) as workbook:
         workbook.set_properties({"created": dt.datetime.combine(as_of, dt.time())})
         table.write_excel(
             workbook,
-            worksheet=sheet[:31],
+            worksheet=school_folder(sheet)[:31],  # sheet names refuse []:*?/\
             column_widths=widths,
             autofit=False,
             header_format={"bold": True},

@@ -20,6 +20,9 @@ class IngestSettings(_Frozen):
     codes: str = Field("flanders", description="flanders, netherlands, edfi, or a TOML file")
     allow_unknown_codes: bool = Field(False, description="quarantine rows with unknown codes")
     morning_lessons: int = Field(4, ge=1, le=12, description="lessons 1..N form the morning")
+    new_key: bool = Field(
+        False, description="accept a pseudonym key other than the one the workspace was made with"
+    )
 
 
 class TrainSettings(_Frozen):

