@@ -375,6 +375,9 @@ def _check_enrolled(step: _Step, spans: pl.DataFrame, pupils: pl.Series) -> None
     step.rows = step.rows.drop("start_date", "end_date")
 
 
+EPOCH = dt.date(1970, 1, 1)
+"""Day 0 of a polars date."""
+
 OTHER_SCHOOL_OVERLAP = "starts while this pupil is still enrolled at another school"
 
 
@@ -458,9 +461,14 @@ def _same_period(rows: pl.DataFrame) -> pl.Series:
     days = (last - first).days + 1
     if (pupils + 1) * days * (periods + 1) >= 1 << 63:
         return rows.select(pl.struct(PUPIL, "date", PERIOD_ORDER).is_duplicated()).to_series()
-    day = (rows["date"] - first).dt.total_days()
-    key = (rows[PUPIL].cast(pl.Int64) * days + day) * (periods + 1) + rows[PERIOD_ORDER]
-    return key.is_in(repeated_values(key).implode())
+    day = pl.col("date").to_physical().cast(pl.Int64) - (first - EPOCH).days
+    key = rows.select(
+        (pl.col(PUPIL).cast(pl.Int64) * days + day) * (periods + 1) + pl.col(PERIOD_ORDER)
+    ).to_series()
+    repeated = repeated_values(key)
+    if repeated.is_empty():  # the usual case: no need to look each row up
+        return pl.repeat(False, rows.height, eager=True)
+    return key.is_in(repeated.implode())
 
 
 def _pupil_day(pupil: pl.Series, day: pl.Series) -> pl.Series:
