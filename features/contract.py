@@ -63,6 +63,18 @@ def _without(pattern: str, name: str, *fields: str) -> Any:
     return pa.check(*fields, name=name)(check)
 
 
+def _id(*, nullable: bool = False, unique: bool = False) -> Any:
+    """An id column (``student_id``, ``class_id``): at most :data:`MAX_ID_LENGTH` characters,
+    and no control character (the model names it in :func:`_plain_ids`)."""
+    return pa.Field(nullable=nullable, unique=unique, str_length=_ID_LENGTH)
+
+
+def _school_id(*, nullable: bool = False) -> Any:
+    """A ``school_id``: an id that names a folder, so not ``.`` or ``..`` either, and no path
+    separator (the model names it in :func:`_folder_names` too)."""
+    return pa.Field(nullable=nullable, str_length=_ID_LENGTH, notin=list(DOT_NAMES))
+
+
 def _plain_ids(*fields: str) -> Any:
     """Ids are carried into the care teams' lists: no control character in them."""
     return _without(CONTROL_CHARACTER, NO_CONTROL_CHARACTER, *fields)
@@ -82,11 +94,11 @@ class _Table(pa.DataFrameModel):
 class Enrolments(_Table):
     """One row per enrolment of a pupil at a school (years, transfers)."""
 
-    student_id: str = pa.Field(nullable=False, str_length=_ID_LENGTH)
-    school_id: str = pa.Field(nullable=False, str_length=_ID_LENGTH, notin=list(DOT_NAMES))
+    student_id: str = _id()
+    school_id: str = _school_id()
     grade: pl.Int8 = pa.Field(nullable=False, ge=1, le=7)
     start_date: pl.Date = pa.Field(nullable=False, in_range=_PLAUSIBLE_DATES)
-    class_id: str | None = pa.Field(nullable=True, str_length=_ID_LENGTH)
+    class_id: str | None = _id(nullable=True)
     end_date: pl.Date | None = pa.Field(nullable=True, in_range=_PLAUSIBLE_DATES)
 
     _ids = _plain_ids("student_id", "school_id", "class_id")
@@ -96,7 +108,7 @@ class Enrolments(_Table):
 class Absences(_Table):
     """One row per absent period (half-day or lesson), with the school's own code."""
 
-    student_id: str = pa.Field(nullable=False, str_length=_ID_LENGTH)
+    student_id: str = _id()
     date: pl.Date = pa.Field(nullable=False, in_range=_PLAUSIBLE_DATES)
     period: str = pa.Field(nullable=False, str_matches=PERIOD_PATTERN)
     code: str = pa.Field(nullable=False)
@@ -108,7 +120,7 @@ class Absences(_Table):
 class LateArrivals(_Table):
     """One row per late arrival."""
 
-    student_id: str = pa.Field(nullable=False, str_length=_ID_LENGTH)
+    student_id: str = _id()
     date: pl.Date = pa.Field(nullable=False, in_range=_PLAUSIBLE_DATES)
     time: str | None = pa.Field(nullable=True, str_matches=TIME_PATTERN)
     minutes_late: pl.Int32 | None = pa.Field(nullable=True, ge=0, le=MAX_MINUTES)
@@ -119,7 +131,7 @@ class LateArrivals(_Table):
 class SickBayVisits(_Table):
     """One row per visit to the sick bay (the 'ziekenkamer')."""
 
-    student_id: str = pa.Field(nullable=False, str_length=_ID_LENGTH)
+    student_id: str = _id()
     date: pl.Date = pa.Field(nullable=False, in_range=_PLAUSIBLE_DATES)
     time: str | None = pa.Field(nullable=True, str_matches=TIME_PATTERN)
     minutes: pl.Int32 | None = pa.Field(nullable=True, ge=0, le=MAX_MINUTES)
@@ -133,7 +145,7 @@ class Calendar(_Table):
 
     date: pl.Date = pa.Field(nullable=False, in_range=_PLAUSIBLE_DATES)
     school_day: pl.Boolean = pa.Field(nullable=False)
-    school_id: str | None = pa.Field(nullable=True, str_length=_ID_LENGTH, notin=list(DOT_NAMES))
+    school_id: str | None = _school_id(nullable=True)
     # Registrable half-days: 2 on a full day, 1 on a half day (features count half-days).
     periods: pl.Int8 | None = pa.Field(nullable=True, ge=0, le=2)
     holiday: str | None = pa.Field(nullable=True)
@@ -145,7 +157,7 @@ class Calendar(_Table):
 class Students(_Table):
     """Audit-only attributes: never model features unless a setting says so."""
 
-    student_id: str = pa.Field(nullable=False, unique=True, str_length=_ID_LENGTH)
+    student_id: str = _id(unique=True)
     gender: str | None = pa.Field(nullable=True, isin=list(GENDERS))
     ses_low: pl.Boolean | None = pa.Field(nullable=True)
     sen: pl.Boolean | None = pa.Field(nullable=True)
@@ -156,7 +168,7 @@ class Students(_Table):
 class CareCases(_Table):
     """Care cases: the labels. Label date = onset_on when given, else opened_on."""
 
-    student_id: str = pa.Field(nullable=False, str_length=_ID_LENGTH)
+    student_id: str = _id()
     opened_on: pl.Date = pa.Field(nullable=False, in_range=_PLAUSIBLE_DATES)
     case_type: str = pa.Field(nullable=False, isin=list(CASE_TYPES))
     onset_on: pl.Date | None = pa.Field(nullable=True, in_range=_PLAUSIBLE_DATES)

@@ -6,6 +6,7 @@ import gc
 import polars as pl
 import pytest
 
+from features import contract
 from features.validate import ROW, parse_table, position_column
 
 
@@ -324,3 +325,14 @@ def test_values_at_the_plausible_bounds_pass(table: str, column: str, value: str
     )
     parsed = parse_table(frame, table)
     assert parsed.failures.is_empty()
+
+
+def test_every_id_column_of_the_contract_carries_the_id_checks() -> None:
+    for table, model in contract.MODELS.items():
+        for name, column in model.to_schema().columns.items():
+            if not name.endswith("_id"):
+                continue
+            checks = {check.name for check in column.checks}
+            assert {"str_length", contract.NO_CONTROL_CHARACTER} <= checks, (table, name)
+            if name == "school_id":
+                assert {"notin", contract.NO_PATH_SEPARATOR} <= checks, (table, name)
