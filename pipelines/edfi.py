@@ -225,7 +225,7 @@ def half_days(category: str, duration: str, arrival: str = "", departure: str = 
         try:
             share = float(duration)
         except ValueError as exc:
-            raise EdfiError(f"EventDuration {duration!r} is not a number") from exc
+            raise EdfiError("EventDuration is not a number") from exc
         whole = share >= 1
     else:
         whole = cat not in PARTIAL_CATEGORIES
@@ -360,7 +360,7 @@ def _absence_rows(data: _Interchanges, say: Say) -> tuple[list[list[str]], list[
     absences: list[list[str]] = []
     late: list[list[str]] = []
     whole = partial = present = 0
-    for ev in data.events:
+    for number, ev in enumerate(data.events, start=1):
         if ev.category in PRESENT_CATEGORIES:
             present += 1
         elif ev.category == TARDY_CATEGORY:
@@ -369,8 +369,8 @@ def _absence_rows(data: _Interchanges, say: Say) -> tuple[list[list[str]], list[
             try:
                 halves = half_days(ev.category, ev.duration, ev.arrival, ev.departure)
             except EdfiError as exc:
-                raise EdfiError(
-                    f"pupil {ev.student_id} on {ev.date}: {exc} (StudentSchoolAttendanceEvent)"
+                raise EdfiError(  # the event's place, never the pupil's id
+                    f"attendance event {number} (StudentSchoolAttendanceEvent) on {ev.date}: {exc}"
                 ) from exc
             if len(halves) == 2:
                 whole += 1
