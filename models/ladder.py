@@ -23,7 +23,11 @@ Factory = Callable[[list[str]], BaseEstimator]
 
 
 class CalibrationError(ValueError):
-    """A calibration slice with too few cases to calibrate on."""
+    """A rung that cannot be fitted and calibrated on a split (too few cases, reversed ranking)."""
+
+
+MIN_CALIBRATION_CASES = 2
+"""Fewer cases than this in a calibration slice and a Platt fit means nothing."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,25 @@ def fit_calibrated(
     features: list[str],
     options: FitOptions,
 ) -> CalibratedClassifierCV:
-    """Fit a rung on ``fit`` and calibrate it on the later ``calibration`` rows."""
+    """Fit a rung on ``fit`` and calibrate it on the later ``calibration`` rows.
+
+    Raises
+    ------
+    CalibrationError
+        Fewer than :data:`MIN_CALIBRATION_CASES` cases in ``calibration``, no case in ``fit``
+        for a learned rung, or a Platt fit that would reverse the ranking.
+    """
+    # The slices are checked before fitting: boosting takes a while to fit for nothing.
+    Xc, yc = _xy(calibration, features)
+    cases = int(yc.sum())
+    if cases < MIN_CALIBRATION_CASES:
+        # A CalibrationError, not a crash: the rung is skipped on this split, as documented.
+        raise CalibrationError(
+            f"{rung.name}: {cases} case(s) in the calibration slice, "
+            f"fewer than {MIN_CALIBRATION_CASES}"
+        )
+    if rung.kind != "rule" and int(fit["label"].sum()) == 0:
+        raise CalibrationError(f"{rung.name}: no case in the fit slice to learn from")
     model = rung.make(features)
     if rung.kind == "rule":
         model.fit(fit.select(features).head(1).to_pandas())
@@ -86,9 +108,6 @@ def fit_calibrated(
         X, y = _xy(kept, features)
         last = model.steps[-1][0]
         model.fit(X, y, **{f"{last}__sample_weight": weights})
-    Xc, yc = _xy(calibration, features)
-    if yc.sum() == 0:
-        raise ValueError(f"{rung.name}: no positive case in the calibration slice")
     calibrated = estimators.calibrate(model, Xc, yc)
     # Platt maps the score through 1 / (1 + exp(a * score + b)): a >= 0 would flatten or
     # reverse the ranking that was validated, so such a slice is refused.
