@@ -46,23 +46,52 @@ class Champion:
 
 
 def load_champion(workspace: Workspace, name: str) -> Champion:
-    """The model with alias ``champion`` from the workspace's registry."""
+    """The model with alias ``champion`` from the workspace's registry, checked before loading.
+
+    The model file is found inside this workspace's artifacts from the path recorded at
+    registration, must match the SHA-256 digest recorded then, and is loaded with skops
+    trusting only :data:`pipelines.artifacts.TRUSTED`. What the artifact says about itself
+    (MLflow's ``MLmodel``: format, trusted types) is never consulted.
+
+    Parameters
+    ----------
+    workspace : Workspace
+        The workspace to score in.
+    name : str
+        The registered model's name.
+
+    Returns
+    -------
+    Champion
+        The model, its features, version, rung and training cut-off.
+
+    Raises
+    ------
+    NoChampionError
+        No version of ``name`` carries the alias.
+    pipelines.artifacts.UntrustedModelError
+        The model file is missing, moved outside the artifacts, altered, registered without a
+        digest, or holds a type schoolpoort does not trust.
+    """
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    from pipelines import artifacts
+
     tracking.use_workspace(workspace.root)
-    uri = f"models:/{name}@{tracking.CHAMPION}"
     try:
         version = mlflow.MlflowClient().get_model_version_by_alias(name, tracking.CHAMPION)
-        model = mlflow.sklearn.load_model(uri)
     except MlflowException as exc:
         raise NoChampionError(
             f"no model {name!r} with alias {tracking.CHAMPION!r} in {workspace.root}; run `schoolpoort train` first"
         ) from exc
+    model = artifacts.load_model_file(
+        tracking.artifact_root(workspace.root), dict(version.tags), str(version.version)
+    )
     until = version.tags.get("until")
     return Champion(
         model,
-        list(model.feature_names_in_),
+        list(model.feature_names_in_),  # type: ignore[attr-defined]
         str(version.version),
         version.tags.get("rung", "?"),
         dt.date.fromisoformat(until) if until else None,

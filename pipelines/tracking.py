@@ -1,11 +1,16 @@
 """MLflow in the workspace: a SQLite store and an artifacts folder, no server needed.
 
 Only aggregates, settings, plots and models go to MLflow: never a pupil's id, pseudonym or row.
+
+The store records artifact locations as absolute URIs. A workspace copied or moved elsewhere
+would go on reading and writing the original's artifacts, so :func:`use_workspace` rebases
+them onto the workspace's own folder when it finds them pointing at another one.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from importlib import metadata
 from pathlib import Path
@@ -13,6 +18,9 @@ from pathlib import Path
 # Before mlflow is imported anywhere: no telemetry, whatever the environment says.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
+# Forced, not defaulted: loading a pickle runs whatever code it holds. schoolpoort loads its
+# models itself (pipelines/artifacts.py); MLflow's own loaders must refuse to unpickle.
+os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"
 
 import mlflow
 from mlflow.tracking import MlflowClient
@@ -31,7 +39,21 @@ def artifact_root(workspace: Path) -> Path:
 
 
 def use_workspace(workspace: Path) -> str:
-    """Point MLflow at the workspace's store; create the experiment on first use. Returns its id."""
+    """Point MLflow at the workspace's store; create the experiment on first use.
+
+    When the store's artifact locations point into another folder (the workspace was copied or
+    moved), they are first rebased onto this workspace's ``mlartifacts``.
+
+    Parameters
+    ----------
+    workspace : Path
+        The workspace folder.
+
+    Returns
+    -------
+    str
+        The id of the ``schoolpoort`` experiment.
+    """
     workspace.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(tracking_uri(workspace))
     mlflow.set_registry_uri(tracking_uri(workspace))
@@ -41,7 +63,73 @@ def use_workspace(workspace: Path) -> str:
         return client.create_experiment(
             EXPERIMENT, artifact_location=artifact_root(workspace).as_uri()
         )
+    if experiment.artifact_location != artifact_root(workspace).as_uri():
+        rebase_store(workspace)
     return str(experiment.experiment_id)
+
+
+# Every column in which MLflow 3 stores an artifact location (as a URI under the experiment's).
+LOCATION_COLUMNS = (
+    ("experiments", "artifact_location"),
+    ("runs", "artifact_uri"),
+    ("logged_models", "artifact_location"),
+    ("model_versions", "storage_location"),
+    ("model_versions", "source"),
+)
+
+
+def rebase_store(workspace: Path) -> int:
+    """Rewrite the store's artifact locations from the folder they were made in to this one.
+
+    The old prefix is the ``schoolpoort`` experiment's artifact location, when it is a local
+    ``.../mlartifacts`` folder other than this workspace's. Every location under it is
+    rewritten in one transaction, so a store is never left half moved.
+
+    Parameters
+    ----------
+    workspace : Path
+        The workspace whose ``mlflow.db`` is rebased.
+
+    Returns
+    -------
+    int
+        The number of locations rewritten (0 when nothing pointed elsewhere).
+    """
+    new = artifact_root(workspace).as_uri()
+    con = sqlite3.connect(workspace / "mlflow.db", timeout=60, isolation_level=None)
+    try:
+        # IMMEDIATE: a second process opening the moved workspace waits, then finds it done.
+        con.execute("BEGIN IMMEDIATE")
+        changed = _rebase(con, new)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    finally:
+        con.close()
+    return changed
+
+
+def _rebase(con: sqlite3.Connection, new: str) -> int:
+    row = con.execute(
+        "SELECT artifact_location FROM experiments WHERE name = ?", (EXPERIMENT,)
+    ).fetchone()
+    old = row[0] if row else None
+    # Only a location schoolpoort made (a local .../mlartifacts folder) is moved along.
+    if not old or old == new or not old.startswith("file:") or not old.endswith("/mlartifacts"):
+        return 0
+    changed = 0
+    for table, column in LOCATION_COLUMNS:
+        columns = {info[1] for info in con.execute(f"PRAGMA table_info('{table}')")}
+        if column not in columns:  # another MLflow version's schema
+            continue
+        # A prefix match on whole path segments: ".../mlartifacts2" is not under it.
+        changed += con.execute(
+            f'UPDATE "{table}" SET "{column}" = ? || substr("{column}", ?) '
+            f'WHERE "{column}" = ? OR substr("{column}", 1, ?) = ?',
+            (new, len(old) + 1, old, len(old) + 1, old + "/"),
+        ).rowcount
+    return changed
 
 
 def ui_command(workspace: Path) -> str:
@@ -89,23 +177,3 @@ def pip_requirements() -> list[str]:
         except metadata.PackageNotFoundError:
             continue
     return reqs
-
-
-TRUSTED_PREFIXES = ("sklearn.", "models.", "numpy.", "scipy.")
-
-
-def trusted_types(model: object) -> list[str]:
-    """Types skops must trust to load ``model``: only scikit-learn's, numpy's and our own.
-
-    MLflow saves scikit-learn models with skops, which refuses unknown types; anything from
-    outside these packages is an error here rather than a silent trust.
-    """
-    import skops.io
-
-    found = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    foreign = [t for t in found if not t.startswith(TRUSTED_PREFIXES)]
-    if foreign:
-        raise ValueError(
-            f"model holds types from outside scikit-learn/numpy/schoolpoort: {foreign}"
-        )
-    return list(found)

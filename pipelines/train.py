@@ -18,7 +18,7 @@ from features.catalog import names as feature_names
 from models import ladder
 from models.labels import cases_known_before, label_rows, usable_for_training
 from models.splits import Split, rolling_splits
-from pipelines import plots, tracking
+from pipelines import artifacts, plots, tracking
 from pipelines.features import FeatureStore, build_features, load_prepared
 from pipelines.settings import TrainSettings
 from pipelines.workspace import Workspace, write_parquet
@@ -123,15 +123,22 @@ def run_train(workspace: Workspace, settings: TrainSettings, say: Say = print) -
     rungs = ladder.default_ladder()
     results = ladder.evaluate(rungs, data, splits, features, options, progress=say)
     champion = ladder.select(results)
-    model, final_info = ladder.fit_final(
-        champion.rung,
-        data,
-        until,
-        settings.horizon_weeks,
-        settings.calibration_weeks,
-        features,
-        options,
-    )
+    try:
+        model, final_info = ladder.fit_final(
+            champion.rung,
+            data,
+            until,
+            settings.horizon_weeks,
+            settings.calibration_weeks,
+            features,
+            options,
+        )
+    except ladder.CalibrationError as exc:
+        # Nothing is registered: the previous champion, if any, stays.
+        raise ladder.CalibrationError(
+            f"the champion cannot be fitted on everything before {until} ({exc}); "
+            "nothing was registered"
+        ) from None
     scored = pl.concat([s for r in results for s in r.scored if r.rung.name == champion.rung.name])
     write_parquet(
         pl.concat([s.with_columns(rung=pl.lit(r.rung.name)) for r in results for s in r.scored]),
@@ -174,7 +181,6 @@ def _log(
     features: list[str],
 ) -> tuple[str, str]:
     import mlflow
-    from mlflow.models import infer_signature
 
     experiment = tracking.use_workspace(workspace.root)
     manifest = json.loads(workspace.manifest.read_text("utf-8"))
@@ -242,26 +248,93 @@ def _log(
             catalog.write_csv(folder / "feature_catalog.csv")
             (folder / "splits.txt").write_text("\n".join(s.describe() for s in splits) + "\n")
             mlflow.log_artifacts(str(folder), artifact_path="report")
-        example = _synthetic_example(features).to_pandas()
-        proba = model.predict_proba(example)  # type: ignore[attr-defined]
-        info = mlflow.sklearn.log_model(
+        version = register_champion(
+            workspace,
+            settings.model_name,
             model,
-            name="model",
-            signature=infer_signature(example, proba),
-            input_example=example,
-            pip_requirements=tracking.pip_requirements(),
-            skops_trusted_types=tracking.trusted_types(model),
-            registered_model_name=settings.model_name,
+            features,
             metadata={
                 "features": features,
                 "horizon_weeks": settings.horizon_weeks,
                 "rung": champion.rung.name,
                 "until": until.isoformat(),
             },
+            tags={"rung": champion.rung.name, "until": until.isoformat()},
         )
-        version = str(info.registered_model_version)
-        client = mlflow.MlflowClient()
-        client.set_registered_model_alias(settings.model_name, tracking.CHAMPION, version)
-        client.set_model_version_tag(settings.model_name, version, "rung", champion.rung.name)
-        client.set_model_version_tag(settings.model_name, version, "until", until.isoformat())
         return parent.info.run_id, version
+
+
+def register_champion(
+    workspace: Workspace,
+    name: str,
+    model: object,
+    features: list[str],
+    metadata: dict[str, object] | None = None,
+    tags: dict[str, str] | None = None,
+) -> str:
+    """Log ``model`` to the active run with skops, register it and make it the champion.
+
+    The version is tagged with the model file's path inside the workspace's artifacts and its
+    SHA-256 digest, which :func:`pipelines.artifacts.load_model_file` checks before loading;
+    the model is loaded back that way before the alias moves, so a champion is always loadable.
+
+    Parameters
+    ----------
+    workspace : Workspace
+        The workspace whose registry and artifacts receive the model.
+    name : str
+        The registered model's name.
+    model : object
+        The fitted, calibrated model.
+    features : list of str
+        Its input columns, in order.
+    metadata : dict, optional
+        Stored with the logged model.
+    tags : dict of str to str, optional
+        More model-version tags (rung, until).
+
+    Returns
+    -------
+    str
+        The new model version.
+
+    Raises
+    ------
+    TrainingError
+        The model holds types the loader does not trust, or does not load back the same.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+    from mlflow.sklearn import SERIALIZATION_FORMAT_SKOPS
+
+    foreign = artifacts.untrusted_types(model)
+    if foreign:
+        # Type names are code, not data: naming them helps whoever extends the ladder.
+        raise TrainingError(
+            f"the model holds types the loader does not trust: {foreign}; "
+            "add them to pipelines/artifacts.py TRUSTED if they are safe to build"
+        )
+    example = _synthetic_example(features).to_pandas()
+    proba = model.predict_proba(example)  # type: ignore[attr-defined]
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        serialization_format=SERIALIZATION_FORMAT_SKOPS,
+        # No input_example: MLflow would check it by reloading the model through its own
+        # loaders, which refuse here (pickle deserialisation is off) and log a warning; the
+        # reload below checks the model through schoolpoort's loader instead.
+        signature=infer_signature(example, proba),
+        pip_requirements=tracking.pip_requirements(),
+        skops_trusted_types=artifacts.skops_types(model),
+        metadata=metadata,
+    )
+    root = tracking.artifact_root(workspace.root)
+    folder = artifacts.local_path(mlflow.get_logged_model(info.model_id).artifact_location)
+    recorded = artifacts.registration_tags(root, folder)
+    loaded = artifacts.load_model_file(root, recorded, "new")
+    if not np.array_equal(loaded.predict_proba(example), proba):  # type: ignore[attr-defined]
+        raise TrainingError("the logged model does not load back with the same predictions")
+    version = mlflow.register_model(info.model_uri, name, tags={**(tags or {}), **recorded})
+    # The alias moves last: the champion always has its digest and location tags.
+    mlflow.MlflowClient().set_registered_model_alias(name, tracking.CHAMPION, str(version.version))
+    return str(version.version)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
 import mlflow
@@ -8,9 +9,13 @@ import numpy as np
 import polars as pl
 import pytest
 
+from features.catalog import names as feature_names
+from models import ladder
+from models.splits import Split
 from pipelines import tracking
 from pipelines.features import FeatureStore
 from pipelines.ingest import run_ingest
+from pipelines.score import load_champion
 from pipelines.settings import IngestSettings, TrainSettings
 from pipelines.train import TrainReport, run_train
 from pipelines.workspace import KEY_ENV, Workspace
@@ -88,7 +93,13 @@ def test_training_logs_a_parent_run_nested_rungs_and_registers_the_champion(
         "report/calibration.png",
         "report/feature_catalog.csv",
     } <= artifacts
-    model = mlflow.sklearn.load_model("models:/schoolpoort-risk@champion")
+    assert (
+        version.tags["sha256"]
+        == hashlib.sha256(
+            (tracking.artifact_root(ws.root) / version.tags["model_file"]).read_bytes()
+        ).hexdigest()
+    )
+    model = load_champion(ws, "schoolpoort-risk").model
     features = a_test_week(ws, report)
     risk = model.predict_proba(features.select(model.feature_names_in_.tolist()).to_pandas())[:, 1]
     assert ((risk > 0) & (risk < 1)).all()
@@ -116,9 +127,90 @@ def test_a_model_trained_until_a_date_ignores_everything_after_it(
         [r.metrics for r in full.results]
     )  # NaN-safe
     rows = a_test_week(ws_full, full)
-    tracking.use_workspace(ws_full.root)
-    a = mlflow.sklearn.load_model(f"models:/schoolpoort-risk/{full.model_version}")
-    tracking.use_workspace(ws_cut.root)
-    b = mlflow.sklearn.load_model(f"models:/schoolpoort-risk/{cut.model_version}")
-    X = rows.select(a.feature_names_in_.tolist()).to_pandas()
-    assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
+    a = load_champion(ws_full, "schoolpoort-risk")
+    b = load_champion(ws_cut, "schoolpoort-risk")
+    assert (a.version, b.version) == (full.model_version, cut.model_version)
+    X = rows.select(a.features).to_pandas()
+    assert np.array_equal(a.model.predict_proba(X), b.model.predict_proba(X))  # type: ignore[attr-defined]
+
+
+WEEK = dt.timedelta(weeks=1)
+MONDAY = dt.date(2024, 9, 2)
+OK_SPLIT = Split(
+    "ok",
+    MONDAY + 4 * WEEK,
+    MONDAY + 4 * WEEK,
+    MONDAY + 6 * WEEK,
+    MONDAY + 6 * WEEK,
+    MONDAY + 8 * WEEK,
+)
+NO_CASES = Split(
+    "no_cases",
+    MONDAY + 4 * WEEK,
+    MONDAY + 8 * WEEK,
+    MONDAY + 10 * WEEK,
+    MONDAY + 10 * WEEK,
+    MONDAY + 12 * WEEK,
+)
+ONE_CASE = Split(
+    "one_case",
+    MONDAY + 4 * WEEK,
+    MONDAY + 12 * WEEK,
+    MONDAY + 14 * WEEK,
+    MONDAY + 14 * WEEK,
+    MONDAY + 16 * WEEK,
+)
+
+
+def tiny_rows(cases_per_week: list[int], pupils: int = 60, seed: int = 0) -> pl.DataFrame:
+    """Pupil-weeks of one school, week ``i`` holding ``cases_per_week[i]`` future cases.
+
+    Cases have higher counts everywhere, so every rung ranks them first and calibrates.
+    """
+    rng = np.random.default_rng(seed)
+    frames = []
+    for week, cases in enumerate(cases_per_week):
+        as_of = MONDAY + week * WEEK
+        label = np.zeros(pupils, dtype=int)
+        label[:cases] = 1
+        counts = {f: rng.poisson(1, pupils).astype(float) + 4 * label for f in feature_names()}
+        frames.append(
+            pl.DataFrame(counts).with_columns(
+                student_key=pl.Series([f"k{i}" for i in range(pupils)]),
+                as_of=pl.lit(as_of),
+                school_id=pl.lit("S1"),
+                label=pl.Series(label, dtype=pl.Int32),
+                label_date=pl.when(pl.Series(label) == 1).then(pl.lit(as_of + 3 * WEEK)),
+            )
+        )
+    return pl.concat(frames)
+
+
+def test_a_rung_with_too_few_calibration_cases_is_skipped_for_that_split() -> None:
+    # weeks 0-7 have cases; 8-9 none, 12-13 one between them (the README: fewer than 2)
+    data = tiny_rows([3] * 8 + [0, 0, 3, 3, 1, 0, 3, 3])
+    results = ladder.evaluate(
+        ladder.default_ladder(),
+        data,
+        [OK_SPLIT, NO_CASES, ONE_CASE],
+        feature_names(),
+        ladder.FitOptions(negative_fraction=1.0),
+    )
+    for result in results:
+        assert [f.split(":")[0] for f in result.failures] == ["no_cases", "one_case"], (
+            result.failures
+        )
+        assert "0 case(s) in the calibration slice, fewer than 2" in result.failures[0]
+        assert "1 case(s) in the calibration slice, fewer than 2" in result.failures[1]
+        assert not np.isnan(result.metrics[0]["precision_at_2"])
+        assert all(np.isnan(v) for m in result.metrics[1:] for v in m.values())
+        assert result.models[1:] == [None, None]
+    # no rung was calibrated on every split: none can be champion, and that is one line
+    with pytest.raises(ladder.CalibrationError) as refused:
+        ladder.select(results)
+    assert "\n" not in str(refused.value)
+    assert ladder.select(
+        ladder.evaluate(
+            ladder.default_ladder(), data, [OK_SPLIT], feature_names(), ladder.FitOptions()
+        )
+    ).rung.name in {r.rung.name for r in results}
