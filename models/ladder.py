@@ -216,9 +216,10 @@ def select(results: list[RungResult], penalty: float = 0.5) -> RungResult:
     """
     eligible = [r for r in results if not r.failures]
     if not eligible:
+        # Each rung's first failure already names its split and itself.
         raise CalibrationError(
-            "no rung could be calibrated on every split: "
-            + "; ".join(f"{r.rung.name} {r.failures[0]}" for r in results)
+            "no rung could be calibrated on every split, so none can be champion: "
+            + "; ".join(r.failures[0] for r in results)
         )
     return max(eligible, key=lambda r: selection_score(r, penalty))
 
