@@ -735,3 +735,97 @@ def test_a_typed_parquet_export_ingests_like_the_same_export_as_csv(
     for path in sorted((tmp_path / "ws-csv" / "canonical").glob("*.parquet")):
         from_typed = pl.read_parquet(tmp_path / "ws-typed" / "canonical" / path.name)
         assert from_typed.equals(pl.read_parquet(path)), path.name
+
+
+def test_a_stray_quote_is_named_on_its_line_counted_as_in_the_file(tmp_path: Path) -> None:
+    # L2's row is too long and spans lines 3-4 (set aside); the stray quote is on line 6
+    long_row = 'L2;S1;2;02/09/2024;"2\nB";2024-12-20;x;y'
+    text = ENROL.replace("L2;S1;2;02/09/2024;2B;2024-12-20", long_row) + 'L4;S1;1;2024-09-02;1"A;\n'
+    path = tmp_path / "enrolments.csv"
+    path.write_text(text)
+    with pytest.raises(ExportError) as info:
+        read_table("enrolments", path)
+    assert str(info.value) == (
+        f"{path} line 6: a quote inside a value that is not quoted (malformed CSV: check its "
+        "quotes and separators)"
+    )
+
+
+def test_a_cp1252_byte_cp1252_leaves_undefined_is_read_not_refused(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_bytes(ENROL.replace("2B", "2B\x81").encode("latin-1"))
+    assert read(path)["class_id"][1] == "2B\x81"
+
+
+def test_utf32_with_its_mark_reads_like_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_bytes(ENROL.encode("utf-32"))
+    assert read(path)["student_id"].to_list() == ["L1", "L2", "L3"]
+
+
+def test_utf16_cut_in_the_middle_of_a_character_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_bytes(ENROL.encode("utf-16")[:-1])
+    with pytest.raises(ExportError) as info:
+        read_table("enrolments", path)
+    assert str(info.value) == f"{path} line 4: not valid UTF-16 text"
+
+
+def test_many_long_column_names_are_named_on_one_shortened_line(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.csv"
+    extra = [f"remark {i} " + "x" * 60 for i in range(12)]
+    path.write_text(ENROL.replace("end_date\n", "end_date;" + ";".join(extra) + "\n", 1))
+    (notice,) = read_table("enrolments", path).notices
+    shown = "remark 0 " + "x" * 28 + "..."
+    assert notice.startswith(f"enrolments.csv: ignoring columns not in the contract: {shown}, ")
+    assert notice.endswith(" and 4 more") and len(notice) < 450
+
+
+@pytest.mark.parametrize("kind", ["loop", "folder", "fifo"])
+def test_a_table_name_that_is_no_regular_file_is_not_read(tmp_path: Path, kind: str) -> None:
+    import os
+
+    folder = write_export(tmp_path / "x", TINY)
+    path = folder / "late_arrivals.csv"
+    path.unlink()
+    if kind == "loop":
+        path.symlink_to("late_arrivals.csv")
+    elif kind == "folder":
+        (folder / "sub").mkdir()
+        path.symlink_to("sub")
+    else:  # reading a pipe would wait for a writer forever
+        os.mkfifo(path)
+    found, notices = find_tables(folder)
+    assert "late_arrivals" not in found
+    assert notices == [
+        "late_arrivals.csv: not a readable file (a folder or a broken link), ignored"
+    ]
+    with pytest.raises(ExportError, match=r"late_arrivals\.csv: not a readable file$"):
+        read_table("late_arrivals", path)
+
+
+def test_a_file_that_is_no_table_format_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.txt"
+    path.write_text(ENROL)
+    with pytest.raises(ExportError, match=r"not a table file \(expected .csv, .parquet or .xlsx\)"):
+        read_table("enrolments", path)
+
+
+def test_a_parquet_library_error_is_named_by_its_kind_never_its_words(tmp_path: Path) -> None:
+    path = tmp_path / "enrolments.parquet"
+    pl.DataFrame({"student_id": ["Jan Peeters"] * 50}).write_parquet(path)
+    path.write_bytes(path.read_bytes()[:-30])  # its footer cut off
+    with pytest.raises(ExportError) as info:
+        read_table("enrolments", path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not a readable table (not a valid Parquet file: ")
+    assert "Jan" not in message and "\n" not in message
+
+
+def test_a_parquet_column_of_lists_in_the_contract_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "late_arrivals.parquet"
+    frame = pl.DataFrame({"student_id": ["L1"], "date": ["2024-09-10"], "time": [["08:40"]]})
+    frame.with_columns(remarks=pl.lit([1, 2])).write_parquet(path)
+    with pytest.raises(ExportError) as info:
+        read_table("late_arrivals", path)
+    assert str(info.value) == f"{path}: column 'time' holds lists or records, not one value per row"
