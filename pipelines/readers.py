@@ -301,7 +301,10 @@ def _read_csv(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         trouble = _quote_trouble(data, separator)
         if trouble is not None:
             raise ExportError(f"{_shown(path)} line {trouble[0]}: {trouble[1]}")
-    names = next(csv.reader(io.StringIO(header.decode("utf-8-sig")), delimiter=separator), [])
+    try:
+        names = next(csv.reader(io.StringIO(header.decode("utf-8-sig")), delimiter=separator), [])
+    except csv.Error as exc:  # a lone carriage return inside a name, say
+        raise ExportError(f"{_shown(path)} line 1: {_csv_reason(exc)}") from exc
     _check_header(names, table, path, where=" line 1")
     try:
         frame = pl.read_csv(
@@ -458,11 +461,16 @@ def _long_rows(
         trouble = _quote_trouble(b"\n".join(lines), separator)
         if trouble is not None:
             raise ExportError(f"{_shown(path)} line {trouble[0]}: {trouble[1]}") from exc
-        reason = str(exc)  # the csv module's own words, never the field it read
-        if "new-line character" in reason:
-            reason = "a line break inside a field that is not quoted"
-        raise ExportError(f"{_shown(path)} line {start}: {reason}") from exc
+        raise ExportError(f"{_shown(path)} line {start}: {_csv_reason(exc)}") from exc
     return rows, long
+
+
+def _csv_reason(exc: csv.Error) -> str:
+    """What Python's csv module found wrong, in its own words (never the field it read)."""
+    reason = str(exc)
+    if "new-line character" in reason:
+        return "a line break inside a field that is not quoted"
+    return reason
 
 
 def _before_removal(rows: pl.Series, removed: list[tuple[int, int, str]]) -> pl.Series:

@@ -829,3 +829,12 @@ def test_a_parquet_column_of_lists_in_the_contract_is_named(tmp_path: Path) -> N
     with pytest.raises(ExportError) as info:
         read_table("late_arrivals", path)
     assert str(info.value) == f"{path}: column 'time' holds lists or records, not one value per row"
+
+
+def test_a_carriage_return_inside_a_column_name_names_line_1(tmp_path: Path) -> None:
+    # found by the fuzzer: Python's csv module refused the header and the message said "Error"
+    path = tmp_path / "enrolments.csv"
+    path.write_bytes(ENROL.replace("\n", "\r\n").replace("grade", "gr\rade").encode())
+    with pytest.raises(ExportError) as info:
+        read_table("enrolments", path)
+    assert str(info.value) == f"{path} line 1: a line break inside a field that is not quoted"
