@@ -38,7 +38,7 @@ from pipelines.document import Document
 from pipelines.features import load_prepared
 from pipelines.settings import Settings
 from pipelines.train import default_until, forward_splits, training_rows
-from pipelines.workspace import Workspace, write_parquet
+from pipelines.workspace import Workspace, locked, staged, write_parquet
 
 Say = Callable[[str], None]
 ATTRIBUTE_NAMES = {"gender": "gender", "ses_low": "low SES", "sen": "special educational needs"}
@@ -157,7 +157,15 @@ def _metric_name(text: str) -> str:
 
 
 def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> Evaluation:
-    """Compute every part of the evaluation, write the report and the extract, log to MLflow."""
+    """Compute every part of the evaluation, write the report and the extract, log to MLflow.
+
+    Holds the workspace's lock; the report's folder is written aside and swapped in whole.
+    """
+    with locked(workspace, "evaluate", say):
+        return _evaluate(workspace, settings, say)
+
+
+def _evaluate(workspace: Workspace, settings: Settings, say: Say) -> Evaluation:
     conf = settings.evaluate
     k, k_signal = conf.list_percent, conf.signal_percent
     rows = _rows(workspace, settings, say)
@@ -240,7 +248,24 @@ def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> 
         full_rows, k=k, seed=seed, min_cell=conf.min_cell
     )
 
-    folder = workspace.root / "evaluation" / f"until={rows.until.isoformat()}"
+    final = workspace.root / "evaluation" / f"until={rows.until.isoformat()}"
+    with staged(workspace) as stage:
+        folder = stage.path(final)
+        _write_evaluation(folder, rows, tables, settings, say)
+        document = _document(
+            folder, rows, tables, shap_values, shap_data, failures + notes, settings, best_rule
+        )
+        report, _ = document.write()
+    report, extract_path = final / report.name, final / "research_extract.parquet"
+    run_id = _log(workspace, settings, rows, tables, final)
+    say(f"report: {report} (and report.html); extract: {extract_path}")
+    return Evaluation(rows.until, rows.splits, tables, final, report, extract_path, run_id)
+
+
+def _write_evaluation(
+    folder: Path, rows: _Rows, tables: dict[str, pl.DataFrame], settings: Settings, say: Say
+) -> None:
+    """The tables, the splits and the research extract, in the evaluation's folder."""
     (folder / "figures").mkdir(parents=True, exist_ok=True)
     (folder / "tables").mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():
@@ -263,15 +288,8 @@ def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> 
     extract_rows = rows.data.join(
         rows.tests.select("student_key", "as_of", "split"), on=["student_key", "as_of"], how="left"
     )
-    extract = research_extract(extract_rows, features, min_cell=conf.min_cell)
-    extract_path = write_parquet(extract, folder / "research_extract.parquet")
-    document = _document(
-        folder, rows, tables, shap_values, shap_data, failures + notes, settings, best_rule
-    )
-    report, _ = document.write()
-    run_id = _log(workspace, settings, rows, tables, folder)
-    say(f"report: {report} (and report.html); extract: {extract_path}")
-    return Evaluation(rows.until, rows.splits, tables, folder, report, extract_path, run_id)
+    extract = research_extract(extract_rows, feature_names(), min_cell=settings.evaluate.min_cell)
+    write_parquet(extract, folder / "research_extract.parquet")
 
 
 def _ci(row: dict[str, object], metric: str) -> str:

@@ -26,7 +26,7 @@ from pipelines import ingest as ingest_lib
 from pipelines import score as score_lib
 from pipelines import train as train_lib
 from pipelines.settings import Settings
-from pipelines.workspace import Workspace
+from pipelines.workspace import Workspace, locked, staged
 
 # Reading and writing retry twice. Inputs are frames and settings: nothing to cache on, and
 # hashing big frames costs time, so no task caches.
@@ -62,34 +62,57 @@ def build_features(settings: Settings, dates: list[dt.date], prepared: Prepared)
 @task(cache_policy=NO_CACHE)
 def train_ladder(settings: Settings) -> str:
     """Train and register; the champion's name."""
-    return train_lib.run_train(Workspace(settings.workspace), settings.train, say=_log).champion
+    ws = Workspace(settings.workspace)
+    with locked(ws, "train", _log):
+        return train_lib.run_train(ws, settings.train, say=_log).champion
 
 
 @task(cache_policy=NO_CACHE)
 def evaluate_board(settings: Settings) -> str:
     """The research evaluation; the path of its report."""
     ws = Workspace(settings.workspace)
-    return evaluate_lib.run_evaluate(ws, settings, say=_log).report.as_posix()
+    with locked(ws, "evaluate", _log):
+        return evaluate_lib.run_evaluate(ws, settings, say=_log).report.as_posix()
 
 
 @task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
 def score_board(
-    settings: Settings, as_of: dt.date, champion: score_lib.Champion
-) -> tuple[list[str], object, object]:
-    """Score the board, write ``scores.csv``; the schools to list and what their lists need."""
+    settings: Settings, as_of: dt.date, champion: score_lib.Champion, folder: Path
+) -> tuple[object, object, object]:
+    """Score the board, write ``scores.csv`` into the date's staged ``folder``; what the
+    schools' lists need (the scores table, the scored frame and the reasons)."""
     ws = Workspace(settings.workspace)
     scored, contributions = score_lib.score_week(ws, champion, as_of, settings.score)
-    _, schools = score_lib.write_week(ws, as_of, scored, contributions, settings.score)
-    return schools, scored, contributions
+    _, table = score_lib.write_week(ws, as_of, scored, contributions, settings.score, folder)
+    return table, scored, contributions
 
 
 @task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
 def write_school_list(
-    settings: Settings, as_of: dt.date, school: str, scored: object, contributions: object
+    settings: Settings,
+    as_of: dt.date,
+    school: str,
+    table: object,
+    scored: object,
+    contributions: object,
+    folder: Path,
 ) -> str:
-    """One school's care-team list (CSV, XLSX, HTML)."""
+    """One school's care-team list (CSV, XLSX, HTML) in the date's staged ``folder``."""
     ws = Workspace(settings.workspace)
-    score_lib.write_school_list(ws, as_of, school, scored, contributions, settings.score)  # type: ignore[arg-type]
+    try:
+        score_lib.write_school_list(
+            ws,
+            as_of,
+            school,
+            table,  # type: ignore[arg-type]
+            scored,  # type: ignore[arg-type]
+            contributions,  # type: ignore[arg-type]
+            settings.score,
+            folder,
+        )
+    except Exception:
+        score_lib.drop_school(folder, school)  # no half-written list is swapped in
+        raise
     return school
 
 
@@ -122,21 +145,41 @@ def evaluate_flow(settings: Settings) -> str:
 
 @flow(name="score")
 def score_flow(settings: Settings, dates: list[dt.date]) -> list[str]:
-    """Score each date with one load of the champion; lists mapped over the schools."""
+    """Score each date with one load of the champion; lists mapped over the schools.
+
+    Holds the workspace's lock; each date's folder is written aside and swapped in whole.
+    """
     ws = Workspace(settings.workspace)
+    with locked(ws, "score flow", _log):
+        return _score_dates(settings, dates, ws)
+
+
+def _score_dates(settings: Settings, dates: list[dt.date], ws: Workspace) -> list[str]:
     champion = score_lib.load_champion(ws, settings.score.model_name)
     prepared = load_canonical(settings)
     build_features(settings, dates, prepared)
     failures: list[str] = []
     for as_of in dates:
-        schools, scored, contributions = score_board(settings, as_of, champion)
-        futures = write_school_list.map(
-            unmapped(settings), unmapped(as_of), schools, unmapped(scored), unmapped(contributions)
-        )
-        for school, future in zip(schools, futures, strict=True):
-            future.wait()
-            if not future.state.is_completed():
-                failures.append(f"{as_of} {school}: {_reason(future.state)}")
+        with staged(ws) as stage:
+            folder = stage.path(score_lib.date_folder(ws, as_of))
+            table, scored, contributions = score_board(settings, as_of, champion, folder)
+            schools = score_lib.schools_of(table)  # type: ignore[arg-type]
+            shared = score_lib.shared_folders(schools)
+            failures += [f"{as_of} {s}: {score_lib.SHARED_FOLDER}" for s in schools if s in shared]
+            schools = [s for s in schools if s not in shared]
+            futures = write_school_list.map(
+                unmapped(settings),
+                unmapped(as_of),
+                schools,
+                unmapped(table),
+                unmapped(scored),
+                unmapped(contributions),
+                unmapped(folder),
+            )
+            for school, future in zip(schools, futures, strict=True):
+                future.wait()
+                if not future.state.is_completed():
+                    failures.append(f"{as_of} {school}: {_reason(future.state)}")
     if failures:
         raise RuntimeError("care-team lists failed for " + "; ".join(failures))
     return [(ws.outputs / d.isoformat() / "scores.csv").as_posix() for d in dates]
@@ -158,5 +201,6 @@ def weekly_flow(settings: Settings, as_of: dt.date | None = None) -> list[str]:
     day = as_of or this_monday(
         dt.date.today()
     )  # the flow layer may read the clock; features never do
-    ingest_flow(settings.serve.export, settings)
-    return score_flow(settings, [day])
+    with locked(Workspace(settings.workspace), "weekly flow", _log):  # one run: ingest to lists
+        ingest_flow(settings.serve.export, settings)
+        return score_flow(settings, [day])

@@ -1,15 +1,17 @@
 """``schoolpoort score``: the champion's risk for every enrolled pupil, explained, as lists.
 
 Writes, for an as-of date D, ``WS/outputs/D/scores.csv`` (every pupil enrolled on D) and per
-school ``WS/outputs/D/<school_id>/risk_list.{csv,xlsx,html}`` (the top of the ranking). Only
-these outputs carry the school's own pupil ids. Every write is atomic and every output is a
-pure function of the workspace's inputs before D and the champion, so a rerun gives
-identical files.
+school ``WS/outputs/D/<school folder>/risk_list.{csv,xlsx,html}`` (the top of the ranking; the
+folder is named by :func:`~pipelines.workspace.school_folder`, never by the raw id). Only
+these outputs carry the school's own pupil ids. A date's folder is written aside and swapped
+in whole, and every output is a pure function of the workspace's inputs before D and the
+champion, so a rerun gives identical files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,15 @@ from models.reasons import school_medians, top_reasons
 from pipelines import reports, tracking
 from pipelines.features import FeatureStore, build_features
 from pipelines.settings import ScoreSettings
-from pipelines.workspace import Workspace, write_csv
+from pipelines.workspace import (
+    Workspace,
+    inside,
+    locked,
+    restore_formulas,
+    school_folder,
+    staged,
+    write_csv,
+)
 
 Say = Callable[[str], None]
 N_REASONS = 3
@@ -184,7 +194,7 @@ def _previous_ranks(workspace: Workspace, as_of: dt.date) -> pl.DataFrame | None
     path = workspace.outputs / (as_of - dt.timedelta(weeks=1)).isoformat() / "scores.csv"
     if not path.exists():
         return None
-    prev = pl.read_csv(path, separator=";", infer_schema=False)
+    prev = restore_formulas(pl.read_csv(path, separator=";", infer_schema=False))
     return prev.filter(pl.col("listed") == "true").select(
         pl.col("school_id"),
         pl.col("student_id"),
@@ -231,37 +241,41 @@ def write_week(
     scored: pl.DataFrame,
     contributions: list[list[object]],
     settings: ScoreSettings,
-) -> tuple[Path, list[str]]:
-    """``scores.csv`` for the board; returns its path and the schools to list."""
+    folder: Path,
+) -> tuple[Path, pl.DataFrame]:
+    """``scores.csv`` for the board in ``folder`` (the date's staged folder); returns its path
+    and its table as written (before the CSV makes formula-like text inert)."""
     identities = pl.read_parquet(workspace.secrets / "identity_map.parquet")
     frame = scored.with_columns(pl.Series("_contrib", contributions, dtype=pl.Object)).join(
         identities, on="student_key", how="left"
     )
     frame = _with_change(frame, _previous_ranks(workspace, as_of))
-    folder = workspace.outputs / as_of.isoformat()
     table = frame.select(SCORE_COLUMNS).sort(["school_id", "rank", "student_id"], nulls_last=True)
     table = table.with_columns(pl.col("risk").round(6))
     path = write_csv(table, folder / "scores.csv")
-    return path, sorted(table["school_id"].unique().to_list())
+    return path, table
+
+
+def schools_of(table: pl.DataFrame) -> list[str]:
+    """The schools of a scores table, in order."""
+    return sorted(table["school_id"].unique().to_list())
 
 
 def write_school_list(
     workspace: Workspace,
     as_of: dt.date,
     school_id: str,
+    table: pl.DataFrame,
     scored: pl.DataFrame,
     contributions: list[list[object]],
     settings: ScoreSettings,
+    folder: Path,
 ) -> list[Path]:
-    """The care-team list of one school: CSV, XLSX and HTML."""
-    scores = pl.read_csv(
-        workspace.outputs / as_of.isoformat() / "scores.csv", separator=";", infer_schema=False
-    )
-    listed = (
-        scores.filter((pl.col("school_id") == school_id) & (pl.col("listed") == "true"))
-        .with_columns(pl.col("rank").cast(pl.Int32), pl.col("risk").cast(pl.Float64))
-        .sort("rank")
-    )
+    """The care-team list of one school (CSV, XLSX and HTML), in its own folder of ``folder``.
+
+    ``table`` is the board's scores table from :func:`write_week`.
+    """
+    listed = table.filter((pl.col("school_id") == school_id) & pl.col("listed")).sort("rank")
     identities = pl.read_parquet(workspace.secrets / "identity_map.parquet")
     keyed = scored.with_columns(pl.Series("_contrib", contributions, dtype=pl.Object)).join(
         identities, on="student_key"
@@ -271,7 +285,7 @@ def write_school_list(
         for sid, c in zip(keyed["student_id"].to_list(), keyed["_contrib"].to_list(), strict=True)
     }
     return reports.write_care_list(
-        workspace.outputs / as_of.isoformat() / school_id,
+        inside(folder, school_folder(school_id)),
         school_id,
         as_of,
         listed,
@@ -287,7 +301,23 @@ def run_score(
     prepared: Prepared,
     say: Say = print,
 ) -> list[Path]:
-    """Score every date in ``dates`` with one load of the champion; returns the scores files."""
+    """Score every date in ``dates`` with one load of the champion; returns the scores files.
+
+    Each date's folder is written aside and swapped in whole, so a reader sees last run's
+    lists or this run's, never a mix. A school whose list fails is left out of the folder and
+    named in the error raised after the others were written.
+    """
+    with locked(workspace, "score", say):
+        return _run_score(workspace, dates, settings, prepared, say)
+
+
+def _run_score(
+    workspace: Workspace,
+    dates: list[dt.date],
+    settings: ScoreSettings,
+    prepared: Prepared,
+    say: Say,
+) -> list[Path]:
     champion = load_champion(workspace, settings.model_name)
     say(f"champion: {settings.model_name} version {champion.version} ({champion.rung})")
     seen = [d for d in dates if champion.until is not None and d < champion.until]
@@ -301,20 +331,54 @@ def run_score(
     paths = []
     for as_of in dates:
         scored, contributions = score_week(workspace, champion, as_of, settings)
-        path, schools = write_week(workspace, as_of, scored, contributions, settings)
         failures = []
-        for school in schools:
-            try:
-                write_school_list(workspace, as_of, school, scored, contributions, settings)
-            except Exception as exc:  # one school's failure must not stop the others
-                failures.append(f"{school}: {exc}")
+        with staged(workspace) as stage:
+            folder = stage.path(date_folder(workspace, as_of))
+            _, table = write_week(workspace, as_of, scored, contributions, settings, folder)
+            schools = schools_of(table)
+            shared = shared_folders(schools)
+            for school in schools:
+                if school in shared:
+                    failures.append(f"{school}: {SHARED_FOLDER}")
+                    continue
+                try:
+                    write_school_list(
+                        workspace, as_of, school, table, scored, contributions, settings, folder
+                    )
+                except Exception as exc:  # one school's failure must not stop the others
+                    drop_school(folder, school)
+                    failures.append(f"{school}: {exc}")
         if failures:
             raise RuntimeError(f"{as_of}: lists failed for " + "; ".join(failures))
+        path = date_folder(workspace, as_of) / "scores.csv"
         paths.append(path)
         say(
             f"{as_of}: {scored.height:,} pupils scored, lists for {len(schools)} schools -> {path.parent}"
         )
     return paths
+
+
+def date_folder(workspace: Workspace, as_of: dt.date) -> Path:
+    """Where a date's scores and lists live."""
+    return workspace.outputs / as_of.isoformat()
+
+
+SHARED_FOLDER = "its id maps to the same list folder as another school's id; no list written"
+
+
+def shared_folders(schools: list[str]) -> set[str]:
+    """The school ids whose list folder another id maps to as well (only a crafted id can)."""
+    folders: dict[str, list[str]] = {}
+    for school in schools:
+        folders.setdefault(school_folder(school), []).append(school)
+    return {s for ids in folders.values() if len(ids) > 1 for s in ids}
+
+
+def drop_school(folder: Path, school_id: str) -> None:
+    """Remove what a failed school's list left in the staged folder."""
+    path = folder / school_folder(school_id)
+    if path.resolve().parent == folder.resolve() and path.is_dir():
+        shutil.rmtree(path)
 
 
 def mondays(start: dt.date, end: dt.date) -> list[dt.date]:

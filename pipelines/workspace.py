@@ -369,26 +369,29 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = r"^[+-]?[0-9]+([.,][0-9]+)?$"
 
 
+def _texts(frame: pl.DataFrame) -> list[str]:
+    return [name for name, dtype in frame.schema.items() if dtype == pl.String]
+
+
 def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     """Text cells a spreadsheet would run as a formula, made inert with a leading ``'`` (OWASP).
 
     Only text columns change, and only cells that start with ``= + - @``, a tab or a carriage
-    return and are not a plain number (``-3`` stays ``-3``).
+    return and are not a plain number (``-3`` stays ``-3``). A cell that starts with ``'``
+    gets one more, so :func:`restore_formulas` gives back exactly what was written.
     """
-    texts = [name for name, dtype in frame.schema.items() if dtype == pl.String]
-    if not texts:
-        return frame
+    def inert(name: str) -> pl.Expr:
+        col = pl.col(name)
+        risky = pl.any_horizontal([col.str.starts_with(c) for c in _FORMULA_START])
+        quoted = col.str.starts_with("'")
+        needs = (risky & ~col.str.contains(_PLAIN_NUMBER)) | quoted
+        return pl.when(needs).then(pl.lit("'") + col).otherwise(col).alias(name)
+
+    return frame.with_columns(inert(name) for name in _texts(frame))
+
+
+def restore_formulas(frame: pl.DataFrame) -> pl.DataFrame:
+    """The text :func:`neutralise_formulas` was given, from what it wrote."""
     return frame.with_columns(
-        pl.when(
-            pl.col(name).str.starts_with(_FORMULA_START[0])
-            | pl.any_horizontal(pl.col(name).str.starts_with(c) for c in _FORMULA_START[1:])
-        )
-        .then(
-            pl.when(pl.col(name).str.contains(_PLAIN_NUMBER))
-            .then(pl.col(name))
-            .otherwise(pl.lit("'") + pl.col(name))
-        )
-        .otherwise(pl.col(name))
-        .alias(name)
-        for name in texts
+        pl.col(name).str.strip_prefix("'").alias(name) for name in _texts(frame)
     )

@@ -17,7 +17,7 @@ import polars as pl
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from pipelines import flows
+from pipelines import flows, reports
 from pipelines.settings import Settings, TrainSettings
 from pipelines.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
@@ -64,21 +64,33 @@ def test_train_flow_registers_a_champion(board_copy: Path) -> None:
     }
 
 
-def test_score_flow_writes_every_list_and_names_a_failed_school(board_copy: Path) -> None:
+def test_score_flow_writes_every_list_and_names_a_failed_school(
+    board_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = Settings(workspace=board_copy)
     [scores] = flows.score_flow(settings, [AS_OF])
+    folder = Path(scores).parent
     schools = sorted(pl.read_csv(scores, separator=";")["school_id"].unique())
-    assert all((Path(scores).parent / s / "risk_list.html").exists() for s in schools)
+    assert all((folder / s / "risk_list.html").exists() for s in schools)
 
-    # Break one school's folder (a file where the folder should be): the others still get lists.
-    shutil.rmtree(Path(scores).parent)
-    blocked = Path(scores).parent / schools[0]
-    blocked.parent.mkdir(parents=True)
-    blocked.write_text("not a folder")
+    # One school's list fails half-way (its CSV written, then an error): the others still get
+    # their lists, and no half-written list of the failed school is swapped in.
+    write_care_list = reports.write_care_list
+
+    def failing(folder: Path, school_id: str, *args: object) -> list[Path]:
+        if school_id == schools[0]:
+            (folder / "risk_list.csv").parent.mkdir(parents=True, exist_ok=True)
+            (folder / "risk_list.csv").write_text("half")
+            raise OSError("the list could not be written")
+        return write_care_list(folder, school_id, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reports, "write_care_list", failing)
     with pytest.raises(RuntimeError, match=rf"care-team lists failed for {AS_OF} {schools[0]}: "):
         flows.score_flow(settings, [AS_OF])
+    assert not (folder / schools[0]).exists()
     for school in schools[1:]:
-        assert (Path(scores).parent / school / "risk_list.csv").exists()
+        assert (folder / school / "risk_list.csv").exists()
+    assert not list((board_copy / ".staging").iterdir())
 
 
 def _free_port() -> int:

@@ -94,9 +94,10 @@ def test_no_event_from_the_as_of_date_on_changes_a_score(
     run_ingest(
         cut_export(small_board, tmp_path / "cut", AS_OF), ws_cut, IngestSettings(), say=quiet
     )
-    shutil.copy(
-        ws_full.root / "mlflow.db", ws_cut.root / "mlflow.db"
-    )  # the same registered champion
+    # The same registered champion: the store and its artifacts (a model file is only ever
+    # loaded from the workspace's own artifacts).
+    shutil.copy(ws_full.root / "mlflow.db", ws_cut.root / "mlflow.db")
+    shutil.copytree(ws_full.root / "mlartifacts", ws_cut.root / "mlartifacts")
     [cut_path] = run_score(ws_cut, [AS_OF], SETTINGS, load_prepared(ws_cut), say=quiet)
     assert cut_path.read_bytes() == path.read_bytes()
 
