@@ -255,7 +255,10 @@ class Staging:
         self.ops: list[dict[str, str]] = []
 
     def _relative(self, final: Path) -> str:
-        relative = final.resolve().relative_to(self.root) if final.is_absolute() else final
+        try:  # a relative path is relative to the current folder, like the workspace's own
+            relative = final.resolve().relative_to(self.root)
+        except ValueError:
+            relative = Path()
         if not relative.parts or relative.parts[0] in (STAGING, LOCK_FILE):
             raise ValueError(f"{final} is not a place in the workspace to write to")
         return relative.as_posix()

@@ -263,3 +263,22 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_old_state(
             run_ingest(two_exports[1], Workspace(ws), IngestSettings(), say=quiet)
     finally:
         subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_workspace_given_as_a_relative_path_is_written_where_it_says(
+    tiny_export: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["ingest", str(tiny_export), "--workspace", "ws"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "ws").iterdir()) == [
+        ".lock",
+        ".staging",
+        "canonical",
+        "secrets",
+    ]
+    assert (tmp_path / "ws" / "canonical" / "absences.parquet").is_file()
+    with pytest.raises(ValueError, match="not a place in the workspace"), locked(
+        Workspace(Path("ws")), "test"
+    ), staged(Workspace(Path("ws"))) as stage:
+        stage.path(tmp_path / "elsewhere.csv")
