@@ -473,7 +473,7 @@ def test_ingest_reconciles_or_stops_in_one_line_and_writes_only_its_workspace(
     outside.parent.mkdir()
     outside.write_text(SECRET)
     export = write_export(base / "export", {})
-    damaged = data.draw(st.lists(st.sampled_from(TABLES), max_size=2, unique=True))
+    damaged = data.draw(st.lists(st.sampled_from(TABLES), min_size=1, max_size=2, unique=True))
     for name in TABLES:
         if name in damaged:
             table_file(data, export, name)
