@@ -583,10 +583,11 @@ def _read_xlsx(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         raise_if_empty=False,
     )
     used = [name for name, sheet in sheets.items() if sheet.width]
-    if len(used) > 1:
+    if len(used) > 1:  # named by position: a sheet's name is the file's content too
+        numbers = [str(n) for n, sheet in enumerate(sheets.values(), start=1) if sheet.width]
         raise ExportError(
-            f"{_shown(path)}: {len(used)} sheets hold data ({_one_line(used)}); a table file "
-            "has one sheet"
+            f"{_shown(path)}: {len(used)} sheets hold data (sheets {', '.join(numbers)} of "
+            f"{len(sheets)}); a table file has one sheet"
         )
     if not used:
         raise ExportError(f"{_shown(path)}: empty workbook (expected a header row)")
