@@ -305,7 +305,7 @@ def _read_csv(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         names = next(csv.reader(io.StringIO(header.decode("utf-8-sig")), delimiter=separator), [])
     except csv.Error as exc:  # a lone carriage return inside a name, say
         raise ExportError(f"{_shown(path)} line 1: {_csv_reason(exc)}") from exc
-    _check_header(names, table, path, where=" line 1")
+    _check_header(names, table, path, where="line 1")
     try:
         frame = pl.read_csv(
             data,
@@ -319,41 +319,37 @@ def _read_csv(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     return (_line_numbers(frame) if b'"' in data else frame), empty_failures()
 
 
-def _check_header(
-    names: list[str], table: str, path: Path, where: str, what: str = "no header"
-) -> None:
+def _check_header(names: list[str], table: str, path: Path, where: str) -> None:
     """Stop unless ``names`` are evidently the header of ``table``: every required column is
     there, none is given twice (blanks around a name do not count) and none is named as the
     column that holds each row's line number.
 
     Until every required column is found, the names may well be a pupil's row (a file
     without a header row): then only the contract's own names are named. ``where`` places
-    the header in the file (`` line 1``).
+    the header in the file (``line 1``, ``row 3``; empty for Parquet's column names).
     """
+    at = f"{_shown(path)} {where}" if where else _shown(path)
     clean = [n.strip().lstrip("\ufeff") for n in names]
     required = contract.required_columns(table)
     missing = [c for c in required if c not in clean]
+    if len(missing) == len(required):  # not a header at all: perhaps the first pupil's row
+        expected = ", ".join(required)
+        if where:
+            raise ExportError(f"{at}: no header with the required columns {expected}")
+        raise ExportError(f"{at}: none of the required columns {expected}")
     if missing:
-        detail = (
-            "none of them found"
-            if len(missing) == len(required)
-            else f"missing: {', '.join(missing)}"
-        )
-        raise ExportError(
-            f"{_shown(path)}{where}: {what} with the required columns "
-            f"{', '.join(required)} ({detail})"
-        )
+        listed = ", ".join(repr(m) for m in missing)
+        place = f" (not in the header on {where})" if where else ""
+        plural = "s" if len(missing) > 1 else ""
+        raise ExportError(f"{_shown(path)}: missing required column{plural} {listed}{place}")
     seen: set[str] = set()
     for name in clean:
         if name == ROW:
             raise ExportError(
-                f"{_shown(path)}{where}: a column is named {ROW!r}, a name schoolpoort keeps "
-                "for itself"
+                f"{at}: a column is named {ROW!r}, a name schoolpoort keeps for itself"
             )
         if name in seen:
-            raise ExportError(
-                f"{_shown(path)}{where}: column {_one_line([name])!r} appears twice in the header"
-            )
+            raise ExportError(f"{at}: column {_one_line([name])!r} appears twice in the header")
         seen.add(name)
 
 
@@ -566,7 +562,7 @@ def _as_text(frame: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
 
 def _read_parquet(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     frame = pl.read_parquet(path)
-    _check_header(frame.columns, table, path, where="", what="no column names")
+    _check_header(frame.columns, table, path, where="")
     numbered = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
     return _as_text(numbered, table, path), empty_failures()
 
@@ -593,7 +589,7 @@ def _read_xlsx(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         raise ExportError(f"{_shown(path)}: empty workbook (expected a header row)")
     frame = sheets[used[0]]
     header_row = _header_row(path, used[0])
-    _check_header(frame.columns, table, path, where=f" row {header_row}")
+    _check_header(frame.columns, table, path, where=f"row {header_row}")
     # Date and time cells come as "2024-09-02 00:00:00" and "08:30:00" (or on Excel's day zero,
     # "1899-12-31 08:30:00"): keep what the contract reads.
     frame = frame.with_columns(

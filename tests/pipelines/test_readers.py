@@ -87,8 +87,7 @@ def test_extra_columns_are_ignored_with_a_notice(tmp_path: Path) -> None:
     [
         (
             b"student_id;school_id;start_date\nL1;S1;2024-09-02\n",
-            r"line 1: no header with the required columns student_id, school_id, grade, "
-            r"start_date \(missing: grade\)",
+            r"missing required column 'grade' \(not in the header on line 1\)",
         ),
         (b"", "empty file"),
         (b"\x00\x01\x02\x03binary", "not a text file"),
@@ -187,7 +186,9 @@ def test_a_missing_column_error_is_one_line_and_names_only_the_contract(tmp_path
     with pytest.raises(ExportError) as error:
         read_table("enrolments", path)
     assert "\n" not in str(error.value) and "\r" not in str(error.value)
-    assert str(error.value).endswith("(missing: student_id, grade, start_date)")
+    assert str(error.value).endswith(
+        "missing required columns 'student_id', 'grade', 'start_date' (not in the header on line 1)"
+    )
     assert "student\\r\\nid" not in str(error.value)  # not evidently a header: not named
 
 
@@ -526,7 +527,6 @@ def test_a_csv_without_a_header_row_says_what_was_expected_never_the_row(
         read_table("absences", path)
     assert str(info.value) == (
         f"{path} line 1: no header with the required columns student_id, date, period, code"
-        " (none of them found)"
     )
 
 
@@ -537,9 +537,9 @@ def test_a_header_missing_one_column_names_the_missing_one_not_the_others(
     path.write_text("student_id;datum;period;code;naam\nL1;2024-09-03;AM;Z;An\n")
     with pytest.raises(ExportError) as info:
         read_table("absences", path)
-    assert str(info.value) == (
-        f"{path} line 1: no header with the required columns student_id, date, period, code"
-        " (missing: date)"
+    # a header: the missing column is named, the others are not (they may be anything)
+    assert (
+        str(info.value) == f"{path}: missing required column 'date' (not in the header on line 1)"
     )
 
 
