@@ -98,6 +98,7 @@ def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
     found: dict[str, Path] = {}
     refused: dict[str, str] = {}
     notices: list[str] = []
+    others: list[Path] = []
     for path in sorted(folder.iterdir()):
         name, suffix = path.stem, path.suffix.lower()
         if path.name.startswith("."):
@@ -114,7 +115,7 @@ def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
                 )
             continue
         if not is_table:
-            notices.append(f"{_shown(path.name)}: not a table of the input contract, ignored")
+            others.append(path)
             continue
         if name in found:
             raise ExportError(
@@ -122,6 +123,12 @@ def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
                 f"{_shown(path.name)}"
             )
         found[name] = path
+    read = {os.path.realpath(p) for p in found.values()}
+    notices.extend(  # a file read through a table's link is not ignored
+        f"{_shown(p.name)}: not a table of the input contract, ignored"
+        for p in others
+        if os.path.realpath(p) not in read
+    )
     for name in contract.REQUIRED_TABLES:
         if name in found:
             continue

@@ -839,3 +839,13 @@ def test_a_carriage_return_inside_a_column_name_names_line_1(tmp_path: Path) -> 
     with pytest.raises(ExportError) as info:
         read_table("enrolments", path)
     assert str(info.value) == f"{path} line 1: a line break inside a field that is not quoted"
+
+
+def test_an_export_folder_reached_through_a_link_reads_its_inside_links(tmp_path: Path) -> None:
+    folder = write_export(tmp_path / "real", TINY)
+    (folder / "absences.csv").rename(folder / "absences-week-40.csv")
+    (folder / "absences.csv").symlink_to(folder / "absences-week-40.csv")  # absolute, inside
+    (tmp_path / "export").symlink_to(folder)
+    found, notices = find_tables(tmp_path / "export")
+    assert notices == [] and "absences" in found
+    assert read(found["absences"], "absences").height == 5
