@@ -664,16 +664,16 @@ def read_table(name: str, path: Path) -> ReadResult:
         frame, too_long = _READERS[suffix](path, name)  # each checks the header it finds
     except ExportError:
         raise
-    except OSError as exc:  # the system's words, e.g. "Permission denied"
-        raise ExportError(
-            f"{_shown(path)}: cannot be read ({exc.strerror or type(exc).__name__})"
-        ) from exc
-    except Exception as exc:  # polars, fastexcel and pyarrow raise many types for a bad file
-        # Only the type: their messages may quote the bytes or a value they could not parse.
-        raise ExportError(
-            f"{_shown(path)}: not a readable table (not a valid {_FORMATS[suffix]} file: "
-            f"{type(exc).__name__})"
-        ) from exc
+    # polars, fastexcel and pyarrow raise many types for a bad file; polars may even panic on a
+    # damaged Parquet page, and its PanicException is a BaseException, not an Exception.
+    except (Exception, pl.exceptions.PanicException) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:  # the system's words
+            why = f"cannot be read ({exc.strerror})"  # e.g. "Permission denied"
+        else:  # only the type: their messages may quote the bytes or a value they could not parse
+            why = (
+                f"not a readable table (not a valid {_FORMATS[suffix]} file: {type(exc).__name__})"
+            )
+        raise ExportError(f"{_shown(path)}: {why}") from exc
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
     # The readers checked their header as they found it; polars may still have split a
     # header with odd quotes otherwise, and then the contract's columns are not all here.

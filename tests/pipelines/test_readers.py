@@ -849,3 +849,36 @@ def test_an_export_folder_reached_through_a_link_reads_its_inside_links(tmp_path
     found, notices = find_tables(tmp_path / "export")
     assert notices == [] and "absences" in found
     assert read(found["absences"], "absences").height == 5
+
+
+def test_a_damaged_parquet_file_that_crashes_the_reader_stops_in_one_line(
+    tmp_path: Path,
+) -> None:
+    # found by the fuzzer: a zero byte spliced into the first data pages made polars panic, a
+    # PanicException that is no Exception and escaped as a traceback
+    frame = pl.read_csv(io.StringIO(ABSENCES), separator=";", infer_schema=False)
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    raw = buffer.getvalue()
+    path = tmp_path / "absences.parquet"
+    for at in range(40, 200):
+        path.write_bytes(raw[:at] + b"\x00" + raw[at:])
+        try:
+            read_table("absences", path)
+        except ExportError as exc:
+            assert "\n" not in str(exc)
+
+
+def test_a_file_the_system_refuses_says_so_in_its_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "enrolments.csv"
+    path.write_text(ENROL)
+
+    def refuse(self: Path) -> bytes:
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", refuse)  # as root, chmod 000 would not refuse
+    with pytest.raises(ExportError) as info:
+        read_table("enrolments", path)
+    assert str(info.value) == f"{path}: cannot be read (Permission denied)"
