@@ -372,8 +372,9 @@ def _read_without_long_lines(
 
     Fields beyond the header's that are all empty (a separator at the end of each line, say)
     lose nothing: such rows are cut to the header's width and read. Each failure holds its
-    row's text. A file most of whose rows are too long, or with a quote that is never closed,
-    stops, naming its first such line; a file polars still cannot read stops too.
+    row's text. A file most of whose rows are too long stops, naming its first such line; one
+    with a quote that is never closed names the line where the quote opened; a file polars
+    still cannot read stops too, naming its first misplaced quote when it has one.
     """
     data = data.removeprefix(b"\xef\xbb\xbf")  # or a quoted first column name reads wrong
     lines = data.split(b"\n")
@@ -522,13 +523,14 @@ def _as_text(frame: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
     declared = contract.columns(table)
     dates = {n for n, c in declared.items() if getattr(c.dtype, "type", None) == pl.Date}
 
-    def text(name: str, dtype: pl.DataType) -> pl.Expr:
+    def text(name: str, column: str, dtype: pl.DataType) -> pl.Expr:
+        """``name`` as it is in the file, ``column`` as the contract names it."""
         col = pl.col(name)
         if dtype == pl.String:
             return col
-        if dtype == pl.Date or (isinstance(dtype, pl.Datetime) and name in dates):
+        if dtype == pl.Date or (isinstance(dtype, pl.Datetime) and column in dates):
             return col.dt.strftime("%Y-%m-%d")
-        if isinstance(dtype, pl.Datetime) and name == "time":
+        if isinstance(dtype, pl.Datetime) and column == "time":
             col, dtype = col.dt.time(), pl.Time()
         if dtype == pl.Time:
             whole_minute = (col.dt.second() == 0) & (col.dt.nanosecond() == 0)
@@ -563,7 +565,7 @@ def _as_text(frame: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
                     "UTF-8 text"
                 ) from exc
             dtype = pl.String()
-        texts.append(text(name, dtype).alias(name))
+        texts.append(text(name, clean, dtype).alias(name))
     return frame.select(texts)
 
 

@@ -882,3 +882,17 @@ def test_a_file_the_system_refuses_says_so_in_its_words(
     with pytest.raises(ExportError) as info:
         read_table("enrolments", path)
     assert str(info.value) == f"{path}: cannot be read (Permission denied)"
+
+
+def test_a_typed_parquet_column_named_with_blanks_around_reads_as_its_contract_column(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "late_arrivals.parquet"
+    pl.DataFrame(
+        {
+            "student_id": ["L1"],
+            " date": [dt.datetime(2024, 9, 10, 8, 41)],
+            "time ": [dt.datetime(2024, 9, 10, 8, 41)],
+        }
+    ).write_parquet(path)
+    assert read(path, "late_arrivals").select("date", "time").row(0) == ("2024-09-10", "08:41")
