@@ -25,6 +25,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # a model file never runs code
+os.environ["PREFECT_LOGGING_MARKUP"] = "false"  # data in a log line is text, never styling
 
 app = typer.Typer(
     name="schoolpoort",
