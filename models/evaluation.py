@@ -13,8 +13,9 @@ import numpy as np
 import polars as pl
 
 from features.catalog import BY_NAME, CATALOG, FAMILIES, Family, names
-from models.fairness import bootstrap_weights, flags, interval
-from models.metrics import lead_times, precision_recall_at_k, top_k_membership
+from models.fairness import bootstrap_weights, interval
+from models.metrics import lead_times, precision_recall_at_k
+from models.ranking import random_tie_flags, top_k_membership
 
 MIN_CELL = 10
 """A count of fewer pupils than this is suppressed in any table of the report."""
@@ -259,7 +260,7 @@ def error_profile(
     all rows of ``frame``; rows are sorted by its size. A side with fewer than ``min_cell``
     pupils shows no means.
     """
-    flagged = frame.with_columns(pl.Series("_flag", flags(frame, k, seed))).filter(pl.col("_flag"))
+    flagged = frame.with_columns(pl.Series("_flag", random_tie_flags(frame, k, seed))).filter(pl.col("_flag"))
     tp = flagged.filter(pl.col("label") == 1)
     fp = flagged.filter(pl.col("label") == 0)
     tp_shown = tp["student_key"].n_unique() >= min_cell
@@ -294,7 +295,7 @@ def false_positive_outcomes(
     and ``later_refusal`` (a refusal case after the window). Categories with fewer than
     ``min_cell`` pupils show no counts.
     """
-    flagged = frame.with_columns(pl.Series("_flag", flags(frame, k, seed))).filter(
+    flagged = frame.with_columns(pl.Series("_flag", random_tie_flags(frame, k, seed))).filter(
         pl.col("_flag") & (pl.col("label") == 0)
     )
     turns_out = (

@@ -18,21 +18,12 @@ import polars as pl
 from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 from sklearn.metrics import precision_score
 
+from models.ranking import random_tie_flags
+
 FAIRNESS_BAND = (0.8, 1.25)
 MIN_GROUP = 10
 """Groups with fewer pupils than this are suppressed, not shown."""
 METRICS = ("flag_rate", "recall", "false_positive_rate", "precision")
-
-
-def flags(frame: pl.DataFrame, k: float, seed: int) -> np.ndarray:
-    """Top-``k``% membership per (as-of, school), ties broken at random (seeded)."""
-    rng = np.random.default_rng(seed)
-    ranked = frame.with_columns(pl.Series("_tie", rng.random(frame.height)))
-    size = (pl.len() * k / 100.0).ceil().clip(lower_bound=1)
-    order = pl.struct(pl.col("score"), pl.col("_tie")).rank("ordinal", descending=True)
-    return ranked.select(
-        (order.over("as_of", "school_id") <= size.over("as_of", "school_id")).alias("f")
-    )["f"].to_numpy()
 
 
 def with_flags(frame: pl.DataFrame, k: float, seed: int) -> pl.DataFrame:
@@ -41,7 +32,7 @@ def with_flags(frame: pl.DataFrame, k: float, seed: int) -> pl.DataFrame:
     Flags are set before any group filter: restricting the ranking to pupils whose attribute
     is known would measure lists that never existed.
     """
-    return frame.with_columns(pl.Series("_flag", flags(frame, k, seed)))
+    return frame.with_columns(pl.Series("_flag", random_tie_flags(frame, k, seed)))
 
 
 def group_metrics(

@@ -4,8 +4,9 @@ A school-refusal case's label date is ``onset_on`` when known, else ``opened_on`
 (pupil, as-of date ``t``):
 
 - ``label`` is 1 when a school-refusal case has its label date in ``(t, t + horizon]``;
-- ``known_case`` is true when a school-refusal case was *opened* before ``t``:
-  the care team knows; such rows are left out of training and of the ranking;
+- ``known_case`` is true when a school-refusal case was *opened* on or before ``t``
+  (:func:`is_known_case`): the care team knows; such rows are left out of training and of
+  the ranking;
 - ``ambiguous`` is true when the problem had already begun (label date on or before ``t``)
   but no case was open yet: neither a future case nor a known one, so such rows are left out
   of training and of the metrics (they are still scored in production: finding them is the
@@ -21,6 +22,16 @@ import datetime as dt
 import polars as pl
 
 REFUSAL = "school_refusal"
+
+
+def is_known_case() -> pl.Expr:
+    """A school-refusal case opened on or before the as-of date: the care team knows of it.
+
+    One rule for training (such rows are left out) and for the weekly list (such pupils are
+    listed as known, not ranked). A case opened on the as-of date counts: the list goes out
+    that day, and the case's team already has the pupil. Needs ``case_type, opened_on, as_of``.
+    """
+    return (pl.col("case_type") == REFUSAL) & (pl.col("opened_on") <= pl.col("as_of"))
 
 
 def label_rows(keys: pl.LazyFrame, cases: pl.LazyFrame, horizon_weeks: int) -> pl.LazyFrame:
@@ -42,7 +53,7 @@ def label_rows(keys: pl.LazyFrame, cases: pl.LazyFrame, horizon_weeks: int) -> p
     refusal = pl.col("case_type") == REFUSAL
     per_row = pairs.group_by("student_key", "as_of").agg(
         (refusal & in_window).any().alias("label"),
-        (refusal & (pl.col("opened_on") <= pl.col("as_of"))).any().alias("known_case"),
+        is_known_case().any().alias("known_case"),
         (
             refusal
             & (pl.col("label_date") <= pl.col("as_of"))

@@ -9,11 +9,11 @@ by an arbitrary tie-break.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import polars as pl
 from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+
+from models.ranking import random_tie_flags, top_k_membership
 
 TOP_KS = (2, 5, 10)
 METRIC_KEYS = (
@@ -29,29 +29,6 @@ METRIC_KEYS = (
     "median_lead_weeks",
 )
 """What :func:`summarise` reports, in order."""
-
-
-def list_size(n: int, k: float) -> int:
-    """Places on the list for a school of ``n`` pupils at the top ``k`` per cent."""
-    return max(1, math.ceil(n * k / 100.0)) if n else 0
-
-
-def expected_in_top(scores: pl.Expr, size: pl.Expr) -> pl.Expr:
-    """Each row's probability of being in the top ``size`` under random tie-breaking."""
-    above = scores.rank("min", descending=True) - 1  # rows strictly better
-    tied = scores.rank("max", descending=True) - above  # rows with the same score, incl. self
-    room = (size - above).clip(lower_bound=0)
-    return (room / tied).clip(upper_bound=1.0)
-
-
-def top_k_membership(
-    frame: pl.DataFrame, k: float, group: tuple[str, ...] = ("as_of", "school_id")
-) -> pl.Series:
-    """Expected membership of each row in its group's top ``k`` per cent."""
-    size = (pl.len() * k / 100.0).ceil().clip(lower_bound=1)
-    return frame.select(
-        expected_in_top(pl.col("score"), size).over(list(group)).alias(f"top{k:g}")
-    ).to_series()
 
 
 def precision_recall_at_k(frame: pl.DataFrame, k: float) -> tuple[float, float]:
@@ -86,18 +63,7 @@ def lead_times(frame: pl.DataFrame, k: float = 2.0, seed: int = 0) -> pl.DataFra
     ``label_date``, ``first_flag`` (null if never flagged before the label date) and
     ``lead_weeks``.
     """
-    rng = np.random.default_rng(seed)
-    jitter = pl.Series("jitter", rng.random(frame.height) * 1e-9)
-    ranked = frame.with_columns(
-        (pl.col("score") + jitter * (pl.col("score").abs() + 1e-12)).alias("score")
-    )
-    size = (pl.len() * k / 100.0).ceil().clip(lower_bound=1)
-    flagged = ranked.with_columns(
-        (
-            pl.col("score").rank("ordinal", descending=True).over("as_of", "school_id")
-            <= size.over("as_of", "school_id")
-        ).alias("flag")
-    )
+    flagged = frame.with_columns(pl.Series("flag", random_tie_flags(frame, k, seed)))
     cases = (
         flagged.filter(pl.col("label") == 1)
         .group_by("student_key", "label_date")

@@ -20,7 +20,9 @@ import polars as pl
 
 from features.build import Prepared
 from models.explain import explain
+from models.labels import is_known_case
 from models.profile import profile
+from models.ranking import rank_in_school
 from models.reasons import school_medians, top_reasons
 from pipelines import reports, tracking
 from pipelines.features import FeatureStore, build_features
@@ -111,7 +113,8 @@ def load_champion(workspace: Workspace, name: str) -> Champion:
 def _known_cases(workspace: Workspace, as_of: dt.date) -> pl.DataFrame:
     cases = pl.read_parquet(workspace.canonical_table("care_cases"))
     return (
-        cases.filter((pl.col("case_type") == "school_refusal") & (pl.col("opened_on") < as_of))
+        cases.with_columns(as_of=pl.lit(as_of))
+        .filter(is_known_case())
         .select("student_key")
         .unique()
         .with_columns(known_case=pl.lit(True))
@@ -137,26 +140,11 @@ def score_week(
         .with_columns(pl.col("known_case").fill_null(False))
         .with_row_index("_i")
     )
-    ranked = frame.filter(~pl.col("known_case")).sort(
-        ["school_id", "risk", "student_key"], descending=[False, True, False]
-    )
-    ranked = ranked.with_columns(
-        rank=pl.int_range(1, pl.len() + 1).over("school_id").cast(pl.Int32)
-    )
-    size = ranked.group_by("school_id").agg(pl.len().alias("n"))
-    ranked = (
-        ranked.join(size, on="school_id")
-        .with_columns(
-            listed=pl.col("rank")
-            <= pl.max_horizontal(
-                pl.lit(settings.list_min), (pl.col("n") * settings.list_percent / 100).ceil()
-            ),
-            explained=pl.col("rank")
-            <= pl.max_horizontal(
-                pl.lit(settings.list_min), (pl.col("n") * settings.explain_percent / 100).ceil()
-            ),
-        )
-        .drop("n")
+    ranked = rank_in_school(
+        frame.filter(~pl.col("known_case")),
+        settings.list_percent,
+        settings.list_min,
+        settings.explain_percent,
     )
     frame = (
         frame.join(ranked.select("_i", "rank", "listed", "explained"), on="_i", how="left")

@@ -4,7 +4,7 @@ import datetime as dt
 
 import polars as pl
 
-from models.labels import cases_known_before, label_rows, usable_for_training
+from models.labels import cases_known_before, is_known_case, label_rows, usable_for_training
 
 D = dt.date
 CASES = pl.LazyFrame(
@@ -52,3 +52,15 @@ def test_training_rows_need_a_closed_label_window_and_cases_known_in_time() -> N
     assert kept["as_of"].to_list() == [D(2024, 9, 2)]  # 28 Oct + 8 weeks is after 1 Dec
     known = cases_known_before(CASES, D(2024, 11, 1)).collect()
     assert sorted(known["student_key"]) == ["b", "c"]  # a and d were opened later
+
+
+def test_a_case_is_known_from_the_day_it_is_opened() -> None:
+    # One rule for training and the weekly list: opened on the as-of date counts as known.
+    cases = pl.DataFrame(
+        {"case_type": ["school_refusal"] * 3 + ["truancy"], "opened_on": [D(2024, 10, 7)] * 4}
+    )
+    as_of = [D(2024, 10, 6), D(2024, 10, 7), D(2024, 10, 8), D(2024, 10, 8)]
+    known = cases.with_columns(as_of=pl.Series(as_of)).select(is_known_case())
+    assert known.to_series().to_list() == [False, True, True, False]
+    assert labelled(D(2024, 11, 20))["a"]["known_case"]  # opened 20 Nov
+    assert not labelled(D(2024, 11, 19))["a"]["known_case"]

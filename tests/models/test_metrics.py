@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from models.metrics import expected_calibration_error, lead_times, list_size, precision_recall_at_k
+from models.metrics import expected_calibration_error, lead_times, precision_recall_at_k
 
 
 def school(scores: list[float], labels: list[int], school_id: str = "S") -> pl.DataFrame:
@@ -18,12 +18,6 @@ def school(scores: list[float], labels: list[int], school_id: str = "S") -> pl.D
             "label": labels,
         }
     )
-
-
-def test_list_size_is_at_least_one_place() -> None:
-    assert list_size(100, 2) == 2
-    assert list_size(30, 2) == 1
-    assert list_size(101, 5) == 6
 
 
 def test_ties_at_the_cut_count_by_their_expected_value() -> None:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import os
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ import polars as pl
 import pytest
 from matplotlib.image import imread
 
+from models.ranking import list_size
 from pipelines.features import load_prepared
 from pipelines.ingest import run_ingest
 from pipelines.score import run_score
@@ -62,7 +62,7 @@ def test_every_enrolled_pupil_is_scored_and_each_school_lists_its_top(
         ranked = rows.sort("rank")
         assert ranked["rank"].to_list() == list(range(1, rows.height + 1))
         assert ranked["risk"].is_sorted(descending=True)
-        size = max(SETTINGS.list_min, math.ceil(rows.height * SETTINGS.list_percent / 100))
+        size = list_size(rows.height, SETTINGS.list_percent, SETTINGS.list_min)
         assert ranked["listed"].sum() == size
         care_list = pl.read_csv(path.parent / str(school[0]) / "risk_list.csv", separator=";")
         assert care_list.height == size
