@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from features import absences, lateness, patterns, sick_bay, spells, trend
 from features.catalog import CATALOG
 from features.pupil_days import pupil_days
 from features.running import look_up, running_counts
-from features.schooldays import SLOPE_WEEKS, WEEK_WINDOWS, as_of_dates, school_days, windows
+from features.school.schooldays import SLOPE_WEEKS, WEEK_WINDOWS, as_of_dates, school_days, windows
+from features.signals import absences, lateness, patterns, sick_bay, spells, trend
 from features.windows import running_lookups
 
 KEY_COLUMNS = ("student_key", "as_of")
@@ -45,7 +45,7 @@ class Prepared:
     counts: pl.DataFrame
     """:func:`features.running.running_counts` of every day-level count the windows add up."""
     spell_days: dict[str, pl.DataFrame]
-    """:func:`features.spells.spell_days`, collected."""
+    """:func:`features.signals.spells.spell_days`, collected."""
 
     def as_of_dates(
         self, start: dt.date | None = None, end: dt.date | None = None

@@ -13,7 +13,16 @@ from typing import Literal, get_args
 
 import polars as pl
 
-from features import absences, context, lateness, patterns, sick_bay, spells, transition, trend
+from features.signals import (
+    absences,
+    context,
+    lateness,
+    patterns,
+    sick_bay,
+    spells,
+    transition,
+    trend,
+)
 
 Family = Literal[
     "absence_all",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from features.codes import ABSENT_CATEGORIES, ILLNESS_CATEGORIES
+from features.canonical.codes import ABSENT_CATEGORIES, ILLNESS_CATEGORIES
 
 # Arriving at or before this time counts as late for the start of the day.
 START_OF_DAY_LATE_BEFORE = "10:00"
@@ -108,7 +108,7 @@ def pupil_days(
     absences, late_arrivals, sick_bay_visits
         Canonical event tables.
     days
-        :func:`features.schooldays.school_days`: gives each day its registrable periods,
+        :func:`features.school.schooldays.school_days`: gives each day its registrable periods,
         school-day index and whether it follows a break.
 
     Returns

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from features.schooldays import WEEK_WINDOWS
+from features.school.schooldays import WEEK_WINDOWS
 
 RATE_WINDOWS = ("1w", "2w", "4w", "8w", "ytd")
 

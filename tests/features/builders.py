@@ -21,9 +21,9 @@ import datetime as dt
 import polars as pl
 
 from features.build import Prepared, feature_table, prepare
-from features.canonical import IngestOptions, canonicalise
-from features.codes import builtin_profile
-from features.pseudonym import pseudonym
+from features.canonical.codes import builtin_profile
+from features.canonical.pseudonym import pseudonym
+from features.canonical.tables import IngestOptions, canonicalise
 from tests.conftest import raw_tables
 
 KEY = bytes(range(32))

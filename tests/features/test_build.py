@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from features.build import KEY_COLUMNS, META_COLUMNS, feature_table
-from features.calendar import flemish_calendar
 from features.catalog import CATALOG, FAMILIES
 from features.running import look_up
+from features.school.calendar import flemish_calendar
 from features.windows import between, running_lookups
 from tests.features.builders import AS_OF, EXPORT, features_at, prepared, row
 

@@ -50,7 +50,7 @@ _PLAUSIBLE_DATES = {"min_value": dt.date(FIRST_YEAR, 1, 1), "max_value": dt.date
 
 NO_CONTROL_CHARACTER = "no_control_character"
 NO_PATH_SEPARATOR = "no_path_separator"
-"""The names of the id checks, as the failures name them (see :mod:`features.validate`)."""
+"""The names of the id checks, as the failures name them (see :mod:`features.canonical.validate`)."""
 
 
 def _without(pattern: str, name: str, *fields: str) -> Any:

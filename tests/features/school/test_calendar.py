@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from features import calendar
-from features.calendar import (
+from features.school import calendar
+from features.school.calendar import (
     KNOWN_SCHOOL_YEARS,
     flemish_calendar,
     school_year_bounds,

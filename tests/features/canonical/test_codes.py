@@ -3,7 +3,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from features import codes
+from features.canonical import codes
 
 
 @pytest.mark.parametrize("name", codes.BUILTIN_PROFILES)

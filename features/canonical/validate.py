@@ -3,7 +3,7 @@
 Nothing is dropped silently: every row of a raw table ends up in the typed frame, in the
 failures frame with the column, the raw value and a reason in plain words, or in the count of
 rows that repeat an earlier row. The rules come from the pandera models in
-:mod:`features.contract`; this module adds parsing and finding duplicates.
+:mod:`features.canonical.contract`; this module adds parsing and finding duplicates.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pandera.errors
 import pandera.polars as pa
 import polars as pl
 
-from features import contract
+from features.canonical import contract
 
 ROW = "_row"
 """The row as a person finds it in the source file (CSV line, Excel row, Parquet row + 1)."""

@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from features import calendar as flemish
-from features import codes, contract
-from features.codes import CodeProfile
-from features.pseudonym import pseudonym_map, pseudonymise
-from features.validate import (
+from features.canonical import codes, contract
+from features.canonical.codes import CodeProfile
+from features.canonical.pseudonym import pseudonym_map, pseudonymise
+from features.canonical.validate import (
     ROW,
     Parsed,
     empty_failures,
@@ -29,6 +28,7 @@ from features.validate import (
     position_column,
     repeated_values,
 )
+from features.school import calendar
 
 CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "enrolments": ("student_key", "school_id", "class_id", "grade", "start_date", "end_date"),
@@ -563,19 +563,19 @@ def _check_school_day(step: _Step, days: pl.DataFrame, schools: pl.Series) -> No
 
 
 def _builtin_calendar(event_dates: pl.Series) -> pl.DataFrame:
-    known = flemish.KNOWN_SCHOOL_YEARS
+    known = calendar.KNOWN_SCHOOL_YEARS
     if event_dates.is_empty():
         return pl.DataFrame(schema=_calendar_schema())
     lo, hi = event_dates.min(), event_dates.max()
     assert isinstance(lo, dt.date) and isinstance(hi, dt.date)
-    first = min(max(flemish.school_year_of(lo), known[0]), known[-1])
-    last = max(min(flemish.school_year_of(hi), known[-1]), first)
-    start = flemish.school_year_bounds(first)[0]
+    first = min(max(calendar.school_year_of(lo), known[0]), known[-1])
+    last = max(min(calendar.school_year_of(hi), known[-1]), first)
+    start = calendar.school_year_bounds(first)[0]
     # Through the summer after the last school year, so that summer dates get a row.
     end = min(
-        flemish.school_year_bounds(last)[1] + dt.timedelta(days=75), dt.date(known[-1] + 1, 8, 31)
+        calendar.school_year_bounds(last)[1] + dt.timedelta(days=75), dt.date(known[-1] + 1, 8, 31)
     )
-    frame = flemish.flemish_calendar(start, end)
+    frame = calendar.flemish_calendar(start, end)
     return frame.with_columns(pl.lit(None, dtype=pl.String).alias("school_id")).select(
         _calendar_schema().keys()
     )
@@ -606,7 +606,7 @@ def _own_school_years(rows: pl.DataFrame) -> pl.Series:
     days or more, centred in the summer) and is named by that day's calendar year; the days up to the next start
     belong to it (summer to the year that ended). Dates before the calendar's first such
     start belong to the year before it. A calendar with no summer in it falls back to the
-    Flemish rule (:func:`features.calendar.school_year_of`).
+    Flemish rule (:func:`features.school.calendar.school_year_of`).
     """
     keyed = rows.select(
         pl.col("school_id").fill_null(_GENERAL), "date", "school_day"
@@ -636,7 +636,7 @@ def _own_school_years(rows: pl.DataFrame) -> pl.Series:
             pl.coalesce(
                 "_year",
                 "_before",
-                pl.col("date").map_elements(flemish.school_year_of, return_dtype=pl.Int32),
+                pl.col("date").map_elements(calendar.school_year_of, return_dtype=pl.Int32),
             ).cast(pl.Int16)
         )
     )

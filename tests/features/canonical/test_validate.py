@@ -6,8 +6,8 @@ import gc
 import polars as pl
 import pytest
 
-from features import contract
-from features.validate import ROW, parse_table, position_column
+from features.canonical import contract
+from features.canonical.validate import ROW, parse_table, position_column
 
 
 def raw(**columns: list[str | None]) -> pl.DataFrame:

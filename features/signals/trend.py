@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from features.schooldays import SLOPE_WEEKS
+from features.school.schooldays import SLOPE_WEEKS
 from features.windows import between, share
 
 

@@ -8,8 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import canonical, codes, validate
-from features.canonical import (
+from features.canonical import codes, validate
+from features.canonical import tables as canonical
+from features.canonical.codes import builtin_profile
+from features.canonical.pseudonym import pseudonym
+from features.canonical.tables import (
     CANONICAL_COLUMNS,
     IngestOptions,
     RawTable,
@@ -17,9 +20,7 @@ from features.canonical import (
     _sort_order,
     canonicalise,
 )
-from features.codes import builtin_profile
-from features.pseudonym import pseudonym
-from features.validate import ROW, first_of_duplicates
+from features.canonical.validate import ROW, first_of_duplicates
 from tests.conftest import TINY, raw_tables
 
 KEY = bytes(range(32))

@@ -3,7 +3,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from features.pseudonym import PSEUDONYM_CHARS, pseudonym, pseudonym_map, pseudonymise
+from features.canonical.pseudonym import PSEUDONYM_CHARS, pseudonym, pseudonym_map, pseudonymise
 
 KEY = bytes(range(32))
 
