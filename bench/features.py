@@ -176,10 +176,11 @@ def step_profile(root: str, workspace: str, limit: int, as_of: str | None) -> di
     the first one on or after ``as_of``), each collected on its own."""
     import polars as pl
 
-    from features import build, spells
+    from features import build
     from features.pupil_days import absence_days, late_days, pupil_days, sick_bay_days
     from features.running import running_counts
-    from features.schooldays import school_days
+    from features.school.schooldays import school_days
+    from features.signals import spells
     from features.windows import running_lookups
     from pipelines.features import load_prepared
     from pipelines.workspace import Workspace
@@ -252,9 +253,10 @@ def _profile_date(prepared: Any, as_of: dt.date) -> dict[str, Any]:
     """The pieces of ``feature_table`` at ``as_of``, each collected on its own, timed."""
     import polars as pl
 
-    from features import build, spells
+    from features import build
     from features.catalog import CATALOG
     from features.running import look_up
+    from features.signals import spells
     from features.windows import running_lookups
     from pipelines.features import fingerprint
 

@@ -102,7 +102,7 @@ def _bound_tables(design: str, frames: dict[str, Any]) -> tuple[dict[str, Any], 
     (a position among the enrolled ids) to sort by."""
     import polars as pl
 
-    from features import contract
+    from features.canonical import contract
 
     ids = frames["enrolments"]["student_id"].unique().sort()
     position = pl.col("student_id").cast(pl.Enum(ids), strict=False).to_physical()
@@ -181,9 +181,9 @@ def _two_checks(files: list[Path]) -> dict[str, float]:
     """
     import polars as pl
 
-    from features import contract
-    from features.pseudonym import pseudonym_map
-    from features.validate import ROW, first_of_duplicates, parse_table
+    from features.canonical import contract
+    from features.canonical.pseudonym import pseudonym_map
+    from features.canonical.validate import ROW, first_of_duplicates, parse_table
 
     by_name = {p.stem: p for p in files}
     ids = pl.read_csv(by_name["enrolments"], separator=";", infer_schema=False)["student_id"]

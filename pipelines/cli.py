@@ -14,8 +14,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from features.canonical import UnknownCodesError
-from features.codes import ProfileError
+from features.canonical.codes import ProfileError
+from features.canonical.tables import UnknownCodesError
 from pipelines.readers import ExportError
 from pipelines.settings import Settings, SettingsError
 from pipelines.workspace import Workspace, WorkspaceError, locked

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import polars as pl
 
-from features import codes
-from features.canonical import Canonical, IngestOptions, Reconciliation, canonicalise
-from features.codes import CodeProfile
-from features.pseudonym import pseudonym
+from features.canonical import codes
+from features.canonical.codes import CodeProfile
+from features.canonical.pseudonym import pseudonym
+from features.canonical.tables import Canonical, IngestOptions, Reconciliation, canonicalise
 from pipelines.readers import ExportError, ReadResult, find_tables, read_table
 from pipelines.settings import IngestSettings
 from pipelines.workspace import (

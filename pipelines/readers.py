@@ -4,7 +4,7 @@ Formats: CSV (comma, semicolon or tab; UTF-8 with or without BOM, any bytes that
 UTF-8 read as cp1252, or UTF-16/UTF-32 with a byte order mark (UTF-16 without one when its
 first line shows it); line ends LF, CRLF or CR), Parquet and XLSX (one sheet). Everything is
 read as text so that validation can quarantine a bad value with the value itself; typing
-happens in :mod:`features.validate`. Typed Parquet and Excel cells are written as the text
+happens in :mod:`features.canonical.validate`. Typed Parquet and Excel cells are written as the text
 a CSV export of the same data would hold (see :func:`_as_text`).
 
 Links: a table file that is a symbolic link is read only when the whole chain of links ends
@@ -30,9 +30,9 @@ from pathlib import Path
 
 import polars as pl
 
-from features import contract
-from features.canonical import RawTable
-from features.validate import FAILURE_SCHEMA, ROW, empty_failures
+from features.canonical import contract
+from features.canonical.tables import RawTable
+from features.canonical.validate import FAILURE_SCHEMA, ROW, empty_failures
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
 

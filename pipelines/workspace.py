@@ -21,7 +21,7 @@ from typing import Any
 
 import polars as pl
 
-from features.pseudonym import KEY_BYTES
+from features.canonical.pseudonym import KEY_BYTES
 
 KEY_ENV = "SCHOOLPOORT_PSEUDONYM_KEY"
 """Environment variable that may carry the pseudonymisation key (hex), instead of the key file."""

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from features.calendar import KNOWN_SCHOOL_YEARS
+from features.school.calendar import KNOWN_SCHOOL_YEARS
 from schoolsim import board, cases, events, trajectories
 from schoolsim.assumptions import DEFAULT, Assumptions
 from schoolsim.days import YearDays, year_days

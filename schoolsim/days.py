@@ -3,7 +3,7 @@
 Everything else in the simulator indexes days by their position in the year's list of
 school days (0 = the first school day), and registrable half-days ("slots") by their
 position in the list of slots: an AM slot every school day, a PM slot except on
-Wednesdays. The calendar itself comes from `features.calendar`.
+Wednesdays. The calendar itself comes from `features.school.calendar`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from features.calendar import flemish_calendar, school_year_bounds
+from features.school.calendar import flemish_calendar, school_year_bounds
 from schoolsim.assumptions import Assumptions
 
 Array = npt.NDArray[Any]

@@ -10,9 +10,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from features import contract
-from features.canonical import RawTable
-from features.validate import ROW
+from features.canonical import contract
+from features.canonical.tables import RawTable
+from features.canonical.validate import ROW
 
 # Never let a test phone home, whatever the caller's environment says.
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"

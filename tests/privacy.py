@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
-from features.pseudonym import pseudonym_map
+from features.canonical.pseudonym import pseudonym_map
 
 
 def identifying_needles(export: Path, key: bytes) -> list[bytes]:

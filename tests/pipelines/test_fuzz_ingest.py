@@ -26,10 +26,10 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from features import contract
-from features.canonical import UnknownCodesError
-from features.codes import ProfileError
-from features.validate import ROW
+from features.canonical import contract
+from features.canonical.codes import ProfileError
+from features.canonical.tables import UnknownCodesError
+from features.canonical.validate import ROW
 from pipelines.ingest import run_ingest
 from pipelines.readers import ExportError, read_table
 from pipelines.settings import IngestSettings

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from features.pseudonym import pseudonym
+from features.canonical.pseudonym import pseudonym
 from pipelines.ingest import IngestReport, run_ingest
 from pipelines.settings import IngestSettings
 from pipelines.workspace import KEY_ENV, Workspace

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from features.validate import ROW
+from features.canonical.validate import ROW
 from pipelines.readers import ExportError, find_tables, read_table
 from tests.conftest import TINY, write_export
 

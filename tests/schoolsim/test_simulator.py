@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from features.calendar import flemish_calendar, school_year_of
+from features.school.calendar import flemish_calendar, school_year_of
 from schoolsim import Simulation, SimulationSettings, simulate, write_export
 
 SETTINGS = SimulationSettings(students=5000, schools=4, years=3, last_year=2024, seed=1)
@@ -82,7 +82,7 @@ def test_tables_have_exactly_the_contract_columns(sim: Simulation) -> None:
 
 
 def test_tables_pass_the_input_contract(sim: Simulation) -> None:
-    from features.contract import MODELS
+    from features.canonical.contract import MODELS
 
     for name, frame in sim.tables.items():
         MODELS[name].validate(frame, lazy=True)
