@@ -16,8 +16,8 @@ from rich.text import Text
 
 from features.canonical.codes import ProfileError
 from features.canonical.tables import UnknownCodesError
-from pipelines.readers import ExportError
 from pipelines.settings import Settings, SettingsError
+from pipelines.sources.readers import ExportError
 from pipelines.workspace import Workspace, WorkspaceError, locked
 
 # Telemetry off whatever the caller's environment says: these are minors' data.
@@ -144,7 +144,7 @@ def ingest(
     config: ConfigOpt = None,
 ) -> None:
     """Validate an export, map its codes, pseudonymise pupils and write canonical tables."""
-    from pipelines.ingest import run_ingest
+    from pipelines.steps.ingest import run_ingest
 
     try:
         settings = Settings.load(
@@ -174,8 +174,8 @@ def _modelling_errors() -> tuple[type[Exception], ...]:
     """What `train` and `evaluate` report in one line (imported late: --help stays quick)."""
     from features.build import OutsideCalendarError
     from models.ladder import CalibrationError
-    from pipelines.features import MissingInputError
-    from pipelines.train import TrainingError
+    from pipelines.steps.features import MissingInputError
+    from pipelines.steps.train import TrainingError
 
     return (
         MissingInputError,
@@ -202,7 +202,7 @@ def edfi(
     ],
 ) -> None:
     """Convert Ed-Fi XML interchanges into an export in the input contract (then: ingest --codes edfi)."""
-    from pipelines.edfi import EdfiError, convert_edfi
+    from pipelines.sources.edfi import EdfiError, convert_edfi
 
     try:
         paths = convert_edfi(source, out_dir, say=say)
@@ -232,7 +232,7 @@ def features(
     ] = None,
 ) -> None:
     """Build the weekly feature tables (one per school week's first day) in the workspace."""
-    from pipelines.features import MissingInputError, build_features, load_prepared
+    from pipelines.steps.features import MissingInputError, build_features, load_prepared
 
     ws = Workspace(workspace)
     try:
@@ -259,8 +259,8 @@ def train(
     config: ConfigOpt = None,
 ) -> None:
     """Train the ladder (rules, scorecard, monotone boosting) on forward splits; register the champion."""
+    from pipelines.steps.train import run_train
     from pipelines.tracking import ui_command
-    from pipelines.train import run_train
 
     try:
         settings = Settings.load(
@@ -305,8 +305,8 @@ def score(
 ) -> None:
     """Score every enrolled pupil with the champion; write scores.csv and a list per school."""
     from pipelines.artifacts import UntrustedModelError
-    from pipelines.features import MissingInputError, load_prepared
-    from pipelines.score import NoChampionError, mondays, run_score
+    from pipelines.steps.features import MissingInputError, load_prepared
+    from pipelines.steps.score import NoChampionError, mondays, run_score
 
     if as_of is not None and (from_ is not None or to is not None):
         fail("give either --as-of or --from/--to, not both")
@@ -350,7 +350,7 @@ def evaluate(
     config: ConfigOpt = None,
 ) -> None:
     """Research evaluation: signals, ablations, lead time, calibration, fairness, errors, extract."""
-    from pipelines.evaluate import run_evaluate
+    from pipelines.steps.evaluate import run_evaluate
 
     try:
         settings = Settings.load(
@@ -429,8 +429,8 @@ def serve(
     except SettingsError as exc:
         fail(str(exc))
     params = {"settings": settings.model_dump(mode="json")}
-    # Module paths, not file paths: loading pipelines/flows.py as a script would put
-    # pipelines/ on sys.path, where its features.py shadows the features package.
+    # Module paths, not file paths: a deployment runs pipelines.flows as part of the installed
+    # package, whatever folder the worker starts in.
     module = EntrypointType.MODULE_PATH
     schedule = Cron(settings.serve.cron, timezone=settings.serve.timezone)
     deployments: list[Any] = [
@@ -465,7 +465,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
 ) -> None:
     """Simulate a school board, then run the pipeline on it end to end."""
-    from pipelines.features import load_prepared
+    from pipelines.steps.features import load_prepared
     from pipelines.tracking import ui_command
 
     started = time.monotonic()

@@ -21,12 +21,12 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
 from features.build import Prepared
-from pipelines import evaluate as evaluate_lib
-from pipelines import features as feature_store
-from pipelines import ingest as ingest_lib
-from pipelines import score as score_lib
-from pipelines import train as train_lib
 from pipelines.settings import Settings
+from pipelines.steps import evaluate as evaluate_lib
+from pipelines.steps import features as feature_store
+from pipelines.steps import ingest as ingest_lib
+from pipelines.steps import score as score_lib
+from pipelines.steps import train as train_lib
 from pipelines.workspace import Workspace, locked, staged
 
 # Reading and writing retry twice. Inputs are frames and settings: nothing to cache on, and

@@ -17,9 +17,10 @@ import polars as pl
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-from pipelines import flows, reports
+from pipelines import flows
+from pipelines.render import reports
 from pipelines.settings import Settings, TrainSettings
-from pipelines.train import TrainReport
+from pipelines.steps.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, BOARD_UNTIL
 

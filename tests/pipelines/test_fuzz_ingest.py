@@ -30,9 +30,9 @@ from features.canonical import contract
 from features.canonical.codes import ProfileError
 from features.canonical.tables import UnknownCodesError
 from features.canonical.validate import ROW
-from pipelines.ingest import run_ingest
-from pipelines.readers import ExportError, read_table
 from pipelines.settings import IngestSettings
+from pipelines.sources.readers import ExportError, read_table
+from pipelines.steps.ingest import run_ingest
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import TINY, write_export
 

@@ -13,10 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.features import load_prepared
-from pipelines.score import run_score
 from pipelines.settings import ScoreSettings
-from pipelines.train import TrainReport
+from pipelines.steps.features import load_prepared
+from pipelines.steps.score import run_score
+from pipelines.steps.train import TrainReport
 from pipelines.workspace import Workspace, WorkspaceError, inside, school_folder
 from tests.conftest import TINY, write_export
 

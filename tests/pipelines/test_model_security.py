@@ -27,10 +27,10 @@ from features.catalog import names as feature_names
 from models import ladder
 from pipelines import artifacts, tracking
 from pipelines.cli import app
-from pipelines.ingest import run_ingest
-from pipelines.score import load_champion
 from pipelines.settings import IngestSettings
-from pipelines.train import register_champion
+from pipelines.steps.ingest import run_ingest
+from pipelines.steps.score import load_champion
+from pipelines.steps.train import register_champion
 from pipelines.workspace import Workspace
 
 NAME = "schoolpoort-risk"

@@ -17,8 +17,8 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.ingest import run_ingest
 from pipelines.settings import IngestSettings
+from pipelines.steps.ingest import run_ingest
 from pipelines.workspace import (
     JOURNAL,
     KEY_ENV,

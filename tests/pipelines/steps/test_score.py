@@ -13,11 +13,11 @@ import pytest
 from matplotlib.image import imread
 
 from models.ranking import list_size
-from pipelines.features import load_prepared
-from pipelines.ingest import run_ingest
-from pipelines.score import run_score
 from pipelines.settings import IngestSettings, ScoreSettings
-from pipelines.train import TrainReport
+from pipelines.steps.features import load_prepared
+from pipelines.steps.ingest import run_ingest
+from pipelines.steps.score import run_score
+from pipelines.steps.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, cut_export
 

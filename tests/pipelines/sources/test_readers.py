@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.canonical.validate import ROW
-from pipelines.readers import ExportError, find_tables, read_table
+from pipelines.sources.readers import ExportError, find_tables, read_table
 from tests.conftest import TINY, write_export
 
 ENROL = TINY["enrolments.csv"]
@@ -711,8 +711,8 @@ def test_a_typed_parquet_export_ingests_like_the_same_export_as_csv(
 ) -> None:
     import pyarrow.parquet as pq
 
-    from pipelines.ingest import run_ingest
     from pipelines.settings import IngestSettings
+    from pipelines.steps.ingest import run_ingest
     from pipelines.workspace import KEY_ENV, Workspace
 
     monkeypatch.setenv(KEY_ENV, bytes(range(32)).hex())

@@ -8,7 +8,7 @@ from features.catalog import FAMILIES
 from models.evaluation import ABLATIONS, FULL
 from pipelines import tracking
 from pipelines.cli import app
-from pipelines.evaluate import Evaluation
+from pipelines.steps.evaluate import Evaluation
 from pipelines.workspace import Workspace
 from tests.conftest import BOARD_KEY, EVALUATION
 from tests.privacy import file_blobs, found, identifying_needles, mlflow_blobs

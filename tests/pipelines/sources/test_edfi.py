@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.edfi import (
+from pipelines.settings import IngestSettings
+from pipelines.sources.edfi import (
     EdfiError,
     contract_grade,
     convert_edfi,
@@ -18,8 +19,7 @@ from pipelines.edfi import (
     school_year_start,
     us_grade,
 )
-from pipelines.ingest import IngestReport, run_ingest
-from pipelines.settings import IngestSettings
+from pipelines.steps.ingest import IngestReport, run_ingest
 from pipelines.workspace import KEY_ENV, Workspace
 
 SAMPLE = Path("/work/shared/external/edfi-grand-bend")

@@ -13,11 +13,11 @@ from features.catalog import names as feature_names
 from models import ladder
 from models.splits import Split
 from pipelines import tracking
-from pipelines.features import FeatureStore
-from pipelines.ingest import run_ingest
-from pipelines.score import load_champion
 from pipelines.settings import IngestSettings, TrainSettings
-from pipelines.train import TrainReport, run_train
+from pipelines.steps.features import FeatureStore
+from pipelines.steps.ingest import run_ingest
+from pipelines.steps.score import load_champion
+from pipelines.steps.train import TrainReport, run_train
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, BOARD_UNTIL, cut_export
 from tests.privacy import found, identifying_needles, mlflow_blobs

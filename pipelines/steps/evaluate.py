@@ -33,11 +33,12 @@ from models.extract import ATTRIBUTES, research_extract
 from models.fairness import FAIRNESS_BAND, fairness
 from models.labels import cases_known_before, later_refusals
 from models.splits import Split
-from pipelines import plots, tracking
-from pipelines.document import Document
-from pipelines.features import load_prepared
+from pipelines import tracking
+from pipelines.render import plots
+from pipelines.render.document import Document
 from pipelines.settings import Settings
-from pipelines.train import default_until, forward_splits, training_rows
+from pipelines.steps.features import load_prepared
+from pipelines.steps.train import default_until, forward_splits, training_rows
 from pipelines.workspace import Workspace, locked, staged, write_parquet
 
 Say = Callable[[str], None]

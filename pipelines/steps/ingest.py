@@ -14,8 +14,8 @@ from features.canonical import codes
 from features.canonical.codes import CodeProfile
 from features.canonical.pseudonym import pseudonym
 from features.canonical.tables import Canonical, IngestOptions, Reconciliation, canonicalise
-from pipelines.readers import ExportError, ReadResult, find_tables, read_table
 from pipelines.settings import IngestSettings
+from pipelines.sources.readers import ExportError, ReadResult, find_tables, read_table
 from pipelines.workspace import (
     Staging,
     Workspace,

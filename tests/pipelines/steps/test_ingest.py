@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from features.canonical.pseudonym import pseudonym
-from pipelines.ingest import IngestReport, run_ingest
 from pipelines.settings import IngestSettings
+from pipelines.steps.ingest import IngestReport, run_ingest
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import TINY, write_export
 from tests.privacy import file_blobs, found

@@ -18,9 +18,10 @@ from features.catalog import names as feature_names
 from models import ladder
 from models.labels import cases_known_before, label_rows, usable_for_training
 from models.splits import Split, rolling_splits
-from pipelines import artifacts, plots, tracking
-from pipelines.features import FeatureStore, build_features, load_prepared
+from pipelines import artifacts, tracking
+from pipelines.render import plots
 from pipelines.settings import TrainSettings
+from pipelines.steps.features import FeatureStore, build_features, load_prepared
 from pipelines.workspace import Workspace, write_parquet
 
 Say = Callable[[str], None]

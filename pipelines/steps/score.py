@@ -24,9 +24,10 @@ from models.labels import is_known_case
 from models.profile import profile
 from models.ranking import rank_in_school
 from models.reasons import school_medians, top_reasons
-from pipelines import reports, tracking
-from pipelines.features import FeatureStore, build_features
+from pipelines import tracking
+from pipelines.render import reports
 from pipelines.settings import ScoreSettings
+from pipelines.steps.features import FeatureStore, build_features
 from pipelines.workspace import (
     Workspace,
     inside,

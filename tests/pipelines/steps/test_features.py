@@ -5,9 +5,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.features import FeatureStore, build_features, load_prepared
-from pipelines.ingest import run_ingest
 from pipelines.settings import IngestSettings
+from pipelines.steps.features import FeatureStore, build_features, load_prepared
+from pipelines.steps.ingest import run_ingest
 from pipelines.workspace import Workspace
 from tests.conftest import write_export
 from tests.features.builders import EXPORT
