@@ -94,7 +94,7 @@ def step_floor(root: str, workspace: str) -> dict[str, Any]:
 def step_snapshot(root: str, workspace: str, as_of: str) -> dict[str, Any]:
     """``load_prepared`` then one ``feature_table(...).collect()`` at the first date >= as_of."""
     from features.build import feature_table
-    from pipelines.features import load_prepared
+    from pipelines.steps.features import load_prepared
     from pipelines.workspace import Workspace
 
     start = time.perf_counter()
@@ -121,7 +121,7 @@ def step_snapshot(root: str, workspace: str, as_of: str) -> dict[str, Any]:
 
 def step_weekly(root: str, workspace: str, out: str, limit: int) -> dict[str, Any]:
     """``build_features`` of every as-of date into a fresh features folder, timing its parts."""
-    import pipelines.features as features_module
+    import pipelines.steps.features as features_module
     from pipelines.workspace import Workspace
 
     spent = {"fingerprint": 0.0, "write": 0.0}
@@ -182,7 +182,7 @@ def step_profile(root: str, workspace: str, limit: int, as_of: str | None) -> di
     from features.school.schooldays import school_days
     from features.signals import spells
     from features.windows import running_lookups
-    from pipelines.features import load_prepared
+    from pipelines.steps.features import load_prepared
     from pipelines.workspace import Workspace
 
     ws = Workspace(Path(workspace))
@@ -258,7 +258,7 @@ def _profile_date(prepared: Any, as_of: dt.date) -> dict[str, Any]:
     from features.running import look_up
     from features.signals import spells
     from features.windows import running_lookups
-    from pipelines.features import fingerprint
+    from pipelines.steps.features import fingerprint
 
     times: dict[str, float] = {}
 
@@ -596,7 +596,7 @@ def main(argv: list[str]) -> None:
         return harness.run_child(SCRIPT, "floor", base)
 
     imports = harness.run_child(
-        SCRIPT, "imports", {"root": str(root), "modules": ["polars", "pipelines.features"]}
+        SCRIPT, "imports", {"root": str(root), "modules": ["polars", "pipelines.steps.features"]}
     )
     if args.case == "snapshot":
         as_of = args.as_of or f"{board.last_year + 1}-06-01"

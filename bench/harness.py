@@ -165,7 +165,7 @@ def step_ingest(root: str, export: str, workspace: str, keep: bool) -> dict[str,
     canonicalising up to "writing", writing to the end (the input fingerprint is hashed in
     the background meanwhile).
     """
-    import pipelines.ingest as ingest_module
+    import pipelines.steps.ingest as ingest_module
     from pipelines.settings import IngestSettings
     from pipelines.workspace import Workspace
 

@@ -5,7 +5,7 @@ step's own, read with ``os.wait4``):
 
 1. the floor: ``polars.read_csv(path, separator=";")`` of every CSV of the export, one after
    the other: rows read and seconds;
-2. the ingest: ``pipelines.ingest.run_ingest(export, Workspace(tmp), IngestSettings())``:
+2. the ingest: ``pipelines.steps.ingest.run_ingest(export, Workspace(tmp), IngestSettings())``:
    seconds, rows read (the reconciliation's ``read``), peak RSS, and where its time went
    (reading the files, validating/mapping/pseudonymising, writing; the input fingerprint is
    hashed in the background);
@@ -213,7 +213,7 @@ def main(argv: list[str]) -> None:
     export = harness.ensure_export(SCRIPT, board, root)
 
     imports = harness.run_child(
-        SCRIPT, "imports", {"root": str(root), "modules": ["polars", "pipelines.ingest"]}
+        SCRIPT, "imports", {"root": str(root), "modules": ["polars", "pipelines.steps.ingest"]}
     )
     floors: list[Measured] = []
     ingests: list[Measured] = []

@@ -29,7 +29,7 @@ from IPython.display import Image, display
 
 from features.catalog import BY_NAME, names
 from models.evaluation import ABLATIONS, signal_table
-from pipelines.evaluate import latest_evaluation, load_extract, load_tables
+from pipelines.steps.evaluate import latest_evaluation, load_extract, load_tables
 
 pl.Config.set_tbl_rows(60)
 pl.Config.set_tbl_cols(12)

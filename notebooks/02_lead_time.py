@@ -26,7 +26,7 @@ import polars as pl
 from IPython.display import Image, display
 
 from models.evaluation import FULL
-from pipelines.evaluate import latest_evaluation, load_extract, load_tables
+from pipelines.steps.evaluate import latest_evaluation, load_extract, load_tables
 
 workspace = Path(os.environ.get("SCHOOLPOORT_WORKSPACE", "workspace"))
 folder = latest_evaluation(workspace)

@@ -28,7 +28,7 @@ import polars as pl
 from IPython.display import Image, display
 
 from models.fairness import FAIRNESS_BAND
-from pipelines.evaluate import latest_evaluation, load_extract, load_tables
+from pipelines.steps.evaluate import latest_evaluation, load_extract, load_tables
 
 pl.Config.set_tbl_rows(40)
 workspace = Path(os.environ.get("SCHOOLPOORT_WORKSPACE", "workspace"))

@@ -110,9 +110,9 @@ BOARD_UNTIL = dt.date(2025, 3, 1)
 @pytest.fixture(scope="session")
 def trained_board(small_board: Path, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
     """The small board ingested and trained (until 1 March 2025, two splits), once per session."""
-    from pipelines.ingest import run_ingest
     from pipelines.settings import IngestSettings, TrainSettings
-    from pipelines.train import run_train
+    from pipelines.steps.ingest import run_ingest
+    from pipelines.steps.train import run_train
     from pipelines.workspace import KEY_ENV, Workspace
 
     with pytest.MonkeyPatch.context() as mp:
@@ -130,8 +130,8 @@ EVALUATION = {"bootstrap": 40, "shap_rows": 300}
 @pytest.fixture(scope="session")
 def evaluated_board(trained_board):  # type: ignore[no-untyped-def]
     """The trained small board, evaluated once per session (report, tables, extract)."""
-    from pipelines.evaluate import run_evaluate
     from pipelines.settings import Settings
+    from pipelines.steps.evaluate import run_evaluate
 
     ws, _ = trained_board
     settings = Settings.load(

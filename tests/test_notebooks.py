@@ -8,7 +8,7 @@ import jupytext
 import pytest
 from nbclient import NotebookClient
 
-from pipelines.evaluate import Evaluation
+from pipelines.steps.evaluate import Evaluation
 from pipelines.workspace import Workspace
 
 NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.py"))

@@ -1,7 +1,7 @@
 """Raw export tables -> canonical, pseudonymised tables, with quarantine and reconciliation.
 
 Pure: frames and a key in, frames out. Reading files and writing Parquet happen in
-:mod:`pipelines.ingest`. Every raw row ends up in exactly one of three places: the canonical
+:mod:`pipelines.steps.ingest`. Every raw row ends up in exactly one of three places: the canonical
 table, the quarantine (with file, row, column, value and reason), or the count of duplicates
 (rows whose values, once parsed, an earlier row has), and :class:`Reconciliation` says so for each
 table.
