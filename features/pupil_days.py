@@ -6,7 +6,7 @@ import polars as pl
 
 from features.canonical.codes import ABSENT_CATEGORIES, ILLNESS_CATEGORIES
 
-# Arriving at or before this time counts as late for the start of the day.
+# Arriving before this time (or at a time not recorded) counts as late for the start of the day.
 START_OF_DAY_LATE_BEFORE = "10:00"
 
 

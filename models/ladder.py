@@ -23,7 +23,9 @@ Factory = Callable[[list[str]], BaseEstimator]
 
 
 class CalibrationError(ValueError):
-    """A rung that cannot be fitted and calibrated on a split (too few cases, reversed ranking)."""
+    """A rung that cannot be fitted and calibrated on a split (no case to fit, too few cases to
+    calibrate, a Platt fit that reverses the ranking), or a ladder in which no rung can be on
+    every split (then nothing can be champion)."""
 
 
 MIN_CALIBRATION_CASES = 2

@@ -17,16 +17,14 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # a model file never runs code
 os.environ["PREFECT_LOGGING_MARKUP"] = "false"  # data in a log line is text, never styling
 
+import polars as pl
 from prefect import flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 
 from features.build import Prepared
+from models.reasons import Reason
 from pipelines.settings import Settings
-from pipelines.steps import evaluate as evaluate_lib
-from pipelines.steps import features as feature_store
-from pipelines.steps import ingest as ingest_lib
-from pipelines.steps import score as score_lib
-from pipelines.steps import train as train_lib
+from pipelines.steps import evaluate, features, ingest, score, train
 from pipelines.workspace import Workspace, locked, staged
 
 # Reading and writing retry twice. Inputs are frames and settings: nothing to cache on, and
@@ -42,21 +40,21 @@ def _log(message: str) -> None:
 @task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
 def ingest_export(export: Path, settings: Settings) -> list[str]:
     """Read, validate, pseudonymise and write canonical tables; the reconciliation lines."""
-    report = ingest_lib.run_ingest(export, Workspace(settings.workspace), settings.ingest, say=_log)
+    report = ingest.run_ingest(export, Workspace(settings.workspace), settings.ingest, say=_log)
     return [r.line() for r in report.reconciliation]
 
 
 @task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
 def load_canonical(settings: Settings) -> Prepared:
     """The canonical tables, prepared for feature building."""
-    return feature_store.load_prepared(Workspace(settings.workspace))
+    return features.load_prepared(Workspace(settings.workspace))
 
 
 @task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
 def build_features(settings: Settings, dates: list[dt.date], prepared: Prepared) -> int:
     """Feature tables for ``dates`` (reused when unchanged)."""
     return len(
-        feature_store.build_features(Workspace(settings.workspace), dates, prepared, say=_log)
+        features.build_features(Workspace(settings.workspace), dates, prepared, say=_log)
     )
 
 
@@ -65,7 +63,7 @@ def train_ladder(settings: Settings) -> str:
     """Train and register; the champion's name."""
     ws = Workspace(settings.workspace)
     with locked(ws, "train", _log):
-        return train_lib.run_train(ws, settings.train, say=_log).champion
+        return train.run_train(ws, settings.train, say=_log).champion
 
 
 @task(cache_policy=NO_CACHE)
@@ -73,19 +71,19 @@ def evaluate_board(settings: Settings) -> str:
     """The research evaluation; the path of its report."""
     ws = Workspace(settings.workspace)
     with locked(ws, "evaluate", _log):
-        return evaluate_lib.run_evaluate(ws, settings, say=_log).report.as_posix()
+        return evaluate.run_evaluate(ws, settings, say=_log).report.as_posix()
 
 
 @task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
 def score_board(
-    settings: Settings, as_of: dt.date, champion: score_lib.Champion, folder: Path
-) -> tuple[object, object, object]:
+    settings: Settings, as_of: dt.date, champion: score.Champion, folder: Path
+) -> tuple[pl.DataFrame, dict[str, list[Reason]]]:
     """Score the board, write ``scores.csv`` into the date's staged ``folder``; what the
-    schools' lists need (the scores table, the scored frame and the reasons)."""
+    schools' lists need (the scores table and the reasons by pupil key)."""
     ws = Workspace(settings.workspace)
-    scored, contributions = score_lib.score_week(ws, champion, as_of, settings.score)
-    _, table = score_lib.write_week(ws, as_of, scored, contributions, settings.score, folder)
-    return table, scored, contributions
+    scored, reasons = score.score_week(ws, champion, as_of, settings.score)
+    _, table = score.write_week(ws, as_of, scored, settings.score, folder)
+    return table, reasons
 
 
 @task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
@@ -93,26 +91,19 @@ def write_school_list(
     settings: Settings,
     as_of: dt.date,
     school: str,
-    table: object,
-    scored: object,
-    contributions: object,
+    table: pl.DataFrame,
+    reasons: dict[str, list[Reason]],
     folder: Path,
+    horizon_weeks: int,
 ) -> str:
     """One school's care-team list (CSV, XLSX, HTML) in the date's staged ``folder``."""
     ws = Workspace(settings.workspace)
     try:
-        score_lib.write_school_list(
-            ws,
-            as_of,
-            school,
-            table,  # type: ignore[arg-type]
-            scored,  # type: ignore[arg-type]
-            contributions,  # type: ignore[arg-type]
-            settings.score,
-            folder,
+        score.write_school_list(
+            ws, as_of, school, table, reasons, settings.score, folder, horizon_weeks
         )
     except Exception:
-        score_lib.drop_school(folder, school)  # no half-written list is swapped in
+        score.drop_school(folder, school)  # no half-written list is swapped in
         raise
     return school
 
@@ -156,26 +147,26 @@ def score_flow(settings: Settings, dates: list[dt.date]) -> list[str]:
 
 
 def _score_dates(settings: Settings, dates: list[dt.date], ws: Workspace) -> list[str]:
-    champion = score_lib.load_champion(ws, settings.score.model_name)
+    champion = score.load_champion(ws, settings.score.model_name)
     prepared = load_canonical(settings)
     build_features(settings, dates, prepared)
     failures: list[str] = []
     for as_of in dates:
         with staged(ws) as stage:
-            folder = stage.path(score_lib.date_folder(ws, as_of))
-            table, scored, contributions = score_board(settings, as_of, champion, folder)
-            schools = score_lib.schools_of(table)  # type: ignore[arg-type]
-            shared = score_lib.shared_folders(schools)
-            failures += [f"{as_of} {s}: {score_lib.SHARED_FOLDER}" for s in schools if s in shared]
+            folder = stage.path(score.date_folder(ws, as_of))
+            table, reasons = score_board(settings, as_of, champion, folder)
+            schools = score.schools_of(table)
+            shared = score.shared_folders(schools)
+            failures += [f"{as_of} {s}: {score.SHARED_FOLDER}" for s in schools if s in shared]
             schools = [s for s in schools if s not in shared]
             futures = write_school_list.map(
                 unmapped(settings),
                 unmapped(as_of),
                 schools,
                 unmapped(table),
-                unmapped(scored),
-                unmapped(contributions),
+                unmapped(reasons),
                 unmapped(folder),
+                unmapped(champion.horizon_weeks),
             )
             for school, future in zip(schools, futures, strict=True):
                 future.wait()

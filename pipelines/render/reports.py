@@ -10,6 +10,7 @@ import polars as pl
 from jinja2 import Environment, select_autoescape
 from xlsxwriter import Workbook
 
+from models.reasons import Reason
 from pipelines.workspace import school_folder, write_atomic, write_csv
 
 TEXT: dict[str, dict[str, Any]] = {
@@ -30,7 +31,7 @@ TEXT: dict[str, dict[str, Any]] = {
             "illness-like": "lijkt op ziekte",
             "unclear": "onduidelijk",
         },
-        "footer": "Kans = geschatte kans dat binnen 8 weken een zorgdossier schoolweigering start. Balkjes: hoeveel elk signaal de kans verhoogt.",
+        "footer": "Kans = geschatte kans dat binnen {weeks} weken een zorgdossier schoolweigering start. Balkjes: hoeveel elk signaal de kans verhoogt.",
         "empty": "Geen leerlingen op de lijst deze week.",
     },
     "en": {
@@ -50,7 +51,7 @@ TEXT: dict[str, dict[str, Any]] = {
             "illness-like": "illness-like",
             "unclear": "unclear",
         },
-        "footer": "Risk = estimated chance that a school-refusal care case starts within 8 weeks. Bars: how much each signal raises it.",
+        "footer": "Risk = estimated chance that a school-refusal care case starts within {weeks} weeks. Bars: how much each signal raises it.",
         "empty": "No pupils on the list this week.",
     },
 }
@@ -85,21 +86,26 @@ PAGE = """<!doctype html>
 </tr>{% endfor %}
 </tbody></table>
 {% else %}<p>{{ t.empty }}</p>{% endif %}
-<p class="muted">{{ t.footer }}</p>
+<p class="muted">{{ footer }}</p>
 </body></html>
 """
 
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def _rows(listed: pl.DataFrame, bars: dict[str, list[Any]], language: str) -> list[dict[str, Any]]:
+def _rows(
+    listed: pl.DataFrame, reasons: dict[str, list[Reason]], language: str
+) -> list[dict[str, Any]]:
     t = TEXT[language]
-    top = max((c[1] for sid in listed["student_id"] for c in bars.get(sid, [])), default=1.0) or 1.0
+    top = (
+        max((r.contribution for key in listed["student_key"] for r in reasons.get(key, [])), default=1.0)
+        or 1.0
+    )
     rows = []
     for r in listed.iter_rows(named=True):
         signals = [
-            {"text": c[0], "width": max(4, round(120 * c[1] / top))}
-            for c in bars.get(r["student_id"], [])
+            {"text": reason.text, "width": max(4, round(120 * reason.contribution / top))}
+            for reason in reasons.get(r["student_key"], [])
         ]
         rows.append(
             {
@@ -116,15 +122,22 @@ def _rows(listed: pl.DataFrame, bars: dict[str, list[Any]], language: str) -> li
 
 
 def render_html(
-    school_id: str, as_of: dt.date, listed: pl.DataFrame, bars: dict[str, list[Any]], language: str
+    school_id: str,
+    as_of: dt.date,
+    listed: pl.DataFrame,
+    reasons: dict[str, list[Reason]],
+    language: str,
+    horizon_weeks: int,
 ) -> str:
-    """The care team's page for one school and week."""
+    """The care team's page for one school and week; ``horizon_weeks`` is the model's window."""
+    t = TEXT[language]
     return _ENV.from_string(PAGE).render(
         lang=language,
-        t=TEXT[language],
+        t=t,
         school=school_id,
         week=as_of.isoformat(),
-        rows=_rows(listed, bars, language),
+        rows=_rows(listed, reasons, language),
+        footer=t["footer"].format(weeks=horizon_weeks),
     )
 
 
@@ -149,10 +162,15 @@ def write_care_list(
     school_id: str,
     as_of: dt.date,
     listed: pl.DataFrame,
-    bars: dict[str, list[Any]],
+    reasons: dict[str, list[Reason]],
     language: str,
+    horizon_weeks: int,
 ) -> list[Path]:
-    """Write ``risk_list.csv``, ``risk_list.xlsx`` and ``risk_list.html`` for one school."""
+    """Write ``risk_list.csv``, ``risk_list.xlsx`` and ``risk_list.html`` for one school.
+
+    ``listed`` holds the school's listed rows of the scores table (with ``student_key``),
+    ``reasons`` their reasons by ``student_key``, ``horizon_weeks`` the model's window.
+    """
     table = _list_table(listed, language)
     csv = write_csv(table, folder / "risk_list.csv")
     widths: dict[str | Any, tuple[str, ...] | int] = dict(
@@ -161,7 +179,7 @@ def write_care_list(
     xlsx = write_atomic(
         folder / "risk_list.xlsx", lambda p: _write_xlsx(table, p, school_id, as_of, widths)
     )
-    html = render_html(school_id, as_of, listed, bars, language)
+    html = render_html(school_id, as_of, listed, reasons, language, horizon_weeks)
     page = write_atomic(folder / "risk_list.html", lambda p: p.write_text(html, encoding="utf-8"))
     return [csv, xlsx, page]
 

@@ -23,7 +23,7 @@ from models.explain import explain
 from models.labels import is_known_case
 from models.profile import profile
 from models.ranking import rank_in_school
-from models.reasons import school_medians, top_reasons
+from models.reasons import Reason, school_medians, top_reasons
 from pipelines import tracking
 from pipelines.render import reports
 from pipelines.settings import ScoreSettings
@@ -56,6 +56,8 @@ class Champion:
     rung: str
     until: dt.date | None = None
     """The training cut-off: outcomes before it were seen when the model was fitted."""
+    horizon_weeks: int = 8
+    """Weeks after the as-of date in which a predicted case starts (the label window)."""
 
 
 def load_champion(workspace: Workspace, name: str) -> Champion:
@@ -108,6 +110,7 @@ def load_champion(workspace: Workspace, name: str) -> Champion:
         str(version.version),
         version.tags.get("rung", "?"),
         dt.date.fromisoformat(until) if until else None,
+        int(version.tags.get("horizon_weeks", "8")),
     )
 
 
@@ -124,11 +127,11 @@ def _known_cases(workspace: Workspace, as_of: dt.date) -> pl.DataFrame:
 
 def score_week(
     workspace: Workspace, champion: Champion, as_of: dt.date, settings: ScoreSettings
-) -> tuple[pl.DataFrame, list[list[object]]]:
+) -> tuple[pl.DataFrame, dict[str, list[Reason]]]:
     """Risk, rank, profile and reasons for every pupil enrolled on ``as_of``.
 
-    Returns the scored frame (keyed by ``student_key``) and, per row, the SHAP
-    contributions behind the reasons (for the charts), aligned with the frame.
+    Returns the scored frame (keyed by ``student_key``) and the reasons of every explained
+    pupil, by ``student_key`` (their texts are also the frame's ``signal_*`` columns).
     """
     features = FeatureStore(workspace).scan([as_of]).collect()
     if features.is_empty():
@@ -156,8 +159,8 @@ def score_week(
         .sort("_i")
     )
 
-    reasons_text: list[list[str]] = [[] for _ in range(frame.height)]
-    contributions: list[list[object]] = [[] for _ in range(frame.height)]
+    keys = frame["student_key"].to_list()
+    by_key: dict[str, list[Reason]] = {}
     rows = frame["explained"].to_numpy().nonzero()[0]
     if len(rows):
         background = X.sample(min(200, len(X)), random_state=0).sort_index()
@@ -166,23 +169,39 @@ def score_week(
         for i, reasons in zip(
             rows, top_reasons(explanation, typical, settings.language, N_REASONS), strict=True
         ):
-            reasons_text[i] = [r.text for r in reasons]
-            contributions[i] = [(r.text, r.contribution, r.feature, r.value) for r in reasons]
+            by_key[keys[i]] = reasons
     signals = {
-        f"signal_{k + 1}": [r[k] if len(r) > k else None for r in reasons_text]
+        f"signal_{k + 1}": [
+            r[k].text if len(r := by_key.get(key, [])) > k else None for key in keys
+        ]
         for k in range(N_REASONS)
     }
     frame = frame.with_columns(
         [pl.Series(name, values, dtype=pl.String) for name, values in signals.items()]
     )
-    return frame.drop("_i", "explained"), contributions
+    return frame.drop("_i", "explained"), by_key
+
+
+def previous_list(workspace: Workspace, as_of: dt.date) -> dt.date | None:
+    """The date of the last list made before ``as_of`` (a holiday or a skipped week in
+    between does not make every pupil new), or None when there is none."""
+    made = []
+    for folder in workspace.outputs.glob("*/scores.csv"):
+        try:
+            day = dt.date.fromisoformat(folder.parent.name)
+        except ValueError:
+            continue  # not a date's folder
+        if day < as_of:
+            made.append(day)
+    return max(made, default=None)
 
 
 def _previous_ranks(workspace: Workspace, as_of: dt.date) -> pl.DataFrame | None:
-    """Last week's list (as-of date minus 7 days), when that week was scored."""
-    path = workspace.outputs / (as_of - dt.timedelta(weeks=1)).isoformat() / "scores.csv"
-    if not path.exists():
+    """The ranks on the last list made before ``as_of``, when there is one."""
+    day = previous_list(workspace, as_of)
+    if day is None:
         return None
+    path = date_folder(workspace, day) / "scores.csv"
     prev = restore_formulas(pl.read_csv(path, separator=";", infer_schema=False))
     return prev.filter(pl.col("listed") == "true").select(
         pl.col("school_id"),
@@ -228,20 +247,20 @@ def write_week(
     workspace: Workspace,
     as_of: dt.date,
     scored: pl.DataFrame,
-    contributions: list[list[object]],
     settings: ScoreSettings,
     folder: Path,
 ) -> tuple[Path, pl.DataFrame]:
     """``scores.csv`` for the board in ``folder`` (the date's staged folder); returns its path
-    and its table as written (before the CSV makes formula-like text inert)."""
+    and its table as written (before the CSV makes formula-like text inert), with each row's
+    ``student_key`` besides, for the lists."""
     identities = pl.read_parquet(workspace.secrets / "identity_map.parquet")
-    frame = scored.with_columns(pl.Series("_contrib", contributions, dtype=pl.Object)).join(
-        identities, on="student_key", how="left"
-    )
+    frame = scored.join(identities, on="student_key", how="left")
     frame = _with_change(frame, _previous_ranks(workspace, as_of))
-    table = frame.select(SCORE_COLUMNS).sort(["school_id", "rank", "student_id"], nulls_last=True)
+    table = frame.select(*SCORE_COLUMNS, "student_key").sort(
+        ["school_id", "rank", "student_id"], nulls_last=True
+    )
     table = table.with_columns(pl.col("risk").round(6))
-    path = write_csv(table, folder / "scores.csv")
+    path = write_csv(table.select(SCORE_COLUMNS), folder / "scores.csv")
     return path, table
 
 
@@ -255,31 +274,25 @@ def write_school_list(
     as_of: dt.date,
     school_id: str,
     table: pl.DataFrame,
-    scored: pl.DataFrame,
-    contributions: list[list[object]],
+    reasons: dict[str, list[Reason]],
     settings: ScoreSettings,
     folder: Path,
+    horizon_weeks: int,
 ) -> list[Path]:
     """The care-team list of one school (CSV, XLSX and HTML), in its own folder of ``folder``.
 
-    ``table`` is the board's scores table from :func:`write_week`.
+    ``table`` is the board's scores table from :func:`write_week`; ``reasons`` the explained
+    pupils' reasons by ``student_key`` from :func:`score_week`.
     """
     listed = table.filter((pl.col("school_id") == school_id) & pl.col("listed")).sort("rank")
-    identities = pl.read_parquet(workspace.secrets / "identity_map.parquet")
-    keyed = scored.with_columns(pl.Series("_contrib", contributions, dtype=pl.Object)).join(
-        identities, on="student_key"
-    )
-    bars = {
-        sid: c
-        for sid, c in zip(keyed["student_id"].to_list(), keyed["_contrib"].to_list(), strict=True)
-    }
     return reports.write_care_list(
         inside(folder, school_folder(school_id)),
         school_id,
         as_of,
         listed,
-        bars,
+        {key: reasons.get(key, []) for key in listed["student_key"]},
         settings.language,
+        horizon_weeks,
     )
 
 
@@ -319,11 +332,11 @@ def _run_score(
     build_features(workspace, dates, prepared, say=say)
     paths = []
     for as_of in dates:
-        scored, contributions = score_week(workspace, champion, as_of, settings)
+        scored, reasons = score_week(workspace, champion, as_of, settings)
         failures = []
         with staged(workspace) as stage:
             folder = stage.path(date_folder(workspace, as_of))
-            _, table = write_week(workspace, as_of, scored, contributions, settings, folder)
+            _, table = write_week(workspace, as_of, scored, settings, folder)
             schools = schools_of(table)
             shared = shared_folders(schools)
             for school in schools:
@@ -332,7 +345,14 @@ def _run_score(
                     continue
                 try:
                     write_school_list(
-                        workspace, as_of, school, table, scored, contributions, settings, folder
+                        workspace,
+                        as_of,
+                        school,
+                        table,
+                        reasons,
+                        settings,
+                        folder,
+                        champion.horizon_weeks,
                     )
                 except Exception as exc:  # one school's failure must not stop the others
                     drop_school(folder, school)

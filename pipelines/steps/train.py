@@ -260,7 +260,11 @@ def _log(
                 "rung": champion.rung.name,
                 "until": until.isoformat(),
             },
-            tags={"rung": champion.rung.name, "until": until.isoformat()},
+            tags={
+                "rung": champion.rung.name,
+                "until": until.isoformat(),
+                "horizon_weeks": str(settings.horizon_weeks),
+            },
         )
         return parent.info.run_id, version
 
