@@ -16,7 +16,7 @@ from models.ranking import list_size
 from pipelines.settings import IngestSettings, ScoreSettings
 from pipelines.steps.features import load_prepared
 from pipelines.steps.ingest import run_ingest
-from pipelines.steps.score import run_score
+from pipelines.steps.score import previous_list, run_score
 from pipelines.steps.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, cut_export
@@ -156,3 +156,15 @@ def test_scoring_before_the_training_cut_off_warns_that_it_is_a_backfill(
     run_score(ws, [early], SETTINGS, load_prepared(ws), say=said.append)
     [warning] = [m for m in said if m.startswith("warning:")]
     assert "2025-02-03" in warning and "cut-off 2025-03-01" in warning
+
+
+def test_change_is_against_the_last_list_made_across_a_holiday(tmp_path: Path) -> None:
+    ws = Workspace(tmp_path)
+    for day in ("2024-12-16", "2025-01-06"):
+        (ws.outputs / day).mkdir(parents=True)
+        (ws.outputs / day / "scores.csv").write_text("school_id;student_id\n")
+    (ws.outputs / "notes").mkdir()  # not a date's folder
+    (ws.outputs / "2025-01-13").mkdir()  # a folder without scores: no list was made
+    assert previous_list(ws, dt.date(2025, 1, 20)) == dt.date(2025, 1, 6)
+    assert previous_list(ws, dt.date(2025, 1, 6)) == dt.date(2024, 12, 16)  # over Christmas
+    assert previous_list(ws, dt.date(2024, 12, 16)) is None
