@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 import time
@@ -170,6 +171,53 @@ def ingest(
         fail("reconciliation does not balance: rows were lost (a bug; please report it)")
 
 
+class _WithoutTraceback(logging.Filter):
+    """Prefect logs a failed task or flow with its traceback; for the errors schoolpoort says
+    in one line (bad input, a busy or full workspace, no champion), the line is enough."""
+
+    def __init__(self, errors: tuple[type[BaseException], ...]) -> None:
+        super().__init__()
+        self.errors = errors
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], self.errors):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _run_flow(name: str, *args: Any) -> Any:
+    """Run one of :mod:`pipelines.flows` in this process, its one-line errors without tracebacks."""
+    from features.build import OutsideCalendarError
+    from pipelines import flows
+    from pipelines.artifacts import UntrustedModelError
+    from pipelines.steps.features import MissingInputError
+    from pipelines.steps.score import ListsFailedError, NoChampionError, NothingToScoreError
+
+    quiet = _WithoutTraceback(
+        (
+            WorkspaceError,
+            MissingInputError,
+            NoChampionError,
+            NothingToScoreError,
+            ListsFailedError,
+            OutsideCalendarError,
+            UntrustedModelError,
+            SettingsError,
+            ExportError,
+        )
+    )
+    # Prefect's console handler sits on the root logger; its API handler (the UI) keeps the
+    # traceback, since it handles a record before the record reaches the root.
+    handlers = [*logging.getLogger().handlers, *logging.getLogger("prefect").handlers]
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        return getattr(flows, name)(*args)
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
+
+
 def _modelling_errors() -> tuple[type[Exception], ...]:
     """What `train` and `evaluate` report in one line (imported late: --help stays quick)."""
     from features.build import OutsideCalendarError
@@ -303,10 +351,14 @@ def score(
     language: Annotated[str | None, typer.Option(help="Language of the lists: nl or en.")] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Score every enrolled pupil with the champion; write scores.csv and a list per school."""
+    """Score every enrolled pupil with the champion; write scores.csv and a list per school.
+
+    Runs the Prefect ``score`` flow, the same code as the weekly deployment: with
+    PREFECT_API_URL set it shows in that server's UI, else in a temporary local one.
+    """
     from pipelines.artifacts import UntrustedModelError
-    from pipelines.steps.features import MissingInputError, load_prepared
-    from pipelines.steps.score import NoChampionError, mondays, run_score
+    from pipelines.steps.features import MissingInputError
+    from pipelines.steps.score import NoChampionError, mondays
 
     if as_of is not None and (from_ is not None or to is not None):
         fail("give either --as-of or --from/--to, not both")
@@ -317,9 +369,7 @@ def score(
         fail("no Monday in that range")
     try:
         settings = Settings.load(config, workspace=workspace, score__language=language)
-        ws = Workspace(settings.workspace)
-        with locked(ws, "score", say):
-            paths = run_score(ws, dates, settings.score, load_prepared(ws), say)
+        paths = [Path(p) for p in _run_flow("score_flow", settings, dates)]
     except (
         MissingInputError,
         NoChampionError,

@@ -148,6 +148,9 @@ def score_flow(settings: Settings, dates: list[dt.date]) -> list[str]:
 
 def _score_dates(settings: Settings, dates: list[dt.date], ws: Workspace) -> list[str]:
     champion = score.load_champion(ws, settings.score.model_name)
+    _log(score.describe(champion, settings.score.model_name))
+    if warning := score.backfill_warning(champion, dates):
+        get_run_logger().warning(warning)
     prepared = load_canonical(settings)
     build_features(settings, dates, prepared)
     failures: list[str] = []
@@ -172,9 +175,10 @@ def _score_dates(settings: Settings, dates: list[dt.date], ws: Workspace) -> lis
                 future.wait()
                 if not future.state.is_completed():
                     failures.append(f"{as_of} {school}: {_reason(future.state)}")
+        _log(f"{as_of}: lists for {len(schools)} schools -> {score.date_folder(ws, as_of)}")
     if failures:
-        raise RuntimeError("care-team lists failed for " + "; ".join(failures))
-    return [(ws.outputs / d.isoformat() / "scores.csv").as_posix() for d in dates]
+        raise score.ListsFailedError("care-team lists failed for " + "; ".join(failures))
+    return [(score.date_folder(ws, d) / "scores.csv").as_posix() for d in dates]
 
 
 def _reason(state: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
@@ -54,6 +55,16 @@ def write_export(folder: Path, files: dict[str, str], encoding: str = "utf-8") -
     for name, text in files.items():
         (folder / name).write_bytes(text.encode(encoding))
     return folder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def prefect_server() -> Iterator[None]:
+    """One Prefect test server for the session: ``schoolpoort score`` and the tests run flows
+    in-process, and the server stops while pytest still owns the console."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
 
 
 @pytest.fixture
@@ -169,3 +180,12 @@ def cut_export(export: Path, folder: Path, day: dt.date) -> Path:
             )
         frame.write_csv(folder / path.name, separator=";")
     return folder
+
+
+def score_dates(ws, dates, settings=None):  # type: ignore[no-untyped-def]
+    """Score ``dates`` in ``ws`` the way ``schoolpoort score`` does: the Prefect score flow."""
+    from pipelines import flows
+    from pipelines.settings import ScoreSettings, Settings
+
+    run = Settings(workspace=ws.root, score=settings or ScoreSettings())
+    return [Path(p) for p in flows.score_flow(run, list(dates))]

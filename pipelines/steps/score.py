@@ -1,6 +1,7 @@
 """``schoolpoort score``: the champion's risk for every enrolled pupil, explained, as lists.
 
-Writes, for an as-of date D, ``WS/outputs/D/scores.csv`` (every pupil enrolled on D) and per
+The weekly flow (:func:`pipelines.flows.score_flow`, which ``schoolpoort score`` runs too)
+composes these functions. Writes, for an as-of date D, ``WS/outputs/D/scores.csv`` (every pupil enrolled on D) and per
 school ``WS/outputs/D/<school folder>/risk_list.{csv,xlsx,html}`` (the top of the ranking; the
 folder is named by :func:`~pipelines.workspace.school_folder`, never by the raw id). Only
 these outputs carry the school's own pupil ids. A date's folder is written aside and swapped
@@ -18,7 +19,6 @@ from pathlib import Path
 
 import polars as pl
 
-from features.build import Prepared
 from models.explain import explain
 from models.labels import is_known_case
 from models.profile import profile
@@ -27,14 +27,12 @@ from models.reasons import Reason, school_medians, top_reasons
 from pipelines import tracking
 from pipelines.render import reports
 from pipelines.settings import ScoreSettings
-from pipelines.steps.features import FeatureStore, build_features
+from pipelines.steps.features import FeatureStore
 from pipelines.workspace import (
     Workspace,
     inside,
-    locked,
     restore_formulas,
     school_folder,
-    staged,
     write_csv,
 )
 
@@ -44,6 +42,14 @@ N_REASONS = 3
 
 class NoChampionError(LookupError):
     """No registered champion in the workspace: run ``schoolpoort train`` first."""
+
+
+class NothingToScoreError(ValueError):
+    """No pupil is enrolled on the date."""
+
+
+class ListsFailedError(RuntimeError):
+    """Some schools' lists could not be written (the others were); names each and why."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,7 @@ def score_week(
     """
     features = FeatureStore(workspace).scan([as_of]).collect()
     if features.is_empty():
-        raise ValueError(f"no pupil is enrolled on {as_of}: nothing to score")
+        raise NothingToScoreError(f"no pupil is enrolled on {as_of}: nothing to score")
     X = features.select(champion.features).to_pandas()
     risk = champion.model.predict_proba(X)[:, 1]  # type: ignore[attr-defined]
     frame = (
@@ -296,75 +302,21 @@ def write_school_list(
     )
 
 
-def run_score(
-    workspace: Workspace,
-    dates: list[dt.date],
-    settings: ScoreSettings,
-    prepared: Prepared,
-    say: Say = print,
-) -> list[Path]:
-    """Score every date in ``dates`` with one load of the champion; returns the scores files.
-
-    Each date's folder is written aside and swapped in whole, so a reader sees last run's
-    lists or this run's, never a mix. A school whose list fails is left out of the folder and
-    named in the error raised after the others were written.
-    """
-    with locked(workspace, "score", say):
-        return _run_score(workspace, dates, settings, prepared, say)
-
-
-def _run_score(
-    workspace: Workspace,
-    dates: list[dt.date],
-    settings: ScoreSettings,
-    prepared: Prepared,
-    say: Say,
-) -> list[Path]:
-    champion = load_champion(workspace, settings.model_name)
-    say(f"champion: {settings.model_name} version {champion.version} ({champion.rung})")
+def backfill_warning(champion: Champion, dates: list[dt.date]) -> str | None:
+    """A warning when dates lie before the champion's training cut-off (a backfill)."""
     seen = [d for d in dates if champion.until is not None and d < champion.until]
-    if seen:
-        say(
-            f"warning: {len(seen)} of the dates ({seen[0]}..{seen[-1]}) lie before the champion's "
-            f"training cut-off {champion.until}: it was fitted on what followed them, so these "
-            "lists are a backfill, not a fair test of the model"
-        )
-    build_features(workspace, dates, prepared, say=say)
-    paths = []
-    for as_of in dates:
-        scored, reasons = score_week(workspace, champion, as_of, settings)
-        failures = []
-        with staged(workspace) as stage:
-            folder = stage.path(date_folder(workspace, as_of))
-            _, table = write_week(workspace, as_of, scored, settings, folder)
-            schools = schools_of(table)
-            shared = shared_folders(schools)
-            for school in schools:
-                if school in shared:
-                    failures.append(f"{school}: {SHARED_FOLDER}")
-                    continue
-                try:
-                    write_school_list(
-                        workspace,
-                        as_of,
-                        school,
-                        table,
-                        reasons,
-                        settings,
-                        folder,
-                        champion.horizon_weeks,
-                    )
-                except Exception as exc:  # one school's failure must not stop the others
-                    drop_school(folder, school)
-                    failures.append(f"{school}: {exc}")
-        if failures:
-            raise RuntimeError(f"{as_of}: lists failed for " + "; ".join(failures))
-        path = date_folder(workspace, as_of) / "scores.csv"
-        paths.append(path)
-        say(
-            f"{as_of}: {scored.height:,} pupils scored, lists for {len(schools)} schools -> {path.parent}"
-        )
-    return paths
+    if not seen:
+        return None
+    return (
+        f"{len(seen)} of the dates ({seen[0]}..{seen[-1]}) lie before the champion's "
+        f"training cut-off {champion.until}: it was fitted on what followed them, so these "
+        "lists are a backfill, not a fair test of the model"
+    )
+
+
+def describe(champion: Champion, name: str) -> str:
+    """The champion in one line, for the log."""
+    return f"champion: {name} version {champion.version} ({champion.rung})"
 
 
 def date_folder(workspace: Workspace, as_of: dt.date) -> Path:

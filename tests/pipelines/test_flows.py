@@ -10,12 +10,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
-from prefect.testing.utilities import prefect_test_harness
 
 from pipelines import flows
 from pipelines.render import reports
@@ -25,12 +23,6 @@ from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, BOARD_UNTIL
 
 AS_OF = dt.date(2025, 3, 10)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def harness() -> Iterator[None]:
-    with prefect_test_harness(server_startup_timeout=120):
-        yield
 
 
 @pytest.fixture

@@ -13,12 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from pipelines.settings import ScoreSettings
-from pipelines.steps.features import load_prepared
-from pipelines.steps.score import run_score
 from pipelines.steps.train import TrainReport
 from pipelines.workspace import Workspace, WorkspaceError, inside, school_folder
-from tests.conftest import TINY, write_export
+from tests.conftest import TINY, score_dates, write_export
 
 AS_OF = dt.date(2025, 3, 3)
 
@@ -65,7 +62,7 @@ def test_hostile_ids_neither_leave_the_outputs_folder_nor_become_formulas(
     trained_board: tuple[Workspace, TrainReport], tmp_path: Path
 ) -> None:
     ws = Workspace(_hostile_copy(trained_board[0], tmp_path / "deep" / "ws"))
-    [path] = run_score(ws, [AS_OF], ScoreSettings(), load_prepared(ws), say=lambda _: None)
+    [path] = score_dates(ws, [AS_OF])
 
     written = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if "evil" in p.name}
     assert written == {f"deep/ws/outputs/{AS_OF}/{school_folder(EVIL_SCHOOL)}"}
@@ -89,7 +86,7 @@ def test_hostile_ids_neither_leave_the_outputs_folder_nor_become_formulas(
 
     # Next week's list knows these pupils again: the inert CSV reads back as the ids it holds.
     week = AS_OF + dt.timedelta(weeks=1)
-    [later] = run_score(ws, [week], ScoreSettings(), load_prepared(ws), say=lambda _: None)
+    [later] = score_dates(ws, [week])
     before = pl.read_csv(path, separator=";").filter(pl.col("listed"))["student_id"]
     now = pl.read_csv(later, separator=";").filter(pl.col("listed"))
     again = now.filter(pl.col("student_id").is_in(before.implode()))

@@ -14,12 +14,11 @@ from matplotlib.image import imread
 
 from models.ranking import list_size
 from pipelines.settings import IngestSettings, ScoreSettings
-from pipelines.steps.features import load_prepared
 from pipelines.steps.ingest import run_ingest
-from pipelines.steps.score import previous_list, run_score
+from pipelines.steps.score import backfill_warning, load_champion, previous_list
 from pipelines.steps.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
-from tests.conftest import BOARD_KEY, cut_export
+from tests.conftest import BOARD_KEY, cut_export, score_dates
 
 AS_OF = dt.date(2025, 3, 3)
 SETTINGS = ScoreSettings()
@@ -40,7 +39,7 @@ def digests(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def scored(trained_board: tuple[Workspace, TrainReport]) -> tuple[Workspace, Path]:
     ws, _ = trained_board
-    [path] = run_score(ws, [AS_OF], SETTINGS, load_prepared(ws), say=quiet)
+    [path] = score_dates(ws, [AS_OF], SETTINGS)
     return ws, path
 
 
@@ -78,7 +77,7 @@ def test_every_enrolled_pupil_is_scored_and_each_school_lists_its_top(
 def test_scoring_twice_gives_identical_files(scored: tuple[Workspace, Path]) -> None:
     ws, path = scored
     before = digests(path.parent)
-    run_score(ws, [AS_OF], SETTINGS, load_prepared(ws), say=quiet)
+    score_dates(ws, [AS_OF], SETTINGS)
     assert digests(path.parent) == before
 
 
@@ -98,7 +97,7 @@ def test_no_event_from_the_as_of_date_on_changes_a_score(
     # loaded from the workspace's own artifacts).
     shutil.copy(ws_full.root / "mlflow.db", ws_cut.root / "mlflow.db")
     shutil.copytree(ws_full.root / "mlartifacts", ws_cut.root / "mlartifacts")
-    [cut_path] = run_score(ws_cut, [AS_OF], SETTINGS, load_prepared(ws_cut), say=quiet)
+    [cut_path] = score_dates(ws_cut, [AS_OF], SETTINGS)
     assert cut_path.read_bytes() == path.read_bytes()
 
 
@@ -149,13 +148,12 @@ def test_scoring_before_the_training_cut_off_warns_that_it_is_a_backfill(
     scored: tuple[Workspace, Path],
 ) -> None:
     ws, _ = scored
-    said: list[str] = []
-    run_score(ws, [AS_OF], SETTINGS, load_prepared(ws), say=said.append)
-    assert not [m for m in said if m.startswith("warning:")]  # 3 March: after 1 March
+    champion = load_champion(ws, SETTINGS.model_name)
+    assert backfill_warning(champion, [AS_OF]) is None  # 3 March: after 1 March
     early = dt.date(2025, 2, 3)
-    run_score(ws, [early], SETTINGS, load_prepared(ws), say=said.append)
-    [warning] = [m for m in said if m.startswith("warning:")]
-    assert "2025-02-03" in warning and "cut-off 2025-03-01" in warning
+    warning = backfill_warning(champion, [early, AS_OF])
+    assert warning is not None
+    assert "1 of the dates (2025-02-03..2025-02-03)" in warning and "cut-off 2025-03-01" in warning
 
 
 def test_change_is_against_the_last_list_made_across_a_holiday(tmp_path: Path) -> None:
