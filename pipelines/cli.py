@@ -15,11 +15,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from features.canonical.codes import ProfileError
-from features.canonical.tables import UnknownCodesError
 from pipelines.settings import Settings, SettingsError
-from pipelines.sources.readers import ExportError
-from pipelines.workspace import Workspace, WorkspaceError, locked
+from pipelines.workspace import Workspace, WorkspaceError
 
 # Telemetry off whatever the caller's environment says: these are minors' data.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -145,7 +142,6 @@ def ingest(
     config: ConfigOpt = None,
 ) -> None:
     """Validate an export, map its codes, pseudonymise pupils and write canonical tables."""
-    from pipelines.steps.ingest import run_ingest
 
     try:
         settings = Settings.load(
@@ -155,11 +151,11 @@ def ingest(
             ingest__allow_unknown_codes=allow_unknown_codes,
             ingest__new_key=new_key,
         )
-        report = run_ingest(export, Workspace(settings.workspace), settings.ingest, say)
-    except (ExportError, UnknownCodesError, ProfileError, SettingsError, WorkspaceError) as exc:
+    except SettingsError as exc:
         fail(str(exc))
-    except ValueError as exc:  # e.g. a malformed SCHOOLPOORT_PSEUDONYM_KEY
-        fail(str(exc))
+    # ExportError, UnknownCodesError, ProfileError, WorkspaceError, a malformed
+    # SCHOOLPOORT_PSEUDONYM_KEY: all bad input, all said in one line.
+    report = run_flow("ingest_flow", export, settings, errors=(ValueError,))
     for notice in report.notices:
         say(notice, "notice:", "yellow")
     for example in report.quarantine_examples:
@@ -185,27 +181,13 @@ class _WithoutTraceback(logging.Filter):
         return True
 
 
-def _run_flow(name: str, *args: Any) -> Any:
-    """Run one of :mod:`pipelines.flows` in this process, its one-line errors without tracebacks."""
-    from features.build import OutsideCalendarError
+def run_flow(name: str, *args: Any, errors: tuple[type[BaseException], ...]) -> Any:
+    """Run the flow ``name`` of :mod:`pipelines.flows` in this process, the same code as its
+    deployment. ``errors`` are what this command says in one line: Prefect logs them without
+    a traceback, and they end the command with ``error: ...`` and exit code 2."""
     from pipelines import flows
-    from pipelines.artifacts import UntrustedModelError
-    from pipelines.steps.features import MissingInputError
-    from pipelines.steps.score import ListsFailedError, NoChampionError, NothingToScoreError
 
-    quiet = _WithoutTraceback(
-        (
-            WorkspaceError,
-            MissingInputError,
-            NoChampionError,
-            NothingToScoreError,
-            ListsFailedError,
-            OutsideCalendarError,
-            UntrustedModelError,
-            SettingsError,
-            ExportError,
-        )
-    )
+    quiet = _WithoutTraceback(errors)
     # Prefect's console handler sits on the root logger; its API handler (the UI) keeps the
     # traceback, since it handles a record before the record reaches the root.
     handlers = [*logging.getLogger().handlers, *logging.getLogger("prefect").handlers]
@@ -213,6 +195,8 @@ def _run_flow(name: str, *args: Any) -> Any:
         handler.addFilter(quiet)
     try:
         return getattr(flows, name)(*args)
+    except errors as exc:
+        fail(str(exc))
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)
@@ -280,20 +264,12 @@ def features(
     ] = None,
 ) -> None:
     """Build the weekly feature tables (one per school week's first day) in the workspace."""
-    from pipelines.steps.features import MissingInputError, build_features, load_prepared
+    from pipelines.steps.features import MissingInputError
 
-    ws = Workspace(workspace)
-    try:
-        with locked(ws, "features", say):
-            prepared = load_prepared(ws)
-            dates = prepared.as_of_dates(_day(from_), _day(to))
-            if not dates:
-                fail("no school weeks in that range")
-            say(f"building features for {len(dates)} as-of dates, {dates[0]} to {dates[-1]}")
-            build_features(ws, dates, prepared, say=say)
-    except (MissingInputError, WorkspaceError) as exc:
-        fail(str(exc))
-    out.print(f"feature tables: {ws.features} ({len(dates)} as-of dates)")
+    settings = Settings(workspace=workspace)
+    errors = (MissingInputError, WorkspaceError)
+    dates = run_flow("features_flow", settings, _day(from_), _day(to), errors=errors)
+    out.print(f"feature tables: {Workspace(workspace).features} ({len(dates)} as-of dates)")
 
 
 @app.command()
@@ -307,7 +283,6 @@ def train(
     config: ConfigOpt = None,
 ) -> None:
     """Train the ladder (rules, scorecard, monotone boosting) on forward splits; register the champion."""
-    from pipelines.steps.train import run_train
     from pipelines.tracking import ui_command
 
     try:
@@ -317,11 +292,9 @@ def train(
             train__until=_day(until),
             train__horizon_weeks=horizon_weeks,
         )
-        ws = Workspace(settings.workspace)
-        with locked(ws, "train", say):
-            report = run_train(ws, settings.train, say)
-    except _modelling_errors() as exc:
+    except SettingsError as exc:
         fail(str(exc))
+    report = run_flow("train_flow", settings, errors=_modelling_errors())
     out.print(f"\nladder: mean over {len(report.splits)} forward splits (until {report.until})")
     out.print(format_table(report.table()))
     out.print(
@@ -358,7 +331,7 @@ def score(
     """
     from pipelines.artifacts import UntrustedModelError
     from pipelines.steps.features import MissingInputError
-    from pipelines.steps.score import NoChampionError, mondays
+    from pipelines.steps.score import ListsFailedError, NoChampionError, mondays
 
     if as_of is not None and (from_ is not None or to is not None):
         fail("give either --as-of or --from/--to, not both")
@@ -369,19 +342,12 @@ def score(
         fail("no Monday in that range")
     try:
         settings = Settings.load(config, workspace=workspace, score__language=language)
-        paths = [Path(p) for p in _run_flow("score_flow", settings, dates)]
-    except (
-        MissingInputError,
-        NoChampionError,
-        UntrustedModelError,
-        SettingsError,
-        ValueError,
-        RuntimeError,
-        FileNotFoundError,
-    ) as exc:
-        # ValueError: no pupil enrolled, a date outside the calendar, a bad key; RuntimeError: a
-        # school's list failed (the others were written).
+    except SettingsError as exc:
         fail(str(exc))
+    # ValueError: no pupil enrolled, a date outside the calendar, a busy workspace, a bad key;
+    # ListsFailedError: a school's list failed (the others were written).
+    errors = (MissingInputError, NoChampionError, UntrustedModelError, ValueError, ListsFailedError)
+    paths = [Path(p) for p in run_flow("score_flow", settings, dates, errors=errors)]
     for path in paths:
         out.print(f"{path}  (care-team lists: {path.parent}/<school>/risk_list.html)")
 
@@ -400,8 +366,6 @@ def evaluate(
     config: ConfigOpt = None,
 ) -> None:
     """Research evaluation: signals, ablations, lead time, calibration, fairness, errors, extract."""
-    from pipelines.steps.evaluate import run_evaluate
-
     try:
         settings = Settings.load(
             config,
@@ -410,11 +374,9 @@ def evaluate(
             evaluate__model=model,
             evaluate__bootstrap=bootstrap,
         )
-        ws = Workspace(settings.workspace)
-        with locked(ws, "evaluate", say):
-            result = run_evaluate(ws, settings, say)
-    except _modelling_errors() as exc:
+    except SettingsError as exc:
         fail(str(exc))
+    result = run_flow("evaluate_flow", settings, errors=_modelling_errors())
     k = settings.evaluate.list_percent
     out.print(f"\nablations (top {k:g}% of each school, pooled over {len(result.splits)} splits):")
     out.print(

@@ -1,9 +1,10 @@
 """Prefect flows: thin compositions of one-call tasks over the library.
 
-Every flow takes the typed :class:`~pipelines.settings.Settings` as its parameter. Reading and
-writing tasks retry; the score flow maps the per-school lists over the schools, so one
-school's failure does not stop the others, and the run ends by naming each failed school and
-its reason (and fails).
+Every flow takes the typed :class:`~pipelines.settings.Settings` as its parameter. The CLI
+runs these flows too, so a command and its deployment are the same code. Reading and writing
+tasks retry transient system errors only; the score flow maps the per-school lists over the
+schools, so one school's failure does not stop the others, and the run ends by naming each
+failed school and its reason (and fails).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -18,8 +20,10 @@ os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # a model file neve
 os.environ["PREFECT_LOGGING_MARKUP"] = "false"  # data in a log line is text, never styling
 
 import polars as pl
-from prefect import flow, get_run_logger, task, unmapped
+from prefect import Task, flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.objects import TaskRun
+from prefect.states import State
 
 from features.build import Prepared
 from models.reasons import Reason
@@ -37,20 +41,43 @@ def _log(message: str) -> None:
     get_run_logger().info(message)
 
 
-@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
-def ingest_export(export: Path, settings: Settings) -> list[str]:
-    """Read, validate, pseudonymise and write canonical tables; the reconciliation lines."""
+def _transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:
+    """Retry only what may go away: a system error reading or writing (a network share that
+    hiccups), not bad input, a missing file, a busy or full workspace (these say so in one
+    line and would fail the same way again)."""
+    error = state.result(raise_on_failure=False)
+    permanent = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+    return isinstance(error, OSError) and not isinstance(error, permanent)
+
+
+_retrying = task(
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAY,
+    retry_condition_fn=_transient,
+    cache_policy=NO_CACHE,
+)
+"""A task that retries transient failures twice, five seconds apart, and caches nothing
+(inputs are frames and settings: hashing big frames costs time)."""
+
+
+@_retrying
+def ingest_export(export: Path, settings: Settings) -> ingest.IngestReport:
+    """Read, validate, pseudonymise and write canonical tables; what the ingest did."""
     report = ingest.run_ingest(export, Workspace(settings.workspace), settings.ingest, say=_log)
-    return [r.line() for r in report.reconciliation]
+    for notice in report.notices:
+        _log(f"notice: {notice}")
+    for rec in report.reconciliation:
+        _log(rec.line())
+    return report
 
 
-@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
+@_retrying
 def load_canonical(settings: Settings) -> Prepared:
     """The canonical tables, prepared for feature building."""
     return features.load_prepared(Workspace(settings.workspace))
 
 
-@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
+@_retrying
 def build_features(settings: Settings, dates: list[dt.date], prepared: Prepared) -> int:
     """Feature tables for ``dates`` (reused when unchanged)."""
     return len(
@@ -59,22 +86,22 @@ def build_features(settings: Settings, dates: list[dt.date], prepared: Prepared)
 
 
 @task(cache_policy=NO_CACHE)
-def train_ladder(settings: Settings) -> str:
-    """Train and register; the champion's name."""
+def train_ladder(settings: Settings) -> train.TrainReport:
+    """Train and register the champion; the ladder's report."""
     ws = Workspace(settings.workspace)
     with locked(ws, "train", _log):
-        return train.run_train(ws, settings.train, say=_log).champion
+        return train.run_train(ws, settings.train, say=_log)
 
 
 @task(cache_policy=NO_CACHE)
-def evaluate_board(settings: Settings) -> str:
-    """The research evaluation; the path of its report."""
+def evaluate_board(settings: Settings) -> evaluate.Evaluation:
+    """The research evaluation: its tables, report and extract."""
     ws = Workspace(settings.workspace)
     with locked(ws, "evaluate", _log):
-        return evaluate.run_evaluate(ws, settings, say=_log).report.as_posix()
+        return evaluate.run_evaluate(ws, settings, say=_log)
 
 
-@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
+@_retrying
 def score_board(
     settings: Settings, as_of: dt.date, champion: score.Champion, folder: Path
 ) -> tuple[pl.DataFrame, dict[str, list[Reason]]]:
@@ -86,7 +113,7 @@ def score_board(
     return table, reasons
 
 
-@task(retries=RETRIES, retry_delay_seconds=RETRY_DELAY, cache_policy=NO_CACHE)
+@_retrying
 def write_school_list(
     settings: Settings,
     as_of: dt.date,
@@ -109,7 +136,7 @@ def write_school_list(
 
 
 @flow(name="ingest")
-def ingest_flow(export: Path, settings: Settings) -> list[str]:
+def ingest_flow(export: Path, settings: Settings) -> ingest.IngestReport:
     """Ingest one export folder into the workspace."""
     return ingest_export(export, settings)
 
@@ -117,20 +144,27 @@ def ingest_flow(export: Path, settings: Settings) -> list[str]:
 @flow(name="features")
 def features_flow(
     settings: Settings, start: dt.date | None = None, end: dt.date | None = None
-) -> int:
-    """Build the weekly feature tables between ``start`` and ``end`` (default: the data's range)."""
-    prepared = load_canonical(settings)
-    return build_features(settings, prepared.as_of_dates(start, end), prepared)
+) -> list[dt.date]:
+    """Build the weekly feature tables between ``start`` and ``end`` (default: the data's
+    range); the as-of dates built or found unchanged."""
+    with locked(Workspace(settings.workspace), "features", _log):
+        prepared = load_canonical(settings)
+        dates = prepared.as_of_dates(start, end)
+        if not dates:
+            raise features.MissingInputError("no school weeks in that range")
+        _log(f"building features for {len(dates)} as-of dates, {dates[0]} to {dates[-1]}")
+        build_features(settings, dates, prepared)
+        return dates
 
 
 @flow(name="train")
-def train_flow(settings: Settings) -> str:
+def train_flow(settings: Settings) -> train.TrainReport:
     """Train the ladder on forward splits and register the champion."""
     return train_ladder(settings)
 
 
 @flow(name="evaluate")
-def evaluate_flow(settings: Settings) -> str:
+def evaluate_flow(settings: Settings) -> evaluate.Evaluation:
     """Signals, ablations, lead time, calibration, fairness and errors, in a report."""
     return evaluate_board(settings)
 

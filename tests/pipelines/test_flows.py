@@ -39,22 +39,27 @@ def board_copy(
 
 def test_ingest_and_features_flows(tiny_export: Path, workspace: Path) -> None:
     settings = Settings(workspace=workspace)
-    lines = flows.ingest_flow(tiny_export, settings)
-    assert any(line.startswith("absences: read 5 = accepted 5") for line in lines)
-    built = flows.features_flow(settings, dt.date(2024, 9, 2), dt.date(2024, 9, 30))
-    assert built == 5
+    report = flows.ingest_flow(tiny_export, settings)
+    lines = [r.line() for r in report.reconciliation]
+    assert "absences: read 5 = accepted 5 + quarantined 0 + duplicates 0" in lines
+    dates = flows.features_flow(settings, dt.date(2024, 9, 2), dt.date(2024, 9, 30))
+    assert dates == [dt.date(2024, 9, 2) + dt.timedelta(weeks=i) for i in range(5)]
     assert len(list((workspace / "features").glob("as_of=*/features.parquet"))) == 5
 
 
-def test_train_flow_registers_a_champion(board_copy: Path) -> None:
+def test_train_flow_registers_the_best_eligible_rung(board_copy: Path) -> None:
+    from mlflow import MlflowClient
+
+    from models import ladder
+    from pipelines import tracking
+
     settings = Settings(workspace=board_copy, train=TrainSettings(until=BOARD_UNTIL, max_splits=1))
-    assert flows.train_flow(settings) in {
-        "rule_flanders_b5",
-        "rule_mzl",
-        "rule_absence_10pct",
-        "scorecard",
-        "monotone_gbm",
-    }
+    report = flows.train_flow(settings)
+    assert report.champion == ladder.select(report.results).rung.name
+    tracking.use_workspace(board_copy)
+    version = MlflowClient().get_model_version_by_alias(settings.train.model_name, "champion")
+    assert str(version.version) == report.model_version
+    assert version.tags["rung"] == report.champion
 
 
 def test_score_flow_writes_every_list_and_names_a_failed_school(
