@@ -17,7 +17,7 @@ from sklearn.calibration import CalibratedClassifierCV
 
 from models import estimators, rules
 from models.metrics import METRIC_KEYS, summarise
-from models.splits import Split
+from models.splits import Split, make_split
 
 Factory = Callable[[list[str]], BaseEstimator]
 
@@ -235,18 +235,19 @@ def fit_final(
     features: list[str],
     options: FitOptions,
 ) -> tuple[CalibratedClassifierCV, dict[str, Any]]:
-    """Fit the selected rung on everything known before ``until``, calibrated on its last slice."""
-    h = dt.timedelta(weeks=horizon_weeks)
-    cal_end = until - h
-    cal_start = cal_end - dt.timedelta(weeks=calibration_weeks)
-    fit_end = cal_start - h
-    fit = data.filter(pl.col("as_of") < fit_end)
-    calibration = data.filter((pl.col("as_of") >= cal_start) & (pl.col("as_of") < cal_end))
+    """Fit the selected rung on everything known before ``until``, calibrated on its last slice.
+
+    The final model is the split whose test slice would start at ``until`` (the same arithmetic
+    as every forward split, :func:`models.splits.make_split`), without a test slice.
+    """
+    final = make_split("final", until, horizon_weeks, calibration_weeks, test_weeks=0)
+    fit = data.filter(final.part("fit"))
+    calibration = data.filter(final.part("calibration"))
     model = fit_calibrated(rung, fit, calibration, features, options)
     info = {
-        "final_fit_end": fit_end.isoformat(),
-        "final_calibration_start": cal_start.isoformat(),
-        "final_calibration_end": cal_end.isoformat(),
+        "final_fit_end": final.fit_end.isoformat(),
+        "final_calibration_start": final.calibration_start.isoformat(),
+        "final_calibration_end": final.calibration_end.isoformat(),
         "final_fit_rows": fit.height,
         "final_calibration_rows": calibration.height,
     }
