@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Does a change keep the outputs? Runs a small board end to end with a fixed pseudonym key
+# and prints a digest per output file and every ladder metric, for `diff` against another
+# checkout's run:
+#   bash bench/same_outputs.sh /tmp/before > /tmp/before.txt   # in the old checkout
+#   bash bench/same_outputs.sh /tmp/after  > /tmp/after.txt    # in the new one
+#   diff /tmp/before.txt /tmp/after.txt                         # nothing: byte-identical
+set -euo pipefail
+WS=${1:?usage: bench/same_outputs.sh WORKSPACE}
+cd "$(dirname "$0")/.."
+export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true MPLBACKEND=Agg
+export PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120
+export SCHOOLPOORT_PSEUDONYM_KEY=00112233445566778899aabbccddeeff
+SP=.venv/bin/schoolpoort
+EXPORT="$WS.export"
+rm -rf "$WS" "$EXPORT"
+$SP simulate --out "$EXPORT" --students 1500 --seed 2 >/dev/null 2>&1
+$SP ingest "$EXPORT" -w "$WS" >/dev/null 2>&1
+$SP train -w "$WS" >/dev/null 2>&1
+$SP score -w "$WS" --as-of 2025-06-02 >/dev/null 2>&1
+(cd "$WS" && find canonical secrets features outputs -type f | LC_ALL=C sort | xargs sha256sum)
+.venv/bin/python - "$WS/mlflow.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+for row in db.execute(
+    "select r.name, m.key, m.step, m.value from metrics m join runs r using (run_uuid)"
+    " order by 1, 2, 3"
+):
+    print(*row)
+for row in db.execute("select key, value from params where key like 'final_%' order by 1"):
+    print(*row)
+PY
