@@ -31,8 +31,6 @@ from pipelines.settings import Settings
 from pipelines.steps import evaluate, features, ingest, score, train
 from pipelines.workspace import Workspace, locked, staged
 
-# Reading and writing retry twice. Inputs are frames and settings: nothing to cache on, and
-# hashing big frames costs time, so no task caches.
 RETRIES = 2
 RETRY_DELAY = 5
 
@@ -88,17 +86,13 @@ def build_features(settings: Settings, dates: list[dt.date], prepared: Prepared)
 @task(cache_policy=NO_CACHE)
 def train_ladder(settings: Settings) -> train.TrainReport:
     """Train and register the champion; the ladder's report."""
-    ws = Workspace(settings.workspace)
-    with locked(ws, "train", _log):
-        return train.run_train(ws, settings.train, say=_log)
+    return train.run_train(Workspace(settings.workspace), settings.train, say=_log)
 
 
 @task(cache_policy=NO_CACHE)
 def evaluate_board(settings: Settings) -> evaluate.Evaluation:
     """The research evaluation: its tables, report and extract."""
-    ws = Workspace(settings.workspace)
-    with locked(ws, "evaluate", _log):
-        return evaluate.run_evaluate(ws, settings, say=_log)
+    return evaluate.run_evaluate(Workspace(settings.workspace), settings, say=_log)
 
 
 @_retrying
@@ -124,11 +118,8 @@ def write_school_list(
     horizon_weeks: int,
 ) -> str:
     """One school's care-team list (CSV, XLSX, HTML) in the date's staged ``folder``."""
-    ws = Workspace(settings.workspace)
     try:
-        score.write_school_list(
-            ws, as_of, school, table, reasons, settings.score, folder, horizon_weeks
-        )
+        score.write_school_list(as_of, school, table, reasons, settings.score, folder, horizon_weeks)
     except Exception:
         score.drop_school(folder, school)  # no half-written list is swapped in
         raise

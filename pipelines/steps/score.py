@@ -276,7 +276,6 @@ def schools_of(table: pl.DataFrame) -> list[str]:
 
 
 def write_school_list(
-    workspace: Workspace,
     as_of: dt.date,
     school_id: str,
     table: pl.DataFrame,
@@ -337,8 +336,8 @@ def shared_folders(schools: list[str]) -> set[str]:
 
 def drop_school(folder: Path, school_id: str) -> None:
     """Remove what a failed school's list left in the staged folder."""
-    path = folder / school_folder(school_id)
-    if path.resolve().parent == folder.resolve() and path.is_dir():
+    path = inside(folder, school_folder(school_id))
+    if path.is_dir():
         shutil.rmtree(path)
 
 

@@ -22,7 +22,7 @@ from pipelines import artifacts, tracking
 from pipelines.render import plots
 from pipelines.settings import TrainSettings
 from pipelines.steps.features import FeatureStore, build_features, load_prepared
-from pipelines.workspace import Workspace, write_parquet
+from pipelines.workspace import Workspace, locked, write_parquet
 
 Say = Callable[[str], None]
 
@@ -109,7 +109,15 @@ def default_until(prepared: Prepared) -> dt.date:
 
 
 def run_train(workspace: Workspace, settings: TrainSettings, say: Say = print) -> TrainReport:
-    """Train, validate forward in time, log everything to MLflow, register the champion."""
+    """Train, validate forward in time, log everything to MLflow, register the champion.
+
+    Holds the workspace's lock, like every step that writes.
+    """
+    with locked(workspace, "train", say):
+        return _train(workspace, settings, say)
+
+
+def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainReport:
     prepared = load_prepared(workspace)
     until = settings.until or default_until(prepared)
     data, _dates = training_rows(workspace, prepared, until, settings, say)
