@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from models import ladder
+from models.metrics import METRIC_KEYS
+from models.rules import FlemishBRule
+
+
+def rung(name: str, kind: str = "model") -> ladder.Rung:
+    return ladder.Rung(name, kind, lambda _f: FlemishBRule(), name)
+
+
+def result(name: str, precision_at_2: list[float], failures: int = 0) -> ladder.RungResult:
+    """A rung's result with the given precision in the top 2% per split (NaN: not calibrated)."""
+    metrics = [dict.fromkeys(METRIC_KEYS, 0.0) | {"precision_at_2": p} for p in precision_at_2]
+    return ladder.RungResult(
+        rung(name), metrics=metrics, failures=[f"split {i}: refused" for i in range(failures)]
+    )
+
+
+def test_the_ladder_climbs_from_todays_rules_to_learned_models() -> None:
+    rungs = ladder.default_ladder()
+    assert [(r.name, r.kind) for r in rungs] == [
+        ("rule_flanders_b5", "rule"),
+        ("rule_mzl", "rule"),
+        ("rule_absence_10pct", "rule"),
+        ("scorecard", "model"),
+        ("monotone_gbm", "model"),
+    ]
+    assert rungs[0].description == (
+        "Flanders: act at 5 or more B-code half-days in the school year; rank by the count."
+    )
+
+
+def test_the_selection_score_is_the_mean_less_half_the_spread_over_the_splits() -> None:
+    steady = result("steady", [0.3, 0.3])
+    erratic = result("erratic", [0.2, 0.6])  # mean 0.4, spread (population std) 0.2
+    assert ladder.selection_score(steady) == pytest.approx(0.3)
+    assert ladder.selection_score(erratic) == pytest.approx(0.4 - 0.5 * 0.2)
+    assert ladder.selection_score(erratic, penalty=0.0) == pytest.approx(0.4)
+    # a split without metrics (NaN) is left out of the mean and the spread alike
+    gap = result("gap", [0.2, float("nan"), 0.6])
+    assert (gap.mean("precision_at_2"), gap.std("precision_at_2")) == pytest.approx((0.4, 0.2))
+    assert np.isnan(result("none", [float("nan")]).mean("precision_at_2"))
+
+
+def test_the_champion_is_the_best_penalised_precision_not_the_best_mean() -> None:
+    results = [
+        result("rule", [0.10, 0.12]),  # 0.11 - 0.005 = 0.105
+        result("erratic", [0.10, 0.50]),  # 0.30 - 0.10 = 0.20
+        result("steady", [0.24, 0.26]),  # 0.25 - 0.005 = 0.245
+    ]
+    assert ladder.select(results).rung.name == "steady"
+    assert ladder.select(results, penalty=0.0).rung.name == "erratic"  # the mean alone
+
+
+def test_a_rung_not_calibrated_on_every_split_cannot_be_champion() -> None:
+    results = [
+        result("rule", [0.10, 0.10]),
+        result("best_where_it_ran", [0.90, float("nan")], failures=1),
+    ]
+    assert ladder.select(results).rung.name == "rule"
+
+
+def test_a_tie_goes_to_the_earlier_rung_so_a_rule_beats_an_equal_model() -> None:
+    results = [result("rule_a", [0.2, 0.2]), result("model_b", [0.2, 0.2])]
+    assert ladder.select(results).rung.name == "rule_a"
+    assert ladder.select(results[::-1]).rung.name == "model_b"
+
+
+def test_with_no_eligible_rung_the_error_names_each_rungs_first_failure_in_one_line() -> None:
+    results = [result("a", [float("nan")], failures=2), result("b", [float("nan")], failures=1)]
+    with pytest.raises(ladder.CalibrationError) as refused:
+        ladder.select(results)
+    assert str(refused.value) == (
+        "no rung could be calibrated on every split, so none can be champion: "
+        "split 0: refused; split 0: refused"
+    )
+
+
+MONDAY = dt.date(2024, 9, 2)
+
+
+def rows(b_halfdays: list[float], label: list[int], week: int = 0) -> pl.DataFrame:
+    """Pupil-weeks of one school with one feature, ``b_halfdays_ytd``."""
+    n = len(label)
+    return pl.DataFrame(
+        {
+            "student_key": [f"k{i}" for i in range(n)],
+            "as_of": [MONDAY + dt.timedelta(weeks=week)] * n,
+            "school_id": ["S"] * n,
+            "b_halfdays_ytd": b_halfdays,
+            "label": label,
+        },
+        schema_overrides={"b_halfdays_ytd": pl.Float64, "label": pl.Int32},
+    )
+
+
+FEATURES = ["b_halfdays_ytd"]
+B_RULE = rung("rule_flanders_b5", "rule")
+OPTIONS = ladder.FitOptions()
+
+
+def test_a_calibration_slice_with_one_case_is_refused_before_anything_is_fitted() -> None:
+    fit = rows([0, 6], [0, 1])
+    one_case = rows([0, 1, 6], [0, 0, 1], week=4)
+    with pytest.raises(ladder.CalibrationError, match=r"^rule_flanders_b5: 1 case\(s\) in the"):
+        ladder.fit_calibrated(B_RULE, fit, one_case, FEATURES, OPTIONS)
+
+
+def test_a_learned_rung_needs_a_case_in_its_fit_slice_and_a_rule_does_not() -> None:
+    no_case = rows([0, 1, 2], [0, 0, 0])
+    calibration = rows([0, 1, 2, 6, 7, 8], [0, 0, 0, 1, 1, 1], week=4)
+    learned = ladder.Rung("learned", "model", lambda _f: FlemishBRule(), "")
+    with pytest.raises(ladder.CalibrationError, match="no case in the fit slice to learn from"):
+        ladder.fit_calibrated(learned, no_case, calibration, FEATURES, OPTIONS)
+    ladder.fit_calibrated(B_RULE, no_case, calibration, FEATURES, OPTIONS)  # a rule fits as is
+
+
+def test_a_calibration_that_would_reverse_the_ranking_is_refused() -> None:
+    fit = rows([0, 6], [0, 1])
+    # the cases have the fewest B-codes: Platt's slope would turn the rule's order around
+    reversed_slice = rows([0, 0, 0, 6, 7, 8, 9, 10], [1, 1, 1, 0, 0, 0, 0, 0], week=4)
+    with pytest.raises(ladder.CalibrationError, match="does not keep the ranking"):
+        ladder.fit_calibrated(B_RULE, fit, reversed_slice, FEATURES, OPTIONS)
+
+
+def test_a_rule_is_scored_by_its_own_quantity_and_a_calibrated_risk_in_the_same_order() -> None:
+    fit = rows([0, 6], [0, 1])
+    calibration = rows([0, 1, 2, 3, 6, 7, 8, 9], [0, 0, 0, 1, 0, 1, 1, 1], week=4)
+    model = ladder.fit_calibrated(B_RULE, fit, calibration, FEATURES, OPTIONS)
+    test = rows([10, 5, 0, 2.5], [1, 0, 0, 0], week=8)
+    scored = ladder.score(model, test, FEATURES)
+    assert scored.drop("score", "risk").equals(test)
+    assert scored["score"].to_list() == [2.0, 1.0, 0.0, 0.5]  # B half-days / 5, the threshold
+    risk = scored["risk"].to_list()
+    assert risk[0] > risk[1] > risk[3] > risk[2] > 0
