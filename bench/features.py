@@ -21,7 +21,7 @@ is its own:
     Where the time goes: the pieces of ``load_prepared`` (school days, the pupil-day
     aggregations, the running counts, the days of each kind of spell) and of
     ``feature_table`` (cohort, school windows, the pupil frame, the running-count look-ups,
-    the window counts, spells, the pupil stage, the context stage), each collected on its own, for a few as-of dates spread over the years
+    spells, the pupil stage with its window counts, the context stage), each collected on its own, for a few as-of dates spread over the years
     (``--dates``, default 3) or the one on or after ``--as-of``. Not a target:
     materialising every piece needs more memory than the real thing.
 
@@ -230,7 +230,7 @@ def step_profile(root: str, workspace: str, limit: int, as_of: str | None) -> di
             .collect()
         ),
     )
-    columns = list(dict.fromkeys(c for c, _, _ in running_lookups(build._aggregates())))
+    columns = list(dict.fromkeys(c for c, _, _ in running_lookups(build._pupil_features())))
     clock(
         f"running_counts ({len(columns)} columns)",
         lambda: running_counts(numbered.lazy(), columns).collect(),
@@ -301,18 +301,12 @@ def _profile_date(prepared: Any, as_of: dt.date) -> dict[str, Any]:
             .collect()
         ),
     )
-    aggregates = build._aggregates()
-    lookups = running_lookups(aggregates)
+    pupil_exprs = build._pupil_features()
+    lookups = running_lookups(pupil_exprs)
     seen = (pl.col("start_history"), pl.lit(as_of))
     looked_up = clock(
         f"look_up ({len(lookups)} running counts)",
         lambda: look_up(frame.lazy(), prepared.counts, lookups, seen).collect(),
-    )
-    counts = clock(
-        f"window counts ({len(aggregates)} differences)",
-        lambda: (
-            looked_up.lazy().with_columns(aggregates).drop(name for _, _, name in lookups).collect()
-        ),
     )
     spell_pupils = frame.lazy().select("pupil", "start_ytd", "start_12w", "last_school_index")
     first_ytd = per_school["start_ytd"].min()
@@ -332,12 +326,12 @@ def _profile_date(prepared: Any, as_of: dt.date) -> dict[str, Any]:
     spell_cols = list(spell_counts.columns[1:])
     pupil_features = [f.name for f in CATALOG if f.stage == "pupil"]
     pupil_stage = clock(
-        "pupil stage (join, fills, catalog, sort)",
+        "pupil stage (join, fills, catalog: window counts and features, sort)",
         lambda: (
-            counts.lazy()
+            looked_up.lazy()
             .join(spell_counts.lazy(), on="pupil", how="left")
             .with_columns(pl.col(spell_cols).fill_null(0))
-            .with_columns([f.expression() for f in CATALOG if f.stage == "pupil"])
+            .with_columns(pupil_exprs)
             .select("pupil", *build.KEY_COLUMNS, *build.META_COLUMNS, *pupil_features)
             .sort("school_id", "pupil")
             .collect(engine="in-memory")

@@ -16,15 +16,23 @@ import polars as pl
 from features.catalog import CATALOG
 from features.pupil_days import pupil_days
 from features.running import look_up, running_counts
-from features.school.schooldays import SLOPE_WEEKS, WEEK_WINDOWS, as_of_dates, school_days, windows
-from features.signals import absences, lateness, patterns, sick_bay, spells, trend
-from features.windows import running_lookups
+from features.school.schooldays import SLOPE_WEEKS, as_of_dates, school_days, windows
+from features.signals import patterns, spells
+from features.windows import (
+    EDGES,
+    PREVIOUS_YEAR,
+    SLOPE,
+    WINDOWS,
+    periods_column,
+    running_lookups,
+    start,
+    week_edge,
+)
 
 KEY_COLUMNS = ("student_key", "as_of")
 META_COLUMNS = ("school_id", "class_key", "grade")
 """Carried beside the features for ranking within a school and for audits; not features."""
 
-_WINDOW_STARTS = (*[f"{n}w" for n in WEEK_WINDOWS], "ytd", "prev")
 _CUMS = ("cum_periods", "cum_days", "cum_after_break", "cum_mondays")
 
 
@@ -82,7 +90,7 @@ def prepare(
         .join(pupils.lazy(), on="student_key", how="inner")
         .with_columns(patterns.day_counts())
     )
-    columns = list(dict.fromkeys(column for column, _, _ in running_lookups(_aggregates())))
+    columns = list(dict.fromkeys(column for column, _, _ in running_lookups(_pupil_features())))
     kinds = spells.spell_days(numbered)
     counts, *spell_frames = pl.collect_all([running_counts(numbered, columns), *kinds.values()])
     # One chunk per column: look-ups in a column of many chunks are several times slower.
@@ -138,8 +146,8 @@ def school_windows(days: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
     out = windows(days, as_of).with_columns(as_of=pl.lit(as_of))
     edges = [
         "as_of",
-        *[f"start_{w}" for w in _WINDOW_STARTS],
-        *[f"wk_{j}" for j in range(1, SLOPE_WEEKS + 1)],
+        *[start(w) for w in (*WINDOWS, PREVIOUS_YEAR)],
+        *[week_edge(j) for j in range(1, SLOPE_WEEKS + 1)],
     ]
     for edge in edges:
         table, _ = _cum_at(days, edge, f"{edge}__")
@@ -169,14 +177,10 @@ def _denominators() -> list[pl.Expr]:
         )
         return (upper - lower).clip(lower_bound=0)
 
-    exprs = [
-        between(f"start_{w}", "as_of").alias(f"periods_{w}") for w in _WINDOW_STARTS if w != "prev"
-    ]
-    exprs.append(between("start_prev", "start_ytd").alias("periods_prev"))
-    exprs += [
-        between(f"wk_{j}", "as_of" if j == 1 else f"wk_{j - 1}").alias(f"periods_wk_{j}")
-        for j in range(1, SLOPE_WEEKS + 1)
-    ]
+    exprs = [between(*EDGES[w]).alias(periods_column(w)) for w in (*WINDOWS, *SLOPE)]
+    # Last year's periods from its first school day (its events are looked up from the first
+    # day seen, which is the same day when the calendar reaches last year).
+    exprs.append(between(start(PREVIOUS_YEAR), start("ytd")).alias(periods_column(PREVIOUS_YEAR)))
     exprs += [
         between("start_ytd", "as_of", "cum_days").alias("days_ytd"),
         between("start_ytd", "as_of", "cum_mondays").alias("mondays_ytd"),
@@ -187,14 +191,8 @@ def _denominators() -> list[pl.Expr]:
     return exprs
 
 
-def _aggregates() -> list[pl.Expr]:
-    return [
-        *absences.aggregates(),
-        *lateness.aggregates(),
-        *sick_bay.aggregates(),
-        *patterns.aggregates(),
-        *trend.aggregates(),
-    ]
+def _pupil_features() -> list[pl.Expr]:
+    return [f.expression() for f in CATALOG if f.stage == "pupil"]
 
 
 def feature_table(prepared: Prepared, as_of: dt.date) -> pl.LazyFrame:
@@ -229,8 +227,7 @@ def feature_table(prepared: Prepared, as_of: dt.date) -> pl.LazyFrame:
     )
     first_ytd = per_school["start_ytd"].min()
     assert first_ytd is None or isinstance(first_ytd, dt.date)
-    aggregates = _aggregates()
-    lookups = running_lookups(aggregates)
+    pupil_features = _pupil_features()
     seen = (pl.col("start_history"), pl.lit(as_of))  # events from the previous school year on
     spell_counts = spells.spell_aggregates(
         prepared.spell_days,
@@ -239,14 +236,14 @@ def feature_table(prepared: Prepared, as_of: dt.date) -> pl.LazyFrame:
         as_of,
     )
     spell_cols = [c for c in spell_counts.collect_schema().names() if c != "pupil"]
-    pupil_features = [f.name for f in CATALOG if f.stage == "pupil"]
     table = (
-        look_up(frame, prepared.counts, lookups, seen)
-        .with_columns(aggregates)
+        look_up(frame, prepared.counts, running_lookups(pupil_features), seen)
         .join(spell_counts, on="pupil", how="left")
         .with_columns(pl.col(spell_cols).fill_null(0))
-        .with_columns([f.expression() for f in CATALOG if f.stage == "pupil"])
-        .select("pupil", *KEY_COLUMNS, *META_COLUMNS, *pupil_features)
+        .with_columns(pupil_features)
+        .select(
+            "pupil", *KEY_COLUMNS, *META_COLUMNS, *[f.name for f in CATALOG if f.stage == "pupil"]
+        )
     )
     # Class and school means are taken over one sorted, single-chunk frame, so they add up in
     # the same order every time: the same inputs give the same features to the last bit.

@@ -79,7 +79,11 @@ def builtin_profile(name: str) -> CodeProfile:
         raise ProfileError(
             f"unknown code profile {name!r} (built in: {', '.join(BUILTIN_PROFILES)})"
         )
-    text = resources.files("features.canonical").joinpath("profiles", f"{name}.toml").read_text("utf-8")
+    text = (
+        resources.files("features.canonical")
+        .joinpath("profiles", f"{name}.toml")
+        .read_text("utf-8")
+    )
     return CodeProfile.from_toml(name, text)
 
 

@@ -8,79 +8,68 @@ from __future__ import annotations
 
 import polars as pl
 
-from features.windows import share, total
+from features.windows import count, share
 
 MIN_DAYS_FOR_PATTERN = 3  # fewer absent days than this is no pattern
+WEEKDAYS = range(1, 6)
+"""School weekdays, 1 is Monday (polars' numbering)."""
+
+
+def absent_on(weekday: int) -> str:
+    """The day-level flag of :func:`day_counts` for an absent day on ``weekday``."""
+    return f"absent_wd{weekday}"
 
 
 def day_counts() -> list[pl.Expr]:
     """Day-level flags these features count, from the pupil-day frame: absent after a break,
-    after a holiday, in the morning, and on each weekday (1 is Monday)."""
+    after a holiday, in the morning, and on each weekday (:func:`absent_on`)."""
     absent = pl.col("absent_day")
     return [
         (absent & pl.col("after_break")).alias("absent_after_break"),
         (absent & pl.col("after_holiday")).alias("absent_after_holiday"),
         (absent & pl.col("am_absent")).alias("absent_am"),
-        *[(absent & (pl.col("weekday") == d)).alias(f"absent_wd{d}") for d in range(1, 6)],
+        *[(absent & (pl.col("weekday") == d)).alias(absent_on(d)) for d in WEEKDAYS],
     ]
 
 
-def aggregates() -> list[pl.Expr]:
-    """Per-pupil counts these features need."""
-    return [
-        total("absent_day", "ytd").alias("n_absent_days_ytd"),
-        total("absent_wd1", "ytd").alias("n_absent_mondays_ytd"),
-        total("absent_after_break", "ytd").alias("n_absent_after_break_ytd"),
-        total("absent_after_holiday", "ytd").alias("n_absent_after_holiday_ytd"),
-        total("absent_am", "ytd").alias("n_absent_am_ytd"),
-        *[total(f"absent_wd{d}", "ytd").alias(f"n_absent_wd{d}_ytd") for d in range(1, 6)],
-    ]
+def _absent_days() -> pl.Expr:
+    return count("absent_day", "ytd")
 
 
-def _enough() -> pl.Expr:
-    return pl.col("n_absent_days_ytd") >= MIN_DAYS_FOR_PATTERN
+def _patterned(excess: pl.Expr) -> pl.Expr:
+    """``excess`` for pupils with enough absent days to speak of a pattern, else 0."""
+    return pl.when(_absent_days() >= MIN_DAYS_FOR_PATTERN).then(excess).otherwise(0.0)
 
 
 def monday_excess_ytd() -> pl.Expr:
     """Share of absent days that fell on a Monday, minus the share of school days that are Mondays."""
-    observed = share(pl.col("n_absent_mondays_ytd"), pl.col("n_absent_days_ytd"))
+    observed = share(count(absent_on(1), "ytd"), _absent_days())
     expected = share(pl.col("mondays_ytd"), pl.col("days_ytd"))
-    return pl.when(_enough()).then(observed - expected).otherwise(0.0).alias("monday_excess_ytd")
+    return _patterned(observed - expected)
 
 
 def after_break_excess_ytd() -> pl.Expr:
     """Absence on the first school day after a weekend or holiday, against the other days."""
-    after = share(pl.col("n_absent_after_break_ytd"), pl.col("after_break_days_ytd"))
-    other = share(
-        pl.col("n_absent_days_ytd") - pl.col("n_absent_after_break_ytd"),
-        pl.col("days_ytd") - pl.col("after_break_days_ytd"),
-    )
-    return pl.when(_enough()).then(after - other).otherwise(0.0).alias("after_break_excess_ytd")
+    after_break = count("absent_after_break", "ytd")
+    after = share(after_break, pl.col("after_break_days_ytd"))
+    other = share(_absent_days() - after_break, pl.col("days_ytd") - pl.col("after_break_days_ytd"))
+    return _patterned(after - other)
 
 
 def after_holiday_absences_ytd() -> pl.Expr:
     """Absent days that were the first school day after a holiday or long weekend."""
-    return pl.col("n_absent_after_holiday_ytd").alias("after_holiday_absences_ytd")
+    return count("absent_after_holiday", "ytd")
 
 
 def first_period_excess_ytd() -> pl.Expr:
     """Share of absent days that include the first period (morning), minus the share expected."""
-    observed = share(pl.col("n_absent_am_ytd"), pl.col("n_absent_days_ytd"))
+    observed = share(count("absent_am", "ytd"), _absent_days())
     # A pupil absent on random half-days misses the morning on about this share of absent days.
     expected = share(pl.col("days_ytd"), pl.col("periods_ytd")).clip(upper_bound=1.0)
-    return (
-        pl.when(_enough()).then(observed - expected).otherwise(0.0).alias("first_period_excess_ytd")
-    )
+    return _patterned(observed - expected)
 
 
 def weekday_concentration_ytd() -> pl.Expr:
     """How much the absent days pile up on one weekday: the largest weekday share minus 1/5."""
-    shares = [
-        share(pl.col(f"n_absent_wd{d}_ytd"), pl.col("n_absent_days_ytd")) for d in range(1, 6)
-    ]
-    return (
-        pl.when(_enough())
-        .then(pl.max_horizontal(shares) - 0.2)
-        .otherwise(0.0)
-        .alias("weekday_concentration_ytd")
-    )
+    shares = [share(count(absent_on(d), "ytd"), _absent_days()) for d in WEEKDAYS]
+    return _patterned(pl.max_horizontal(shares) - 0.2)

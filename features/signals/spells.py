@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 import polars as pl
 
@@ -13,6 +14,19 @@ SPELL_FLAGS = {
     "note": "note_day",
 }
 """Which day flag each kind of spell follows."""
+
+Measure = Literal["longest", "count", "started_12w", "current"]
+
+
+def spell(kind: str, measure: Measure) -> pl.Expr:
+    """A column of :func:`spell_aggregates`: per pupil, for the spells of ``kind`` this school
+    year, the ``longest`` (school days), their ``count``, how many ``started_12w`` (in the
+    last 12 school weeks), or the ``current`` one's length up to the as-of date."""
+    return pl.col(_name(kind, measure))
+
+
+def _name(kind: str, measure: Measure) -> str:
+    return f"s_{kind}_{measure}"
 
 
 def spell_days(pupil_days: pl.LazyFrame) -> dict[str, pl.LazyFrame]:
@@ -68,13 +82,13 @@ def spell_aggregates(
             .with_columns(_run_columns())
             .group_by("pupil")
             .agg(
-                pl.col("so_far").max().alias(f"s_{kind}_longest"),
-                pl.col("starts").sum().cast(pl.Int32).alias(f"s_{kind}_count"),
+                pl.col("so_far").max().alias(_name(kind, "longest")),
+                pl.col("starts").sum().cast(pl.Int32).alias(_name(kind, "count")),
                 (pl.col("starts") & (pl.col("date") >= pl.col("start_12w")))
                 .sum()
                 .cast(pl.Int32)
-                .alias(f"s_{kind}_started_12w"),
-                pl.when(current).then(pl.col("so_far")).max().alias(f"s_{kind}_current"),
+                .alias(_name(kind, "started_12w")),
+                pl.when(current).then(pl.col("so_far")).max().alias(_name(kind, "current")),
             )
         )
     out = frames[0]
@@ -85,34 +99,34 @@ def spell_aggregates(
 
 def longest_spell_ytd() -> pl.Expr:
     """Longest run of consecutive whole school days absent this school year."""
-    return pl.col("s_full_longest").alias("longest_spell_ytd")
+    return spell("full", "longest")
 
 
 def spells_ytd() -> pl.Expr:
     """Number of separate runs of whole days absent this school year."""
-    return pl.col("s_full_count").alias("spells_ytd")
+    return spell("full", "count")
 
 
 def current_spell_days() -> pl.Expr:
     """Whole school days absent in a row up to the last school day before the as-of date."""
-    return pl.col("s_full_current").alias("current_spell_days")
+    return spell("full", "current")
 
 
 def b_longest_spell_ytd() -> pl.Expr:
     """Longest run of consecutive whole school days with B-codes this school year."""
-    return pl.col("s_b_longest").alias("b_longest_spell_ytd")
+    return spell("b", "longest")
 
 
 def illness_longest_spell_ytd() -> pl.Expr:
     """Longest run of consecutive school days ill this school year (M@ZL: 7 or more)."""
-    return pl.col("s_illness_longest").alias("illness_longest_spell_ytd")
+    return spell("illness", "longest")
 
 
 def illness_reports_12w() -> pl.Expr:
     """Separate illness spells that began in the last 12 school weeks (M@ZL: the 4th one)."""
-    return pl.col("s_illness_started_12w").alias("illness_reports_12w")
+    return spell("illness", "started_12w")
 
 
 def parent_note_spells_ytd() -> pl.Expr:
     """Separate spells of illness on a parent's note this school year (at most 4 are allowed)."""
-    return pl.col("s_note_count").alias("parent_note_spells_ytd")
+    return spell("note", "count")

@@ -72,3 +72,9 @@ def features_at(as_of: dt.date = AS_OF, files: dict[str, str] | None = None) -> 
 
 def row(table: pl.DataFrame, pupil: str) -> dict[str, float]:
     return table.filter(pl.col("student_key") == pseudonym(KEY, pupil)).row(0, named=True)
+
+
+P1_ROW = row(features_at(), "P1")
+P2_ROW = row(features_at(), "P2")
+P3_ROW = row(features_at(), "P3")
+"""Each pupil's features on the unchanged export at :data:`AS_OF`."""
