@@ -13,6 +13,9 @@ denominator holds fewer than :data:`MIN_GROUP` pupils in the group or in the ref
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import polars as pl
 from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
@@ -179,6 +182,21 @@ def verdict(low: float, high: float, band: tuple[float, float] = FAIRNESS_BAND) 
     return "uncertain"
 
 
+_EMPTY = {
+    "attribute": pl.String,
+    "group": pl.String,
+    "pupils": pl.Int64,
+    "metric": pl.String,
+    "value": pl.Float64,
+    "reference": pl.String,
+    "ratio": pl.Float64,
+    "ratio_low": pl.Float64,
+    "ratio_high": pl.Float64,
+    "verdict": pl.String,
+}
+"""The columns of :func:`fairness`, for an attribute with fewer than two groups to compare."""
+
+
 def fairness(
     frame: pl.DataFrame,
     attribute: str,
@@ -189,29 +207,60 @@ def fairness(
 ) -> pl.DataFrame:
     """One row per (shown group, metric): value, ratio to the reference group, interval, verdict.
 
-    ``frame`` holds scored pupil-weeks: ``student_key, as_of, school_id, score, label`` and
-    ``attribute``. The reference group is the largest shown group. Groups under ``min_group``
-    pupils are dropped before anything is compared.
+    Parameters
+    ----------
+    frame : pl.DataFrame
+        Scored pupil-weeks: ``student_key, as_of, school_id, score, label`` and ``attribute``.
+    attribute : str
+        The column whose groups are compared (rows where it is null are left out after the
+        flags are set).
+    k : float, default 2.0
+        A pupil-week is flagged when in its school's top ``k``% that week.
+    n_boot : int, default 200
+        Pupil bootstrap resamples for the ratio intervals.
+    seed : int, default 0
+        Seeds the tie-breaking of the flags and the resamples.
+    min_group : int, default MIN_GROUP
+        Groups under this many pupils are dropped before anything is compared; a metric
+        whose denominator holds fewer pupils, in the group or in the reference group, is
+        blanked (``too few pupils``).
+
+    Returns
+    -------
+    pl.DataFrame
+        ``attribute, group, pupils, metric, value, reference, ratio, ratio_low, ratio_high,
+        verdict``; the reference group is the largest shown group. Empty when fewer than two
+        groups are shown.
     """
     point = group_metrics(frame, attribute, k, seed).filter(pl.col("pupils") >= min_group)
     if point.height < 2:
-        return pl.DataFrame(
-            schema={
-                "attribute": pl.String,
-                "group": pl.String,
-                "pupils": pl.Int64,
-                "metric": pl.String,
-                "value": pl.Float64,
-                "reference": pl.String,
-                "ratio": pl.Float64,
-                "ratio_low": pl.Float64,
-                "ratio_high": pl.Float64,
-                "verdict": pl.String,
-            }
-        )
+        return pl.DataFrame(schema=_EMPTY)
     reference = point.sort(["pupils", "group"], descending=[True, False])["group"][0]
     known = with_flags(frame, k, seed).filter(pl.col(attribute).is_not_null())
     totals = _pupil_totals(known, attribute)
+    boot = _resampled_rates(totals, point["group"], n_boot, seed)
+    comparison = _Comparison(
+        attribute=attribute,
+        reference=reference,
+        reference_point=point.filter(pl.col("group") == reference).row(0, named=True),
+        reference_boot=boot[reference],
+        counted=_denominator_pupils(totals),
+        min_group=min_group,
+    )
+    rows = []
+    for row in point.iter_rows(named=True):
+        rows.extend(comparison.group_rows(row, boot[row["group"]]))
+    return pl.DataFrame(rows)
+
+
+def _resampled_rates(
+    totals: pl.DataFrame, shown: pl.Series, n_boot: int, seed: int
+) -> dict[str, np.ndarray]:
+    """Per shown group, its four metrics in each of ``n_boot`` pupil resamples (boots x metrics).
+
+    ``totals`` come from :func:`_pupil_totals`: a pupil is drawn with all their weeks, and a
+    pupil in two groups counts in each with the same weight.
+    """
     pupils = totals["student_key"].unique().sort()
     index = (
         totals.select(
@@ -225,43 +274,64 @@ def fairness(
     weights = bootstrap_weights(len(pupils), n_boot, seed)[:, index]  # boots x (pupil, group)
     values = totals.select("rows", "flagged", "tp", "fp", "positives", "negatives").to_numpy()
     groups = totals["group"].to_numpy()
-    boot = {g: _rates(weights[:, groups == g] @ values[groups == g]) for g in point["group"]}
-    counted = _denominator_pupils(totals)
-    rows = []
-    ref_point = point.filter(pl.col("group") == reference).row(0, named=True)
-    for row in point.iter_rows(named=True):
+    return {g: _rates(weights[:, groups == g] @ values[groups == g]) for g in shown}
+
+
+@dataclass(frozen=True)
+class _Comparison:
+    """What every group of one attribute is held against: the reference group's values and
+    resampled rates, and the pupils behind each metric's denominator."""
+
+    attribute: str
+    reference: str
+    reference_point: dict[str, Any]  # the reference group's row of :func:`group_metrics`
+    reference_boot: np.ndarray  # its rates per resample (boots x metrics)
+    counted: dict[tuple[str, str], int]  # :func:`_denominator_pupils`
+    min_group: int
+
+    def group_rows(self, point: dict[str, Any], boot: np.ndarray) -> list[dict[str, object]]:
+        """The rows of one shown group (``point``, its row of :func:`group_metrics`), one per
+        metric, with the ratios of its resampled rates (``boot``) to the reference's."""
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratios = boot[row["group"]] / boot[reference]
-        for j, metric in enumerate(METRICS):
-            value, base = float(row[metric]), ref_point[metric]
-            low, high = interval(ratios[:, j])
-            if min(counted[(row["group"], metric)], counted[(reference, metric)]) < min_group:
-                # a rate over fewer than min_group pupils is a small cell: not shown (nor is
-                # any ratio to it)
-                judged, value, low, high = (
-                    "too few pupils",
-                    float("nan"),
-                    float("nan"),
-                    float("nan"),
-                )
-            elif row["group"] == reference:
-                judged = "reference"
-            elif np.isnan(value) or not base:
-                judged = "not defined"
-            else:
-                judged = verdict(low, high)
-            rows.append(
-                {
-                    "attribute": attribute,
-                    "group": row["group"],
-                    "pupils": round_pupils(row["pupils"], min_group),
-                    "metric": metric,
-                    "value": value,
-                    "reference": reference,
-                    "ratio": value / base if base and not np.isnan(value) else float("nan"),
-                    "ratio_low": low,
-                    "ratio_high": high,
-                    "verdict": judged,
-                }
+            ratios = boot / self.reference_boot
+        return [self._metric_row(point, metric, ratios[:, j]) for j, metric in enumerate(METRICS)]
+
+    def _metric_row(
+        self, point: dict[str, Any], metric: str, ratios: np.ndarray
+    ) -> dict[str, object]:
+        """One group's ``metric``: value, ratio to the reference with its interval, verdict."""
+        value, base = float(point[metric]), self.reference_point[metric]
+        low, high = interval(ratios)
+        if self._too_few_pupils(point["group"], metric):
+            # a rate over fewer than min_group pupils is a small cell: not shown (nor is
+            # any ratio to it)
+            judged, value, low, high = (
+                "too few pupils",
+                float("nan"),
+                float("nan"),
+                float("nan"),
             )
-    return pl.DataFrame(rows)
+        elif point["group"] == self.reference:
+            judged = "reference"
+        elif np.isnan(value) or not base:
+            judged = "not defined"
+        else:
+            judged = verdict(low, high)
+        return {
+            "attribute": self.attribute,
+            "group": point["group"],
+            "pupils": round_pupils(point["pupils"], self.min_group),
+            "metric": metric,
+            "value": value,
+            "reference": self.reference,
+            "ratio": value / base if base and not np.isnan(value) else float("nan"),
+            "ratio_low": low,
+            "ratio_high": high,
+            "verdict": judged,
+        }
+
+    def _too_few_pupils(self, group: str, metric: str) -> bool:
+        """Whether ``metric``'s denominator holds under ``min_group`` pupils in ``group`` or in
+        the reference group."""
+        fewest = min(self.counted[(group, metric)], self.counted[(self.reference, metric)])
+        return fewest < self.min_group
