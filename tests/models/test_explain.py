@@ -49,12 +49,6 @@ def test_reasons_quote_the_feature_value_and_only_push_risk_up() -> None:
                 assert format_value(reason.feature, reason.value, "en") in reason.text
 
 
-def test_values_read_in_their_units() -> None:
-    assert format_value("absence_rate_4w", 0.125, "en") == "12%"
-    assert format_value("sick_bay_visits_4w", 4.0, "nl") == "4"
-    assert format_value("absence_change_vs_year", -0.08, "en") == "−8 percentage points"
-
-
 def test_a_rule_names_only_the_criterion_that_set_its_score() -> None:
     import pandas as pd
 
