@@ -16,7 +16,13 @@ import polars as pl
 from features.catalog import CATALOG
 from features.pupil_days import pupil_days
 from features.running import look_up, running_counts
-from features.school.schooldays import SLOPE_WEEKS, as_of_dates, school_days, windows
+from features.school.schooldays import (
+    SLOPE_WEEKS,
+    OutsideCalendarError,
+    as_of_dates,
+    school_days,
+    windows,
+)
 from features.signals import patterns, spells
 from features.windows import (
     EDGES,
@@ -34,10 +40,6 @@ META_COLUMNS = ("school_id", "class_key", "grade")
 """Carried beside the features for ranking within a school and for audits; not features."""
 
 _CUMS = ("cum_periods", "cum_days", "cum_after_break", "cum_mondays")
-
-
-class OutsideCalendarError(ValueError):
-    """An as-of date the calendar does not reach: its windows cannot be counted."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,10 @@ class Prepared:
     def as_of_dates(
         self, start: dt.date | None = None, end: dt.date | None = None
     ) -> list[dt.date]:
-        """First school day of every school week in [start, end].
+        """The first school day of every school week from ``start``'s week to ``end``'s
+        (:func:`features.school.schooldays.school_weeks`).
 
-        By default from the first recorded event to the week after the last one.
+        By default from the first recorded event's week to the week after the last one.
         """
         events = self.pupil_days["date"]
         lo = start or events.min() or self.days["date"].min()

@@ -204,7 +204,7 @@ def run_flow(name: str, *args: Any, errors: tuple[type[BaseException], ...]) -> 
 
 def _modelling_errors() -> tuple[type[Exception], ...]:
     """What `train` and `evaluate` report in one line (imported late: --help stays quick)."""
-    from features.build import OutsideCalendarError
+    from features.school.schooldays import OutsideCalendarError
     from models.ladder import CalibrationError
     from pipelines.steps.features import MissingInputError
     from pipelines.steps.train import TrainingError
@@ -310,12 +310,18 @@ def score(
     as_of: Annotated[
         dt.datetime | None,
         typer.Option(
-            "--as-of", formats=["%Y-%m-%d"], help="Score on this date (events strictly before it)."
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="Score this date's school week, as of its first school day (events before it).",
         ),
     ] = None,
     from_: Annotated[
         dt.datetime | None,
-        typer.Option("--from", formats=["%Y-%m-%d"], help="With --to: every Monday in the range."),
+        typer.Option(
+            "--from",
+            formats=["%Y-%m-%d"],
+            help="With --to: every school week in the range (holiday weeks are skipped).",
+        ),
     ] = None,
     to: Annotated[
         dt.datetime | None,
@@ -329,25 +335,31 @@ def score(
     Runs the Prefect ``score`` flow, the same code as the weekly deployment: with
     PREFECT_API_URL set it shows in that server's UI, else in a temporary local one.
     """
+    from features.school.schooldays import calendar_weeks
     from pipelines.artifacts import UntrustedModelError
     from pipelines.steps.features import MissingInputError
-    from pipelines.steps.score import ListsFailedError, NoChampionError, mondays
+    from pipelines.steps.score import ListsFailedError, NoChampionError
 
     if as_of is not None and (from_ is not None or to is not None):
         fail("give either --as-of or --from/--to, not both")
     if as_of is None and (from_ is None or to is None):
         fail("give --as-of DATE, or --from D1 --to D2")
-    dates = [as_of.date()] if as_of is not None else mondays(from_.date(), to.date())  # type: ignore[union-attr]
+    if as_of is not None:
+        dates, skip_holidays = [as_of.date()], False
+    else:
+        dates, skip_holidays = calendar_weeks(from_.date(), to.date()), True  # type: ignore[union-attr]
     if not dates:
-        fail("no Monday in that range")
+        fail("--from is after --to: no school week in that range")
     try:
         settings = Settings.load(config, workspace=workspace, score__language=language)
     except SettingsError as exc:
         fail(str(exc))
-    # ValueError: no pupil enrolled, a date outside the calendar, a busy workspace, a bad key;
-    # ListsFailedError: a school's list failed (the others were written).
+    # ValueError: no pupil enrolled, a date outside the calendar or in a holiday week, a busy
+    # workspace, a bad key; ListsFailedError: a school's list failed (the others were written).
     errors = (MissingInputError, NoChampionError, UntrustedModelError, ValueError, ListsFailedError)
-    paths = [Path(p) for p in run_flow("score_flow", settings, dates, errors=errors)]
+    paths = [Path(p) for p in run_flow("score_flow", settings, dates, skip_holidays, errors=errors)]
+    if not paths:
+        fail("no school week in that range: nothing scored")
     for path in paths:
         out.print(f"{path}  (care-team lists: {path.parent}/<school>/risk_list.html)")
 

@@ -26,6 +26,7 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
 from features.build import Prepared
+from features.school.schooldays import OutsideCalendarError, school_weeks
 from models.reasons import Reason
 from pipelines.settings import Settings
 from pipelines.steps import evaluate, features, ingest, score, train
@@ -78,9 +79,7 @@ def load_canonical(settings: Settings) -> Prepared:
 @_retrying
 def build_features(settings: Settings, dates: list[dt.date], prepared: Prepared) -> int:
     """Feature tables for ``dates`` (reused when unchanged)."""
-    return len(
-        features.build_features(Workspace(settings.workspace), dates, prepared, say=_log)
-    )
+    return len(features.build_features(Workspace(settings.workspace), dates, prepared, say=_log))
 
 
 @task(cache_policy=NO_CACHE)
@@ -119,7 +118,9 @@ def write_school_list(
 ) -> str:
     """One school's care-team list (CSV, XLSX, HTML) in the date's staged ``folder``."""
     try:
-        score.write_school_list(as_of, school, table, reasons, settings.score, folder, horizon_weeks)
+        score.write_school_list(
+            as_of, school, table, reasons, settings.score, folder, horizon_weeks
+        )
     except Exception:
         score.drop_school(folder, school)  # no half-written list is swapped in
         raise
@@ -161,22 +162,44 @@ def evaluate_flow(settings: Settings) -> evaluate.Evaluation:
 
 
 @flow(name="score")
-def score_flow(settings: Settings, dates: list[dt.date]) -> list[str]:
-    """Score each date with one load of the champion; lists mapped over the schools.
+def score_flow(settings: Settings, dates: list[dt.date], skip_holidays: bool = False) -> list[str]:
+    """Score the school week of each date with one load of the champion; lists mapped over
+    the schools. A date inside a week is scored as of the week's first school day; a week
+    without school is refused (:class:`~pipelines.steps.score.NoSchoolWeekError`), or with
+    ``skip_holidays`` skipped and said.
 
     Holds the workspace's lock; each date's folder is written aside and swapped in whole.
     """
     ws = Workspace(settings.workspace)
     with locked(ws, "score flow", _log):
-        return _score_dates(settings, dates, ws)
+        return _score_dates(settings, dates, skip_holidays, ws)
 
 
-def _score_dates(settings: Settings, dates: list[dt.date], ws: Workspace) -> list[str]:
+def _school_weeks(prepared: Prepared, asked: list[dt.date], skip_holidays: bool) -> list[dt.date]:
+    """The as-of dates of the asked dates' school weeks, saying what moved or was skipped."""
+    weeks = school_weeks(prepared.days, asked)
+    if weeks.outside:
+        raise OutsideCalendarError(score.outside_calendar(weeks.outside, prepared.days))
+    if weeks.holidays and not skip_holidays:
+        raise score.NoSchoolWeekError(score.no_school(weeks.holidays, prepared.days))
+    if weeks.holidays:
+        _log(score.skipped_holidays(weeks.holidays))
+    if not skip_holidays:
+        for day, first in weeks.moved:
+            _log(score.moved_to_week(day, first))
+    return weeks.dates
+
+
+def _score_dates(
+    settings: Settings, asked: list[dt.date], skip_holidays: bool, ws: Workspace
+) -> list[str]:
     champion = score.load_champion(ws, settings.score.model_name)
     _log(score.describe(champion, settings.score.model_name))
-    if warning := score.backfill_warning(champion, dates):
-        get_run_logger().warning(warning)
     prepared = load_canonical(settings)
+    dates = _school_weeks(prepared, asked, skip_holidays)
+    logger = get_run_logger()
+    for warning in score.data_warnings(prepared, champion, dates):
+        logger.warning(warning)
     build_features(settings, dates, prepared)
     failures: list[str] = []
     for as_of in dates:
@@ -211,17 +234,11 @@ def _reason(state: object) -> str:
     return message.splitlines()[0] if message else "unknown error"
 
 
-def this_monday(today: dt.date) -> dt.date:
-    """The Monday of ``today``'s week: the weekly flow scores as of it."""
-    return today - dt.timedelta(days=today.weekday())
-
-
 @flow(name="weekly")
 def weekly_flow(settings: Settings, as_of: dt.date | None = None) -> list[str]:
-    """Every Monday: ingest the latest export, build this week's features, score, write the lists."""
-    day = as_of or this_monday(
-        dt.date.today()
-    )  # the flow layer may read the clock; features never do
+    """Every Monday: ingest the latest export, then build features, score and write the lists
+    of this school week (``as_of``'s, by default today's); a holiday week makes no lists."""
+    day = as_of or dt.date.today()  # the flow layer may read the clock; features never do
     with locked(Workspace(settings.workspace), "weekly flow", _log):  # one run: ingest to lists
         ingest_flow(settings.serve.export, settings)
-        return score_flow(settings, [day])
+        return score_flow(settings, [day], skip_holidays=True)

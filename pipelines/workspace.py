@@ -383,6 +383,7 @@ def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
     return and are not a plain number (``-3`` stays ``-3``). A cell that starts with ``'``
     gets one more, so :func:`restore_formulas` gives back exactly what was written.
     """
+
     def inert(name: str) -> pl.Expr:
         col = pl.col(name)
         risky = pl.any_horizontal([col.str.starts_with(c) for c in _FORMULA_START])

@@ -9,6 +9,8 @@ those the pupil was enrolled for.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -91,18 +93,85 @@ def _cum_before(expr: pl.Expr) -> pl.Expr:
     return (expr.cum_sum() - expr).over("school_id")
 
 
-def as_of_dates(days: pl.DataFrame, start: dt.date, end: dt.date) -> list[dt.date]:
-    """The first school day of every school week in [start, end] (Mondays, mostly).
+def week_of(day: dt.date) -> dt.date:
+    """The Monday of ``day``'s calendar week."""
+    return day - dt.timedelta(days=day.weekday())
 
-    Uses the days of all schools together: a week counts when any school teaches.
+
+def calendar_weeks(start: dt.date, end: dt.date) -> list[dt.date]:
+    """The Monday of every calendar week from ``start``'s week to ``end``'s, holidays included."""
+    first, last = week_of(start), week_of(end)
+    return [first + dt.timedelta(weeks=i) for i in range((last - first).days // 7 + 1)]
+
+
+class OutsideCalendarError(ValueError):
+    """A date the calendar does not reach: its windows cannot be counted."""
+
+
+@dataclass(frozen=True)
+class SchoolWeeks:
+    """Asked dates resolved to school weeks (:func:`school_weeks`)."""
+
+    dates: list[dt.date]
+    """The first school day of each asked school week, once each, in order: the as-of dates."""
+    moved: list[tuple[dt.date, dt.date]]
+    """``(asked, first school day)`` for an asked date after its week's first school day."""
+    holidays: list[dt.date]
+    """The Monday of each asked week without a school day at any school (holidays)."""
+    outside: list[dt.date]
+    """Asked dates in a week the calendar does not reach."""
+
+
+def school_weeks(days: pl.DataFrame, asked: Iterable[dt.date]) -> SchoolWeeks:
+    """The one rule for as-of dates: a list, and a feature table, belongs to a *school week*.
+
+    A date inside a week stands for that week's first school day (at any school: a week
+    counts when any school teaches), the date whose events-before make the week's features.
+    A week without a school day (a holiday) has no as-of date. ``days`` is
+    :func:`school_days`, collected.
     """
-    firsts = (
-        days.filter(pl.col("school_day") & pl.col("date").is_between(start, end))
+    firsts = dict(
+        days.filter(pl.col("school_day"))
         .group_by("week_start")
         .agg(pl.col("date").min())
-        .sort("date")
+        .iter_rows()
     )
-    return firsts["date"].to_list()
+    lo, hi = days["date"].min(), days["date"].max()
+    dates: list[dt.date] = []
+    moved, holidays, outside = [], [], []
+    for day in asked:
+        first = firsts.get(week_of(day))
+        if first is not None:
+            if first not in dates:
+                dates.append(first)
+            if day > first:
+                moved.append((day, first))
+        elif lo is None or not lo <= day <= hi:  # type: ignore[operator]
+            outside.append(day)
+        else:
+            holidays.append(week_of(day))
+    return SchoolWeeks(sorted(dates), moved, sorted(set(holidays)), outside)
+
+
+def first_school_days(days: pl.DataFrame) -> list[dt.date]:
+    """The first school day of every school week in ``days`` (:func:`school_days`), in order."""
+    return school_weeks(days, days["week_start"].unique().sort()).dates
+
+
+def weeks_into_year(days: pl.DataFrame, as_of: dt.date) -> int:
+    """School weeks of ``as_of``'s school year (at any school) before ``as_of``'s week."""
+    year = days.filter(pl.col("date") <= as_of).sort("date")["school_year"].tail(1)
+    return days.filter(
+        pl.col("school_day")
+        & pl.col("school_year").is_in(year.implode())
+        & (pl.col("week_start") < week_of(as_of))
+    )["week_start"].n_unique()
+
+
+def as_of_dates(days: pl.DataFrame, start: dt.date, end: dt.date) -> list[dt.date]:
+    """The first school day of every school week from ``start``'s week to ``end``'s
+    (Mondays, mostly): :func:`school_weeks` of the range."""
+    return school_weeks(days, calendar_weeks(start, end)).dates
 
 
 def windows(days: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:

@@ -98,7 +98,10 @@ def _rows(
 ) -> list[dict[str, Any]]:
     t = TEXT[language]
     top = (
-        max((r.contribution for key in listed["student_key"] for r in reasons.get(key, [])), default=1.0)
+        max(
+            (r.contribution for key in listed["student_key"] for r in reasons.get(key, [])),
+            default=1.0,
+        )
         or 1.0
     )
     rows = []

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import polars as pl
 
+from features.build import Prepared
+from features.school.schooldays import first_school_days, week_of, weeks_into_year
 from models.explain import explain
 from models.labels import is_known_case
 from models.profile import profile
@@ -46,6 +48,10 @@ class NoChampionError(LookupError):
 
 class NothingToScoreError(ValueError):
     """No pupil is enrolled on the date."""
+
+
+class NoSchoolWeekError(ValueError):
+    """A date in a week without school days (a holiday): no list belongs to it."""
 
 
 class ListsFailedError(RuntimeError):
@@ -313,6 +319,76 @@ def backfill_warning(champion: Champion, dates: list[dt.date]) -> str | None:
     )
 
 
+def stale_export_warning(
+    newest_event: dt.date | None, days: pl.DataFrame, as_of: dt.date
+) -> str | None:
+    """A warning when the export has no event since the school week before ``as_of``'s."""
+    before = [d for d in first_school_days(days) if d < week_of(as_of)]
+    if not before or (newest_event is not None and newest_event >= before[-1]):
+        return None
+    newest = f"is from {newest_event}" if newest_event else "does not exist"
+    return (
+        f"the newest event in the export {newest}, before the last school week before "
+        f"{as_of} (which began {before[-1]}): is the export up to date? The list leans on "
+        "old data"
+    )
+
+
+def early_year_warning(days: pl.DataFrame, dates: list[dt.date]) -> str | None:
+    """A warning for dates whose school year has fewer than 2 school weeks behind them."""
+    early = [(d, weeks_into_year(days, d)) for d in dates]
+    early = [(d, n) for d, n in early if n < 2]
+    if not early:
+        return None
+    which = ", ".join(f"{d} ({n})" for d, n in early)
+    return (
+        f"{len(early)} list(s) have fewer than 2 school weeks of their school year behind "
+        f"them: {which}; their signals rest on last school year and on very few days of this one"
+    )
+
+
+def data_warnings(prepared: Prepared, champion: Champion, dates: list[dt.date]) -> list[str]:
+    """What to warn of before scoring ``dates``: a backfill; for the latest date, a stale
+    export; and lists early in a school year."""
+    warnings = [backfill_warning(champion, dates)]
+    if dates:
+        newest = prepared.pupil_days["date"].max()
+        assert newest is None or isinstance(newest, dt.date)
+        warnings.append(stale_export_warning(newest, prepared.days, dates[-1]))
+    warnings.append(early_year_warning(prepared.days, dates))
+    return [w for w in warnings if w]
+
+
+def moved_to_week(day: dt.date, first: dt.date) -> str:
+    """One line: a date inside a school week is scored as of the week's first school day."""
+    return f"{day} lies in the school week that begins {first}: scoring as of {first}"
+
+
+def no_school(holidays: list[dt.date], days: pl.DataFrame) -> str:
+    """One line: asked weeks without school, and the next school week after the first."""
+    later = [d for d in first_school_days(days) if d > holidays[0]]
+    weeks = ", ".join(f"the week of {h}" for h in holidays)
+    next_week = f"; the next school week begins {later[0]}" if later else ""
+    return f"no school in {weeks} (a holiday at every school): no list{next_week}"
+
+
+def skipped_holidays(holidays: list[dt.date]) -> str:
+    """One line: weeks of a range skipped because nobody had school."""
+    return f"skipping {len(holidays)} week(s) without school: " + ", ".join(
+        f"the week of {h}" for h in holidays
+    )
+
+
+def outside_calendar(dates: list[dt.date], days: pl.DataFrame) -> str:
+    """One line: dates the export's calendar does not reach."""
+    lo, hi = days["date"].min(), days["date"].max()
+    assert isinstance(lo, dt.date) and isinstance(hi, dt.date)
+    return (
+        f"{', '.join(str(d) for d in dates)}: outside the calendar ({lo} to {hi}); the "
+        "export's calendar must cover the school week scored"
+    )
+
+
 def describe(champion: Champion, name: str) -> str:
     """The champion in one line, for the log."""
     return f"champion: {name} version {champion.version} ({champion.rung})"
@@ -339,13 +415,3 @@ def drop_school(folder: Path, school_id: str) -> None:
     path = inside(folder, school_folder(school_id))
     if path.is_dir():
         shutil.rmtree(path)
-
-
-def mondays(start: dt.date, end: dt.date) -> list[dt.date]:
-    """Every Monday in [start, end], holidays included (backfills, research)."""
-    first = start + dt.timedelta(days=(7 - start.weekday()) % 7)
-    return (
-        [first + dt.timedelta(weeks=i) for i in range((end - first).days // 7 + 1)]
-        if first <= end
-        else []
-    )

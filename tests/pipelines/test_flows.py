@@ -91,6 +91,28 @@ def test_score_flow_writes_every_list_and_names_a_failed_school(
     assert not list((board_copy / ".staging").iterdir())
 
 
+def test_the_score_flow_scores_school_weeks_and_refuses_a_holiday(board_copy: Path) -> None:
+    from pipelines.steps.score import NoSchoolWeekError
+
+    settings = Settings(workspace=board_copy)
+    outputs = board_copy / "outputs"
+    # Wednesday 5 March 2025 lies in the spring holiday: no list, and the next week is named.
+    with pytest.raises(NoSchoolWeekError) as refused:
+        flows.score_flow(settings, [dt.date(2025, 3, 5)])
+    assert str(refused.value) == (
+        "no school in the week of 2025-03-03 (a holiday at every school): no list; "
+        "the next school week begins 2025-03-10"
+    )
+    assert not outputs.exists() or not list(outputs.iterdir())
+    # Thursday 13 March stands for its week: scored as of Monday 10 March.
+    [scores] = flows.score_flow(settings, [dt.date(2025, 3, 13)])
+    assert Path(scores).parent.name == "2025-03-10"
+    # A range skips the holiday week and scores the school weeks around it.
+    paths = flows.score_flow(settings, [dt.date(2025, 2, 24), dt.date(2025, 3, 3)], True)
+    assert [Path(p).parent.name for p in paths] == ["2025-02-24"]
+    assert sorted(p.name for p in outputs.iterdir()) == ["2025-02-24", "2025-03-10"]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
