@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import statistics
 from pathlib import Path
 
 import mlflow
@@ -78,14 +79,26 @@ def test_training_logs_a_parent_run_nested_rungs_and_registers_the_champion(
     assert len(children) == 5
     failed = {r.rung.name: len(r.failures) for r in report.results}
     assert failed[report.champion] == 0  # a rung not calibrated on every split cannot win
+    selection = {}
     for child in children:
         history = client.get_metric_history(child.info.run_id, "precision_at_2")
         name = child.data.params["rung"]
         # one value per split it could be calibrated on; the others are named in a tag
         assert len(history) == 2 - failed[name]
         assert ("calibration_failures" in child.data.tags) == (failed[name] > 0)
+        # the selection rule, worked out again from what MLflow holds
+        precision = [m.value for m in history]
+        score = statistics.fmean(precision) - 0.5 * statistics.pstdev(precision)
+        assert child.data.metrics["selection_score"] == pytest.approx(score)
+        if failed[name] == 0:
+            selection[name] = score
+    best = max(selection.values())
+    ladder_order = [r.rung.name for r in report.results]
+    expected = next(n for n in ladder_order if n in selection and selection[n] >= best - 1e-12)
+    assert report.champion == expected
     version = client.get_model_version_by_alias("schoolpoort-risk", "champion")
     assert str(version.version) == report.model_version
+    assert version.tags["rung"] == expected
     artifacts = {a.path for a in client.list_artifacts(report.run_id, "report")}
     assert {
         "report/splits.png",
@@ -209,8 +222,12 @@ def test_a_rung_with_too_few_calibration_cases_is_skipped_for_that_split() -> No
     with pytest.raises(ladder.CalibrationError) as refused:
         ladder.select(results)
     assert "\n" not in str(refused.value)
-    assert ladder.select(
-        ladder.evaluate(
-            ladder.default_ladder(), data, [OK_SPLIT], feature_names(), ladder.FitOptions()
-        )
-    ).rung.name in {r.rung.name for r in results}
+    one_split = ladder.evaluate(
+        ladder.default_ladder(), data, [OK_SPLIT], feature_names(), ladder.FitOptions()
+    )
+    # one split, no spread: the champion has the best precision in the top 2%, the earlier
+    # rung on a tie
+    precision = {r.rung.name: r.metrics[0]["precision_at_2"] for r in one_split}
+    best = max(precision.values())
+    expected = next(name for name, p in precision.items() if p == best)
+    assert ladder.select(one_split).rung.name == expected
