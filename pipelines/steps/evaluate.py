@@ -36,7 +36,7 @@ from models.splits import Split
 from pipelines import tracking
 from pipelines.render import plots
 from pipelines.render.document import Document
-from pipelines.settings import Settings
+from pipelines.settings import EvaluateSettings, Settings
 from pipelines.steps.features import load_prepared
 from pipelines.steps.train import default_until, forward_splits, training_rows
 from pipelines.workspace import Workspace, locked, staged, write_parquet
@@ -166,15 +166,73 @@ def run_evaluate(workspace: Workspace, settings: Settings, say: Say = print) -> 
         return _evaluate(workspace, settings, say)
 
 
+@dataclass(frozen=True)
+class _Fits:
+    """Today's rules and the learned model on every feature set, scored on every split."""
+
+    rules: dict[str, ladder.RungResult]
+    ablations: dict[str, ladder.RungResult]  # by feature set, :data:`ev.FULL` among them
+    families: dict[str, ladder.RungResult]
+    failures: list[str]  # the splits a rule or model could not be calibrated on
+
+    @property
+    def full(self) -> ladder.RungResult:
+        """The learned model on every feature."""
+        return self.ablations[ev.FULL]
+
+
+@dataclass(frozen=True)
+class _Results:
+    """What the report shows: the tables, and what its figures and notes need besides them."""
+
+    tables: dict[str, pl.DataFrame]
+    shap_values: np.ndarray  # SHAP values (log-odds) of the rows in ``shap_data``
+    shap_data: np.ndarray  # the test rows SHAP explained, catalog features in order
+    notes: list[str]  # calibration failures, then the model sets with no split in common
+    best_rule: str | None  # the rule to beat week by week, if any rule could be calibrated
+
+
 def _evaluate(workspace: Workspace, settings: Settings, say: Say) -> Evaluation:
+    """Fit, compute every table, then write and log (:func:`run_evaluate` without the lock)."""
     conf = settings.evaluate
-    k, k_signal = conf.list_percent, conf.signal_percent
     rows = _rows(workspace, settings, say)
     features = feature_names()
     say(
         f"evaluating on {rows.tests.height:,} test pupil-weeks of {len(rows.splits)} forward splits "
         f"(until {rows.until})"
     )
+    fits = _fit_models(rows, settings, say)
+    say("signals, ablations and lead time")
+    notes: list[str] = []
+    tables = _feature_set_tables(rows, fits, conf, notes)
+    compared = _common(
+        {ev.FULL: _pooled(fits.full), **{n: _pooled(r) for n, r in fits.rules.items()}}, notes
+    )
+    tables["lead_time"] = ev.lead_time_curve(compared, k=conf.list_percent)
+    tables["rules_vs_model"] = _ranking(compared, conf)
+    say("calibration, SHAP and week-by-week precision")
+    tables["calibration"] = pl.concat(
+        [ev.calibration_bins(f).with_columns(model=pl.lit(n)) for n, f in compared.items()]
+    )
+    tables["importance"], shap_values, shap_data = _shap(fits.full, rows, features, settings)
+    best_rule = _best_rule(compared, fits.rules)
+    tables["weekly_precision"] = ev.weekly_precision(
+        {n: compared[n] for n in (ev.FULL, best_rule) if n is not None}, k=conf.signal_percent
+    )
+    say("fairness and errors")
+    tables |= _group_tables(compared[ev.FULL], rows, conf)
+    results = _Results(tables, shap_values, shap_data, fits.failures + notes, best_rule)
+    return _write(workspace, rows, results, settings, say)
+
+
+def _fit_models(rows: _Rows, settings: Settings, say: Say) -> _Fits:
+    """Today's rules, and the learned model on every ablation and family feature set.
+
+    Raises
+    ------
+    ladder.CalibrationError
+        When the learned model on every feature could be calibrated on no split.
+    """
     options = ladder.FitOptions(
         negative_fraction=settings.train.negative_fraction, seed=settings.train.seed
     )
@@ -182,7 +240,7 @@ def _evaluate(workspace: Workspace, settings: Settings, say: Say) -> Evaluation:
     say("rules:")
     rules = {
         r.rung.name: r
-        for r in ladder.evaluate(rule_rungs, rows.data, rows.splits, features, options, say)
+        for r in ladder.evaluate(rule_rungs, rows.data, rows.splits, feature_names(), options, say)
     }
     say("ablations and families on their own:")
     fitted = _fit_sets({**ev.ablation_sets(), **ev.family_sets()}, rows, settings, say)
@@ -193,74 +251,90 @@ def _evaluate(workspace: Workspace, settings: Settings, say: Say) -> Evaluation:
         raise ladder.CalibrationError(
             f"the {ev.FULL} could not be calibrated on any split: " + "; ".join(full.failures)
         )
-    failures = _failures({**rules, **fitted})
+    return _Fits(rules, ablations, families, _failures({**rules, **fitted}))
 
-    tables: dict[str, pl.DataFrame] = {}
-    boot, seed = conf.bootstrap, conf.seed
-    say("signals, ablations and lead time")
-    tables["signals"] = ev.signal_table(rows.tests, features, k=k_signal)
-    notes: list[str] = []
-    tables["families"] = ev.ranking_table(
-        _common({n: _pooled(r) for n, r in families.items()}, notes),
-        ks=(k, k_signal),
-        n_boot=boot,
-        seed=seed,
-    ).rename({"model": "family"})
-    tables["families"] = ev.family_prevalence(rows.tests).join(
-        tables["families"], on="family", how="right"
+
+def _ranking(
+    scored: dict[str, pl.DataFrame], conf: EvaluateSettings, baseline: str | None = None
+) -> pl.DataFrame:
+    """:func:`models.evaluation.ranking_table` at the report's two list sizes, bootstrapped."""
+    return ev.ranking_table(
+        scored,
+        ks=(conf.list_percent, conf.signal_percent),
+        n_boot=conf.bootstrap,
+        seed=conf.seed,
+        baseline=baseline,
     )
-    tables["ablations"] = ev.ranking_table(
-        _common({n: _pooled(r) for n, r in ablations.items()}, notes),
-        ks=(k, k_signal),
-        n_boot=boot,
-        seed=seed,
+
+
+def _feature_set_tables(
+    rows: _Rows, fits: _Fits, conf: EvaluateSettings, notes: list[str]
+) -> dict[str, pl.DataFrame]:
+    """``signals``, ``families`` and ``ablations``: what each feature, family and feature set
+    predicts on its own (a model not compared on every split adds to ``notes``)."""
+    signals = ev.signal_table(rows.tests, feature_names(), k=conf.signal_percent)
+    families = _ranking(
+        _common({n: _pooled(r) for n, r in fits.families.items()}, notes), conf
+    ).rename({"model": "family"})
+    families = ev.family_prevalence(rows.tests).join(families, on="family", how="right")
+    ablations = _ranking(
+        _common({n: _pooled(r) for n, r in fits.ablations.items()}, notes),
+        conf,
         baseline=ev.BASELINE,
     ).rename({"model": "features"})
-    compared = _common({ev.FULL: _pooled(full), **{n: _pooled(r) for n, r in rules.items()}}, notes)
-    tables["lead_time"] = ev.lead_time_curve(compared, k=k)
-    tables["rules_vs_model"] = ev.ranking_table(compared, ks=(k, k_signal), n_boot=boot, seed=seed)
-    say("calibration, SHAP and week-by-week precision")
-    tables["calibration"] = pl.concat(
-        [ev.calibration_bins(f).with_columns(model=pl.lit(n)) for n, f in compared.items()]
-    )
-    tables["importance"], shap_values, shap_data = _shap(full, rows, features, settings)
-    # the rule to beat week by week: the best calibrated one (none when no rule could be)
-    best_rule = max(
+    return {"signals": signals, "families": families, "ablations": ablations}
+
+
+def _best_rule(
+    compared: dict[str, pl.DataFrame], rules: dict[str, ladder.RungResult]
+) -> str | None:
+    """The rule to beat week by week: the best calibrated one (none when no rule could be)."""
+    return max(
         (n for n in compared if n != ev.FULL),
         key=lambda n: np.nan_to_num(ladder.selection_score(rules[n]), nan=-np.inf),
         default=None,
     )
-    tables["weekly_precision"] = ev.weekly_precision(
-        {n: compared[n] for n in (ev.FULL, best_rule) if n is not None}, k=k_signal
-    )
-    say("fairness and errors")
-    full_rows = _with_rows(
-        compared[ev.FULL], rows, [*features, *ATTRIBUTES, "outcome", "later_refusal"]
-    )
-    tables["fairness"] = pl.concat(
-        [
-            fairness(full_rows, a, k=k, n_boot=boot, seed=seed, min_group=conf.min_cell)
-            for a in ATTRIBUTES
-        ],
-        how="vertical_relaxed",
-    )
-    tables["errors"] = ev.error_profile(full_rows, features, k=k, seed=seed, min_cell=conf.min_cell)
-    tables["false_positives"] = ev.false_positive_outcomes(
-        full_rows, k=k, seed=seed, min_cell=conf.min_cell
-    )
 
+
+def _group_tables(
+    full: pl.DataFrame, rows: _Rows, conf: EvaluateSettings
+) -> dict[str, pl.DataFrame]:
+    """``fairness``, ``errors`` and ``false_positives`` of the learned model on every feature
+    (``full``: its scored test rows)."""
+    k, seed = conf.list_percent, conf.seed
+    full_rows = _with_rows(full, rows, [*feature_names(), *ATTRIBUTES, "outcome", "later_refusal"])
+    return {
+        "fairness": pl.concat(
+            [
+                fairness(
+                    full_rows, a, k=k, n_boot=conf.bootstrap, seed=seed, min_group=conf.min_cell
+                )
+                for a in ATTRIBUTES
+            ],
+            how="vertical_relaxed",
+        ),
+        "errors": ev.error_profile(
+            full_rows, feature_names(), k=k, seed=seed, min_cell=conf.min_cell
+        ),
+        "false_positives": ev.false_positive_outcomes(
+            full_rows, k=k, seed=seed, min_cell=conf.min_cell
+        ),
+    }
+
+
+def _write(
+    workspace: Workspace, rows: _Rows, results: _Results, settings: Settings, say: Say
+) -> Evaluation:
+    """Write the evaluation's folder aside and swap it in whole, then log it to MLflow."""
     final = workspace.root / "evaluation" / f"until={rows.until.isoformat()}"
     with staged(workspace) as stage:
         folder = stage.path(final)
-        _write_evaluation(folder, rows, tables, settings, say)
-        document = _document(
-            folder, rows, tables, shap_values, shap_data, failures + notes, settings, best_rule
-        )
-        report, _ = document.write()
+        _write_evaluation(folder, rows, results.tables, settings, say)
+        report, _ = _document(folder, rows, results, settings).write()
     report, extract_path = final / report.name, final / "research_extract.parquet"
-    run_id = _log(workspace, settings, rows, tables, final)
+    run_id = _log(workspace, settings, rows, results.tables, final)
     say(f"report: {report} (and report.html); extract: {extract_path}")
-    return Evaluation(rows.until, rows.splits, tables, final, report, extract_path, run_id)
+    return Evaluation(rows.until, rows.splits, results.tables, final, report, extract_path, run_id)
 
 
 def _write_evaluation(
@@ -316,20 +390,29 @@ def _ablation_view(table: pl.DataFrame, k: float, k_signal: float) -> pl.DataFra
     )
 
 
-def _document(
-    folder: Path,
-    rows: _Rows,
-    tables: dict[str, pl.DataFrame],
-    shap_values: np.ndarray,
-    shap_data: np.ndarray,
-    failures: list[str],
-    settings: Settings,
-    best_rule: str | None,
-) -> Document:
-    conf = settings.evaluate
-    k, k_signal = conf.list_percent, conf.signal_percent
-    fig = folder / "figures"
+def _document(folder: Path, rows: _Rows, results: _Results, settings: Settings) -> Document:
+    """The report: how it was tested, then its seven sections, figures drawn into ``folder``."""
     doc = Document(f"schoolpoort research evaluation (until {rows.until})", folder)
+    _introduction(doc, rows, results.notes, settings)
+    _signals_section(doc, results.tables, settings)
+    _ablations_section(doc, results.tables, settings)
+    _lead_time_section(doc, results.tables, settings)
+    _calibration_section(doc, results, settings)
+    _fairness_section(doc, results.tables, settings)
+    _errors_section(doc, rows, results.tables, settings)
+    _extract_section(doc, results.tables, settings)
+    return doc
+
+
+def _figures(doc: Document) -> Path:
+    """The folder of the report's figures."""
+    return doc.folder / "figures"
+
+
+def _introduction(doc: Document, rows: _Rows, failures: list[str], settings: Settings) -> None:
+    """How the models were tested (splits, labels, lists, intervals) and what could not be."""
+    conf = settings.evaluate
+    k = conf.list_percent
     positives = int(rows.tests["label"].sum())
     doc.text(
         f"{len(rows.splits)} forward-in-time splits (fit, then calibrate on later weeks, then test "
@@ -341,7 +424,7 @@ def _document(
         f"so they are narrower than a full refit-and-cluster bootstrap would give. Learned "
         f"model: {conf.model}, refitted on every split for every feature set."
     )
-    doc.figure(plots.splits_plot(rows.splits, fig / "splits.png"), "Forward splits")
+    doc.figure(plots.splits_plot(rows.splits, _figures(doc) / "splits.png"), "Forward splits")
     if failures:
         doc.note(
             "Not calibrated, or not compared on the same splits (a model has no metrics for a "
@@ -349,6 +432,11 @@ def _document(
             + "; ".join(failures)
         )
 
+
+def _signals_section(doc: Document, tables: dict[str, pl.DataFrame], settings: Settings) -> None:
+    """Section 1: each feature, then each family of features, on its own."""
+    conf = settings.evaluate
+    k, k_signal = conf.list_percent, conf.signal_percent
     doc.heading("1. Signals on their own")
     doc.text(
         f"Each feature ranks the pupils of a school by itself, in its expected direction (higher "
@@ -378,21 +466,29 @@ def _document(
         )
     )
 
+
+def _ablations_section(doc: Document, tables: dict[str, pl.DataFrame], settings: Settings) -> None:
+    """Section 2: the learned model on each feature set, against the B-codes alone."""
+    k = settings.evaluate.list_percent
     doc.heading("2. Ablations: look at all absences, not only the B-codes")
     ablations = tables["ablations"]
-    doc.table(_ablation_view(ablations, k, k_signal))
+    doc.table(_ablation_view(ablations, k, settings.evaluate.signal_percent))
     doc.figure(
         plots.interval_plot(
             ablations,
             "features",
             f"precision_at_{k:g}",
-            fig / "ablations.png",
+            _figures(doc) / "ablations.png",
             f"Precision in the top {k:g}% per school, with 95% intervals",
             "precision",
         ),
         "Ablations",
     )
 
+
+def _lead_time_section(doc: Document, tables: dict[str, pl.DataFrame], settings: Settings) -> None:
+    """Section 3: how early the learned model and today's rules flag the new cases."""
+    k = settings.evaluate.list_percent
     doc.heading("3. Lead time: model against today's rules")
     doc.text(
         f"Share of new cases flagged (top {k:g}%) at least N weeks before their label date. "
@@ -402,7 +498,9 @@ def _document(
         "before it, so the shares for large N are lower bounds."
     )
     doc.table(tables["lead_time"])
-    doc.figure(plots.lead_time_plot(tables["lead_time"], fig / "lead_time.png", k), "Lead time")
+    doc.figure(
+        plots.lead_time_plot(tables["lead_time"], _figures(doc) / "lead_time.png", k), "Lead time"
+    )
     doc.table(
         tables["rules_vs_model"].select(
             "model",
@@ -413,6 +511,18 @@ def _document(
         )
     )
 
+
+def _top_features(importance: pl.DataFrame) -> list[str]:
+    """The four features with the largest mean absolute SHAP value."""
+    return importance["feature"].head(4).to_list()
+
+
+def _calibration_section(doc: Document, results: _Results, settings: Settings) -> None:
+    """Section 4: calibration curves, global SHAP and its dependence, week-by-week precision."""
+    conf = settings.evaluate
+    k_signal = conf.signal_percent
+    tables, fig = results.tables, _figures(doc)
+    shap_values, shap_data, best_rule = results.shap_values, results.shap_data, results.best_rule
     doc.heading("4. Calibration, SHAP and decay over the year")
     bins = {
         str(name): part.drop("model")
@@ -428,7 +538,7 @@ def _document(
     )
     doc.table(importance.head(15))
     doc.figure(plots.importance_plot(importance, fig / "shap_importance.png"), "Global SHAP")
-    top = importance["feature"].head(4).to_list()
+    top = _top_features(importance)
     order = [feature_names().index(f) for f in top]
     doc.figure(
         plots.dependence_plot(
@@ -449,6 +559,10 @@ def _document(
         "Week-by-week precision",
     )
 
+
+def _fairness_section(doc: Document, tables: dict[str, pl.DataFrame], settings: Settings) -> None:
+    """Section 5: the learned model's flags per group, as ratios to the largest group."""
+    conf = settings.evaluate
     doc.heading("5. Fairness")
     band = f"{FAIRNESS_BAND[0]}-{FAIRNESS_BAND[1]}"
     doc.text(
@@ -462,10 +576,17 @@ def _document(
     doc.table(tables["fairness"])
     if tables["fairness"].height:
         doc.figure(
-            plots.fairness_plot(tables["fairness"], fig / "fairness.png", FAIRNESS_BAND),
+            plots.fairness_plot(tables["fairness"], _figures(doc) / "fairness.png", FAIRNESS_BAND),
             "Ratios to the reference group",
         )
 
+
+def _errors_section(
+    doc: Document, rows: _Rows, tables: dict[str, pl.DataFrame], settings: Settings
+) -> None:
+    """Section 6: how the false positives differ from the true ones, and what they become."""
+    conf = settings.evaluate
+    k = conf.list_percent
     doc.heading("6. Errors")
     doc.text(
         f"Flagged pupil-weeks (top {k:g}%) without a new refusal case next to those with one: "
@@ -479,6 +600,10 @@ def _document(
     )
     doc.table(tables["false_positives"])
 
+
+def _extract_section(doc: Document, tables: dict[str, pl.DataFrame], settings: Settings) -> None:
+    """Section 7: what the research extract holds and how it may be shared; the top features."""
+    conf = settings.evaluate
     doc.heading("7. Research extract")
     doc.text(
         "research_extract.parquet: the catalog features, label, whole weeks to the label date, "
@@ -491,10 +616,9 @@ def _document(
     )
     doc.text(
         "Feature descriptions: "
-        + "; ".join(f"{n}: {BY_NAME[n].en}" for n in top)
+        + "; ".join(f"{n}: {BY_NAME[n].en}" for n in _top_features(tables["importance"]))
         + " (full catalog: feature_catalog.csv of the training run)."
     )
-    return doc
 
 
 def _log(
