@@ -200,6 +200,7 @@ _EMPTY = {
 def fairness(
     frame: pl.DataFrame,
     attribute: str,
+    *,
     k: float = 2.0,
     n_boot: int = 200,
     seed: int = 0,
