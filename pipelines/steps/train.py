@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -153,19 +154,18 @@ def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainRepo
         pl.concat([s.with_columns(rung=pl.lit(r.rung.name)) for r in results for s in r.scored]),
         workspace.root / "evaluation" / "scored_splits.parquet",
     )
-    run_id, version = _log(
-        workspace,
-        settings,
-        until,
-        data,
-        splits,
-        results,
-        champion,
-        model,
-        final_info,
-        scored,
-        features,
+    trained = _Trained(
+        until=until,
+        data=data,
+        splits=splits,
+        results=results,
+        champion=champion,
+        model=model,
+        final_info=final_info,
+        scored=scored,
+        features=features,
     )
+    run_id, version = _log(workspace, settings, trained)
     return TrainReport(until, splits, results, champion.rung.name, run_id, version)
 
 
@@ -176,105 +176,143 @@ def _synthetic_example(features: list[str]) -> pl.DataFrame:
     return pl.DataFrame([row]).select(features)
 
 
-def _log(
-    workspace: Workspace,
-    settings: TrainSettings,
-    until: dt.date,
-    data: pl.DataFrame,
-    splits: list[Split],
-    results: list[ladder.RungResult],
-    champion: ladder.RungResult,
-    model: object,
-    final_info: dict[str, object],
-    scored: pl.DataFrame,
-    features: list[str],
-) -> tuple[str, str]:
+@dataclass(frozen=True)
+class _Trained:
+    """What a training run produced, as :func:`_log` records it."""
+
+    until: dt.date
+    data: pl.DataFrame  # the training rows (pupil-weeks with their labels)
+    splits: list[Split]
+    results: list[ladder.RungResult]  # every rung on every split
+    champion: ladder.RungResult  # the selected rung's result
+    model: object  # the champion refitted on everything before ``until``
+    final_info: dict[str, object]  # how that final fit was made (logged as parameters)
+    scored: pl.DataFrame  # the champion's scored test slices
+    features: list[str]
+
+
+def _log(workspace: Workspace, settings: TrainSettings, trained: _Trained) -> tuple[str, str]:
+    """Log the run to MLflow (a nested run per rung, the report) and register the champion.
+
+    Returns the parent run's id and the new model version.
+    """
     import mlflow
 
     experiment = tracking.use_workspace(workspace.root)
     manifest = json.loads(workspace.manifest.read_text("utf-8"))
-    with mlflow.start_run(experiment_id=experiment, run_name=f"train-until-{until}") as parent:
-        mlflow.log_params(
-            {
-                **{f"train.{k}": v for k, v in settings.model_dump(mode="json").items()},
-                "until": until.isoformat(),
-                "input_fingerprint": manifest["fingerprint"],
-                "code_profile": manifest["code_profile"],
-                "git_commit": tracking.git_commit(),
-                "features": len(features),
-                "selection_rule": ladder.SELECTION_RULE,
-                "champion": champion.rung.name,
-                **final_info,
-            }
-        )
-        mlflow.set_tags(tracking.package_versions())
-        mlflow.log_metrics(
-            {"rows": data.height, "positives": int(data["label"].sum()), "splits": len(splits)}
-        )
-        for result in results:
+    run_name = f"train-until-{trained.until}"
+    with mlflow.start_run(experiment_id=experiment, run_name=run_name) as parent:
+        _log_training(settings, trained, manifest)
+        for result in trained.results:
             with mlflow.start_run(experiment_id=experiment, run_name=result.rung.name, nested=True):
-                mlflow.log_params(
-                    {
-                        "rung": result.rung.name,
-                        "kind": result.rung.kind,
-                        "description": result.rung.description,
-                    }
-                )
-                for step, metrics in enumerate(result.metrics):
-                    mlflow.log_metrics(
-                        {k: v for k, v in metrics.items() if not np.isnan(v)}, step=step
-                    )
-                mlflow.log_metrics(
-                    {
-                        f"mean_{m}": result.mean(m)
-                        for m in TABLE_METRICS
-                        if not np.isnan(result.mean(m))
-                    }
-                )
-                mlflow.log_metric("selection_score", ladder.selection_score(result))
-                if result.failures:
-                    mlflow.set_tag("calibration_failures", " | ".join(result.failures))
-        with tempfile.TemporaryDirectory() as tmp:
-            folder = Path(tmp)
-            plots.splits_plot(splits, folder / "splits.png")
-            plots.precision_at_k_plot(results, folder / "precision_at_k.png")
-            plots.calibration_plot(
-                scored, folder / "calibration.png", title=f"{champion.rung.name} (test slices)"
-            )
-            catalog = pl.DataFrame(
-                [
-                    {
-                        "name": f.name,
-                        "family": f.family,
-                        "unit": f.unit,
-                        "direction": f.direction,
-                        "description_en": f.en,
-                        "description_nl": f.nl,
-                    }
-                    for f in CATALOG
-                ]
-            )
-            catalog.write_csv(folder / "feature_catalog.csv")
-            (folder / "splits.txt").write_text("\n".join(s.describe() for s in splits) + "\n")
-            mlflow.log_artifacts(str(folder), artifact_path="report")
-        version = register_champion(
-            workspace,
-            settings.model_name,
-            model,
-            features,
-            metadata={
-                "features": features,
-                "horizon_weeks": settings.horizon_weeks,
-                "rung": champion.rung.name,
-                "until": until.isoformat(),
-            },
-            tags={
-                "rung": champion.rung.name,
-                "until": until.isoformat(),
-                "horizon_weeks": str(settings.horizon_weeks),
-            },
-        )
+                _log_rung(result)
+        _log_report(trained)
+        version = _register(workspace, settings, trained)
         return parent.info.run_id, version
+
+
+def _log_training(settings: TrainSettings, trained: _Trained, manifest: dict[str, Any]) -> None:
+    """The parent run's parameters (settings, inputs, champion, final fit), tags and counts."""
+    import mlflow
+
+    mlflow.log_params(
+        {
+            **{f"train.{k}": v for k, v in settings.model_dump(mode="json").items()},
+            "until": trained.until.isoformat(),
+            "input_fingerprint": manifest["fingerprint"],
+            "code_profile": manifest["code_profile"],
+            "git_commit": tracking.git_commit(),
+            "features": len(trained.features),
+            "selection_rule": ladder.SELECTION_RULE,
+            "champion": trained.champion.rung.name,
+            **trained.final_info,
+        }
+    )
+    mlflow.set_tags(tracking.package_versions())
+    data = trained.data
+    mlflow.log_metrics(
+        {"rows": data.height, "positives": int(data["label"].sum()), "splits": len(trained.splits)}
+    )
+
+
+def _log_rung(result: ladder.RungResult) -> None:
+    """One rung in the active (nested) run: its metrics per split, their means, its selection
+    score and its calibration failures."""
+    import mlflow
+
+    mlflow.log_params(
+        {
+            "rung": result.rung.name,
+            "kind": result.rung.kind,
+            "description": result.rung.description,
+        }
+    )
+    for step, metrics in enumerate(result.metrics):
+        mlflow.log_metrics({k: v for k, v in metrics.items() if not np.isnan(v)}, step=step)
+    mlflow.log_metrics(
+        {f"mean_{m}": result.mean(m) for m in TABLE_METRICS if not np.isnan(result.mean(m))}
+    )
+    mlflow.log_metric("selection_score", ladder.selection_score(result))
+    if result.failures:
+        mlflow.set_tag("calibration_failures", " | ".join(result.failures))
+
+
+def _log_report(trained: _Trained) -> None:
+    """The run's ``report`` artifacts: split, precision and calibration plots, the feature
+    catalog and the splits as text."""
+    import mlflow
+
+    splits, champion = trained.splits, trained.champion
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        plots.splits_plot(splits, folder / "splits.png")
+        plots.precision_at_k_plot(trained.results, folder / "precision_at_k.png")
+        plots.calibration_plot(
+            trained.scored, folder / "calibration.png", title=f"{champion.rung.name} (test slices)"
+        )
+        _catalog_table().write_csv(folder / "feature_catalog.csv")
+        (folder / "splits.txt").write_text("\n".join(s.describe() for s in splits) + "\n")
+        mlflow.log_artifacts(str(folder), artifact_path="report")
+
+
+def _catalog_table() -> pl.DataFrame:
+    """The feature catalog as a table: name, family, unit, direction, descriptions EN and NL."""
+    return pl.DataFrame(
+        [
+            {
+                "name": f.name,
+                "family": f.family,
+                "unit": f.unit,
+                "direction": f.direction,
+                "description_en": f.en,
+                "description_nl": f.nl,
+            }
+            for f in CATALOG
+        ]
+    )
+
+
+def _register(workspace: Workspace, settings: TrainSettings, trained: _Trained) -> str:
+    """Register the final model as the champion (:func:`register_champion`), with its rung,
+    ``until`` and horizon as metadata and tags; returns the new version."""
+    rung, until = trained.champion.rung.name, trained.until.isoformat()
+    return register_champion(
+        workspace,
+        settings.model_name,
+        trained.model,
+        trained.features,
+        metadata={
+            "features": trained.features,
+            "horizon_weeks": settings.horizon_weeks,
+            "rung": rung,
+            "until": until,
+        },
+        tags={
+            "rung": rung,
+            "until": until,
+            "horizon_weeks": str(settings.horizon_weeks),
+        },
+    )
 
 
 def register_champion(
