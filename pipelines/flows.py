@@ -95,15 +95,26 @@ def evaluate_board(settings: Settings) -> evaluate.Evaluation:
 
 
 @_retrying
+def feature_table(cache: features.FeatureCache, as_of: dt.date) -> pl.DataFrame:
+    """The feature table of ``as_of``: built (and cached) when what it sees changed, else read."""
+    return cache.table(as_of)
+
+
+@_retrying
 def score_board(
-    settings: Settings, as_of: dt.date, champion: score.Champion, folder: Path
+    settings: Settings,
+    as_of: dt.date,
+    champion: score.Champion,
+    table: pl.DataFrame,
+    folder: Path,
 ) -> tuple[pl.DataFrame, dict[str, list[Reason]]]:
-    """Score the board, write ``scores.csv`` into the date's staged ``folder``; what the
-    schools' lists need (the scores table and the reasons by pupil key)."""
+    """Score the board from its feature ``table``, write ``scores.csv`` into the date's
+    staged ``folder``; what the schools' lists need (the scores table and the reasons by
+    pupil key)."""
     ws = Workspace(settings.workspace)
-    scored, reasons = score.score_week(ws, champion, as_of, settings.score)
-    _, table = score.write_week(ws, as_of, scored, settings.score, folder)
-    return table, reasons
+    scored, reasons = score.score_week(ws, champion, table, as_of, settings.score)
+    _, scores = score.write_week(ws, as_of, scored, settings.score, folder)
+    return scores, reasons
 
 
 @_retrying
@@ -200,12 +211,13 @@ def _score_dates(
     logger = get_run_logger()
     for warning in score.data_warnings(prepared, champion, dates):
         logger.warning(warning)
-    build_features(settings, dates, prepared)
+    cache = features.FeatureCache(ws, prepared)
     failures: list[str] = []
     for as_of in dates:
+        week = feature_table(cache, as_of)
         with staged(ws) as stage:
             folder = stage.path(score.date_folder(ws, as_of))
-            table, reasons = score_board(settings, as_of, champion, folder)
+            table, reasons = score_board(settings, as_of, champion, week, folder)
             schools = score.schools_of(table)
             shared = score.shared_folders(schools)
             failures += [f"{as_of} {s}: {score.SHARED_FOLDER}" for s in schools if s in shared]

@@ -118,6 +118,44 @@ def fingerprint(
     return f"{static or static_fingerprint(prepared)}|{seen.before(as_of)}"
 
 
+class FeatureCache:
+    """The feature tables of one prepared board, cached in the workspace's store: a date's
+    table is built when what it can see changed, else read back."""
+
+    def __init__(self, workspace: Workspace, prepared: Prepared) -> None:
+        self.store = FeatureStore(workspace)
+        self.prepared = prepared
+        self.manifest = self.store.manifest()
+        self._static = static_fingerprint(prepared)  # enrolments, calendar: hashed once
+        self._seen = _SeenHashes(prepared)  # pupil-days: hashed once, summed by date
+
+    def fresh(self, as_of: dt.date) -> bool:
+        """Whether the stored table of ``as_of`` was built from what it can see now."""
+        print_ = fingerprint(self.prepared, as_of, self._static, self._seen)
+        return self.manifest.get(as_of.isoformat()) == print_ and self.store.path(as_of).exists()
+
+    def build(self, as_of: dt.date) -> pl.DataFrame:
+        """Build the table of ``as_of`` and store it (the manifest is saved by :meth:`save`)."""
+        table = feature_table(self.prepared, as_of).collect()
+        write_parquet(table, self.store.path(as_of))
+        self.manifest[as_of.isoformat()] = fingerprint(
+            self.prepared, as_of, self._static, self._seen
+        )
+        return table
+
+    def table(self, as_of: dt.date) -> pl.DataFrame:
+        """The table of ``as_of`` in memory: read back when fresh, else built and stored."""
+        if self.fresh(as_of):
+            return pl.read_parquet(self.store.path(as_of))
+        table = self.build(as_of)
+        self.save()
+        return table
+
+    def save(self) -> None:
+        """Write the manifest, after the tables it names."""
+        write_json(self.manifest, self.store.manifest_path)
+
+
 def build_features(
     workspace: Workspace,
     dates: list[dt.date],
@@ -129,30 +167,20 @@ def build_features(
     Holds the workspace's lock: each table is written atomically, and the manifest after them.
     """
     with locked(workspace, "features", say):
-        return _build(workspace, dates, prepared, say)
+        return _build(FeatureCache(workspace, prepared or load_prepared(workspace)), dates, say)
 
 
-def _build(
-    workspace: Workspace, dates: list[dt.date], prepared: Prepared | None, say: Say
-) -> list[Path]:
-    prepared = prepared or load_prepared(workspace)
-    store = FeatureStore(workspace)
-    manifest = store.manifest()
+def _build(cache: FeatureCache, dates: list[dt.date], say: Say) -> list[Path]:
     built = reused = 0
-    static = static_fingerprint(prepared)  # enrolments and calendar: hashed once, not per date
-    seen = _SeenHashes(prepared)  # pupil-days: hashed once, summed by date
     for i, as_of in enumerate(dates, start=1):
-        key = as_of.isoformat()
-        print_ = fingerprint(prepared, as_of, static, seen)
-        if manifest.get(key) == print_ and store.path(as_of).exists():
+        if cache.fresh(as_of):
             reused += 1
             continue
-        write_parquet(feature_table(prepared, as_of).collect(), store.path(as_of))
-        manifest[key] = print_
+        cache.build(as_of)
         built += 1
         if built % 10 == 0 or i == len(dates):
             say(f"features: {i}/{len(dates)} as-of dates ({built} built, {reused} unchanged)")
-    write_json(manifest, store.manifest_path)
+    cache.save()
     if built == 0:
         say(f"features: all {len(dates)} as-of dates unchanged")
-    return [store.path(d) for d in dates]
+    return [cache.store.path(d) for d in dates]

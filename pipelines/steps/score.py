@@ -29,7 +29,6 @@ from models.reasons import Reason, school_medians, top_reasons
 from pipelines import tracking
 from pipelines.render import reports
 from pipelines.settings import ScoreSettings
-from pipelines.steps.features import FeatureStore
 from pipelines.workspace import (
     Workspace,
     inside,
@@ -138,14 +137,18 @@ def _known_cases(workspace: Workspace, as_of: dt.date) -> pl.DataFrame:
 
 
 def score_week(
-    workspace: Workspace, champion: Champion, as_of: dt.date, settings: ScoreSettings
+    workspace: Workspace,
+    champion: Champion,
+    features: pl.DataFrame,
+    as_of: dt.date,
+    settings: ScoreSettings,
 ) -> tuple[pl.DataFrame, dict[str, list[Reason]]]:
-    """Risk, rank, profile and reasons for every pupil enrolled on ``as_of``.
+    """Risk, rank, profile and reasons for every pupil enrolled on ``as_of``, from the
+    feature table of ``as_of`` (:class:`~pipelines.steps.features.FeatureCache`).
 
     Returns the scored frame (keyed by ``student_key``) and the reasons of every explained
     pupil, by ``student_key`` (their texts are also the frame's ``signal_*`` columns).
     """
-    features = FeatureStore(workspace).scan([as_of]).collect()
     if features.is_empty():
         raise NothingToScoreError(f"no pupil is enrolled on {as_of}: nothing to score")
     X = features.select(champion.features).to_pandas()
