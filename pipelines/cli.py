@@ -143,16 +143,13 @@ def ingest(
 ) -> None:
     """Validate an export, map its codes, pseudonymise pupils and write canonical tables."""
 
-    try:
-        settings = Settings.load(
-            config,
-            workspace=workspace,
-            ingest__codes=codes,
-            ingest__allow_unknown_codes=allow_unknown_codes,
-            ingest__new_key=new_key,
-        )
-    except SettingsError as exc:
-        fail(str(exc))
+    settings = load_settings(
+        config,
+        workspace=workspace,
+        ingest__codes=codes,
+        ingest__allow_unknown_codes=allow_unknown_codes,
+        ingest__new_key=new_key,
+    )
     # ExportError, UnknownCodesError, ProfileError, WorkspaceError, a malformed
     # SCHOOLPOORT_PSEUDONYM_KEY: all bad input, all said in one line.
     report = run_flow("ingest_flow", export, settings, errors=(ValueError,))
@@ -217,6 +214,15 @@ def _modelling_errors() -> tuple[type[Exception], ...]:
         CalibrationError,
         WorkspaceError,
     )
+
+
+def load_settings(config: Path | None, **overrides: Any) -> Settings:
+    """The settings of a command: defaults, then the settings file, then the options given;
+    a bad file or value is said in one line."""
+    try:
+        return Settings.load(config, **overrides)
+    except SettingsError as exc:
+        fail(str(exc))
 
 
 def _day(value: dt.datetime | None) -> dt.date | None:
@@ -285,15 +291,12 @@ def train(
     """Train the ladder (rules, scorecard, monotone boosting) on forward splits; register the champion."""
     from pipelines.tracking import ui_command
 
-    try:
-        settings = Settings.load(
-            config,
-            workspace=workspace,
-            train__until=_day(until),
-            train__horizon_weeks=horizon_weeks,
-        )
-    except SettingsError as exc:
-        fail(str(exc))
+    settings = load_settings(
+        config,
+        workspace=workspace,
+        train__until=_day(until),
+        train__horizon_weeks=horizon_weeks,
+    )
     report = run_flow("train_flow", settings, errors=_modelling_errors())
     out.print(f"\nladder: mean over {len(report.splits)} forward splits (until {report.until})")
     out.print(format_table(report.table()))
@@ -350,10 +353,7 @@ def score(
         dates, skip_holidays = calendar_weeks(from_.date(), to.date()), True  # type: ignore[union-attr]
     if not dates:
         fail("--from is after --to: no school week in that range")
-    try:
-        settings = Settings.load(config, workspace=workspace, score__language=language)
-    except SettingsError as exc:
-        fail(str(exc))
+    settings = load_settings(config, workspace=workspace, score__language=language)
     # ValueError: no pupil enrolled, a date outside the calendar or in a holiday week, a busy
     # workspace, a bad key; ListsFailedError: a school's list failed (the others were written).
     errors = (MissingInputError, NoChampionError, UntrustedModelError, ValueError, ListsFailedError)
@@ -378,16 +378,13 @@ def evaluate(
     config: ConfigOpt = None,
 ) -> None:
     """Research evaluation: signals, ablations, lead time, calibration, fairness, errors, extract."""
-    try:
-        settings = Settings.load(
-            config,
-            workspace=workspace,
-            train__until=_day(until),
-            evaluate__model=model,
-            evaluate__bootstrap=bootstrap,
-        )
-    except SettingsError as exc:
-        fail(str(exc))
+    settings = load_settings(
+        config,
+        workspace=workspace,
+        train__until=_day(until),
+        evaluate__model=model,
+        evaluate__bootstrap=bootstrap,
+    )
     result = run_flow("evaluate_flow", settings, errors=_modelling_errors())
     k = settings.evaluate.list_percent
     out.print(f"\nablations (top {k:g}% of each school, pooled over {len(result.splits)} splits):")
@@ -442,16 +439,13 @@ def serve(
 
     from pipelines import flows
 
-    try:
-        settings = Settings.load(
-            config,
-            workspace=workspace,
-            serve__export=export,
-            serve__cron=cron,
-            serve__timezone=timezone,
-        )
-    except SettingsError as exc:
-        fail(str(exc))
+    settings = load_settings(
+        config,
+        workspace=workspace,
+        serve__export=export,
+        serve__cron=cron,
+        serve__timezone=timezone,
+    )
     params = {"settings": settings.model_dump(mode="json")}
     # Module paths, not file paths: a deployment runs pipelines.flows as part of the installed
     # package, whatever folder the worker starts in.
