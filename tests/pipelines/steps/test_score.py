@@ -5,6 +5,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from matplotlib.image import imread
 
 from models.ranking import list_size
+from pipelines.render.reports import TEXT
 from pipelines.settings import IngestSettings, ScoreSettings
 from pipelines.steps.ingest import run_ingest
 from pipelines.steps.score import backfill_warning, load_champion, previous_list
@@ -20,7 +22,7 @@ from pipelines.steps.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, cut_export, score_dates
 
-AS_OF = dt.date(2025, 3, 3)
+AS_OF = dt.date(2025, 3, 10)  # a school week (3 March is the spring holiday)
 SETTINGS = ScoreSettings()
 
 
@@ -101,22 +103,18 @@ def test_no_event_from_the_as_of_date_on_changes_a_score(
     assert cut_path.read_bytes() == path.read_bytes()
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def test_the_html_list_renders_in_headless_chromium(
-    scored: tuple[Workspace, Path], tmp_path: Path
-) -> None:
-    browser = _chromium()
+def _chromium() -> str:
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is missing: .ci/run installs Debian's chromium package")
         pytest.skip("chromium not installed (apt-get install chromium)")
-    _, path = scored
-    page = next(path.parent.glob("*/risk_list.html"))
-    shot = tmp_path / "list.png"
-    subprocess.run(
+    return browser
+
+
+def headless(browser: str, profile: Path, *args: str) -> str:
+    """Run headless chromium on ``args``; returns what it prints (the DOM, for --dump-dom)."""
+    done = subprocess.run(
         [
             browser,
             "--headless",
@@ -127,21 +125,141 @@ def test_the_html_list_renders_in_headless_chromium(
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--window-size=1280,900",
-            f"--screenshot={shot}",
-            page.as_uri(),
+            f"--user-data-dir={profile}",
+            *args,
         ],
         check=True,
         capture_output=True,
+        text=True,
         timeout=120,
+    )
+    return done.stdout
+
+
+class CareList(HTMLParser):
+    """What a browser made of the page: the title, the headings and each row's cells as text
+    (the signals cell as one line per signal)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.title = ""
+        self.headings: list[str] = []
+        self.rows: list[list[str]] = []
+        self._text: list[str] | None = None
+        self._row: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("h1", "th", "td"):
+            self._text = []
+        elif tag == "tr":
+            self._row = []
+        elif tag == "div" and self._text is not None:
+            self._text.append("\n")  # a signal's bar and text
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tr" and self._row:
+            self.rows.append(self._row)
+        if tag not in ("h1", "th", "td") or self._text is None:
+            return
+        text, self._text = "".join(self._text), None
+        if tag == "h1":
+            self.title = " ".join(text.split())
+        elif tag == "th":
+            self.headings.append(" ".join(text.split()))
+        else:
+            self._row.append(text)
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None:
+            self._text.append(data)
+
+
+def listed_rows(path: Path, school: str) -> pl.DataFrame:
+    """The school's listed pupils in ``scores.csv``, best first."""
+    scores = pl.read_csv(path, separator=";", infer_schema=False)
+    return scores.filter((pl.col("school_id") == school) & (pl.col("listed") == "true")).sort(
+        pl.col("rank").cast(pl.Int32)
+    )
+
+
+def signals_of(row: dict[str, str | None]) -> list[str]:
+    return [s for i in (1, 2, 3) if (s := row[f"signal_{i}"]) is not None]
+
+
+def test_the_html_list_renders_in_headless_chromium(
+    scored: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    browser = _chromium()
+    _, path = scored
+    page = next(path.parent.glob("*/risk_list.html"))
+    school = page.parent.name  # the board's school ids are plain: their own folder names
+    text = TEXT[SETTINGS.language]
+
+    # What the care team reads: the browser's DOM against the board's scores table
+    dom = CareList()
+    dom.feed(headless(browser, tmp_path / "dom", "--dump-dom", page.as_uri()))
+    assert dom.title == f"{text['title']} — {school}"
+    assert dom.headings == text["columns"]
+    expected = listed_rows(path, school)
+    assert len(dom.rows) == expected.height > 0
+    for cells, row in zip(dom.rows, expected.iter_rows(named=True), strict=True):
+        rank, pupil, klass, risk, change, profile, signals = cells
+        assert (rank.strip(), pupil, klass) == (
+            row["rank"],
+            row["student_id"],
+            row["class_key"] or "",
+        )
+        assert risk.endswith("%")
+        assert abs(float(risk.removesuffix("%")) - 100 * float(row["risk"])) <= 0.05 + 1e-9
+        assert change == text["change"][row["change"]]
+        assert profile == text["profile"][row["profile"]]
+        assert [line.strip() for line in signals.splitlines() if line.strip()] == signals_of(row)
+    assert any(signals_of(row) for row in expected.iter_rows(named=True))
+
+    # and it is drawn: text, the header band and the bars, not a blank page
+    shot = tmp_path / "list.png"
+    headless(
+        browser, tmp_path / "shot", "--window-size=1280,900", f"--screenshot={shot}", page.as_uri()
     )
     pixels = imread(shot)
     assert pixels.shape[0] == 900 and pixels.shape[1] == 1280
     colours = np.unique(pixels.reshape(-1, pixels.shape[-1]).round(2), axis=0)
-    assert len(colours) > 50  # text, the header band and the bars: not a blank page
+    assert len(colours) > 50
     dark = (pixels[..., :3].mean(axis=-1) < 0.3).mean()
     assert 0.01 < dark < 0.5
+
+
+def test_the_printed_list_holds_the_headings_pupils_and_reasons(
+    scored: tuple[Workspace, Path], tmp_path: Path
+) -> None:
+    browser = _chromium()
+    pdftotext = shutil.which("pdftotext")
+    if pdftotext is None:
+        pytest.skip("pdftotext not installed (apt-get install poppler-utils)")
+    _, path = scored
+    page = next(path.parent.glob("*/risk_list.html"))
+    pdf = tmp_path / "list.pdf"
+    headless(
+        browser,
+        tmp_path / "print",
+        "--no-pdf-header-footer",
+        f"--print-to-pdf={pdf}",
+        page.as_uri(),
+    )
+    printed = subprocess.run(
+        [pdftotext, str(pdf), "-"], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    words = " ".join(printed.split())  # a cell's text wraps onto several lines on paper
+    text = TEXT[SETTINGS.language]
+    for heading in text["columns"]:
+        assert " ".join(heading.split()) in words
+    expected = listed_rows(path, page.parent.name)
+    for row in expected.iter_rows(named=True):
+        assert row["student_id"] in words
+        for signal in signals_of(row):
+            assert signal in words, signal
+    ids = [row["student_id"] for row in expected.iter_rows(named=True)]
+    assert [words.index(i) for i in ids] == sorted(words.index(i) for i in ids)  # in rank order
 
 
 def test_scoring_before_the_training_cut_off_warns_that_it_is_a_backfill(
@@ -149,7 +267,7 @@ def test_scoring_before_the_training_cut_off_warns_that_it_is_a_backfill(
 ) -> None:
     ws, _ = scored
     champion = load_champion(ws, SETTINGS.model_name)
-    assert backfill_warning(champion, [AS_OF]) is None  # 3 March: after 1 March
+    assert backfill_warning(champion, [AS_OF]) is None  # 10 March: after 1 March
     early = dt.date(2025, 2, 3)
     warning = backfill_warning(champion, [early, AS_OF])
     assert warning is not None
