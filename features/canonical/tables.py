@@ -734,12 +734,53 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     """
     for name in contract.REQUIRED_TABLES:
         _require_rows(raw[name])
-    tables: dict[str, pl.DataFrame] = {}
-    quarantine: dict[str, pl.DataFrame] = {}
-    recs: list[Reconciliation] = []
-    notices: list[str] = []
+    out = _Output()
+    enrol = _checked_enrolments(raw["enrolments"])
+    enrolments = enrol.rows
+    steps, identities = _start_events(raw, enrolments["student_id"], options.key)
+    ordered_identities = _with_key_order(identities)
+    days = _calendar_table(raw, steps, out)
+    _check_events(steps, enrolments, identities["student_id"], days, options)
+    late_codes = _absences_table(steps["absences"], ordered_identities, out)
+    _late_arrivals_table(late_codes, steps.get("late_arrivals"), ordered_identities, out)
+    _sick_bay_table(steps.get("sick_bay_visits"), ordered_identities, out)
+    out.account("enrolments", enrol, enrolments, first=True)
+    out.tables["enrolments"] = _sorted(_keyed(enrolments, ordered_identities), "enrolments")
+    for name in ("students", "care_cases"):
+        _pupil_table(name, raw.get(name), ordered_identities, out)
+    return Canonical(out.tables, out.quarantine, out.reconciliation, identities, out.notices)
 
-    enrol = _start(raw["enrolments"])
+
+@dataclass
+class _Output:
+    """What :func:`canonicalise` returns besides the identities, filled in table by table."""
+
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    quarantine: dict[str, pl.DataFrame] = field(default_factory=dict)
+    reconciliation: list[Reconciliation] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def account(
+        self,
+        name: str,
+        step: _Step,
+        canonical: pl.DataFrame,
+        note: str = "",
+        *,
+        first: bool = False,
+    ) -> None:
+        """Quarantine the failed rows of ``step`` as table ``name``'s and add its
+        reconciliation (at the front of the list when ``first``)."""
+        self.quarantine[name], rec = _finish(step, canonical, note)
+        if first:
+            self.reconciliation.insert(0, rec)
+        else:
+            self.reconciliation.append(rec)
+
+
+def _checked_enrolments(raw: RawTable) -> _Step:
+    """The enrolments, parsed, without those that contradict themselves or another one."""
+    enrol = _start(raw)
     enrol.reject(
         failures_where(
             enrol.rows,
@@ -763,25 +804,40 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
             enrol.rows, _overlaps_another_school(enrol.rows), "start_date", OTHER_SCHOOL_OVERLAP
         )
     )
-    enrolments = enrol.rows
-    # The pseudonyms (HMAC, in Python) are worked out while polars parses the event tables.
+    return enrol
+
+
+def _start_events(
+    raw: Mapping[str, RawTable], pupils: pl.Series, key: bytes
+) -> tuple[dict[str, _Step], pl.DataFrame]:
+    """The event tables of ``raw``, parsed, and the identity map of the enrolled ``pupils``.
+
+    The pseudonyms (HMAC, in Python) are worked out while polars parses the event tables.
+    """
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pseudonyms = pool.submit(pseudonym_map, options.key, enrolments["student_id"])
+        pseudonyms = pool.submit(pseudonym_map, key, pupils)
         steps = {
             name: _start(raw[name])
             for name in ("absences", "late_arrivals", "sick_bay_visits")
             if name in raw
         }
         identities = pseudonyms.result()
+    return steps, identities
 
-    ordered_identities = _with_key_order(identities)
 
-    def keyed(frame: pl.DataFrame) -> pl.DataFrame:
-        if PUPIL in frame.columns:  # events: the enrolment lookup found each pupil's position
-            looked_up = ordered_identities.drop("student_id")[frame[PUPIL]]
-            return pl.concat([frame.drop("student_id", PUPIL), looked_up], how="horizontal")
-        return pseudonymise(frame.lazy(), ordered_identities).collect()
+def _keyed(frame: pl.DataFrame, ordered_identities: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with ``student_key`` (and :data:`KEY_ORDER`) in place of ``student_id``."""
+    if PUPIL in frame.columns:  # events: the enrolment lookup found each pupil's position
+        looked_up = ordered_identities.drop("student_id")[frame[PUPIL]]
+        return pl.concat([frame.drop("student_id", PUPIL), looked_up], how="horizontal")
+    return pseudonymise(frame.lazy(), ordered_identities).collect()
 
+
+def _calendar_table(
+    raw: Mapping[str, RawTable], steps: dict[str, _Step], out: _Output
+) -> pl.DataFrame:
+    """The school days: the export's calendar, or else the built-in Flemish one over the
+    events' dates; added to ``out`` and returned for the checks of the events."""
     if "calendar" in raw:
         cal_step = _start(raw["calendar"])
         cal_step.reject(
@@ -793,8 +849,7 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
             )
         )
         days = _export_calendar(cal_step.rows)
-        quarantine["calendar"], rec = _finish(cal_step, days)
-        recs.append(rec)
+        out.account("calendar", cal_step, days)
     else:
         dates = (
             pl.concat([s.rows["date"] for s in steps.values()])
@@ -802,32 +857,57 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
             else pl.Series([], dtype=pl.Date)
         )
         days = _builtin_calendar(dates)
-        notices.append("no calendar table: using the built-in Flemish school calendar")
-    tables["calendar"] = _sorted(days, "calendar")
+        out.notices.append("no calendar table: using the built-in Flemish school calendar")
+    out.tables["calendar"] = _sorted(days, "calendar")
+    return days
 
+
+def _check_events(
+    steps: dict[str, _Step],
+    enrolments: pl.DataFrame,
+    pupils: pl.Series,
+    days: pl.DataFrame,
+    options: IngestOptions,
+) -> None:
+    """Map the absence codes and periods, then check every event against the enrolments
+    (``pupils``: the identity map's ids) and the calendar, and keep one code per period."""
     absences = steps["absences"]
     _map_codes(absences, options)
     _with_half(absences, options.morning_lessons)
     schools = enrolments["school_id"].unique().sort()
-    spans = _enrolment_spans(enrolments, identities["student_id"])
+    spans = _enrolment_spans(enrolments, pupils)
     for step in steps.values():
-        _check_enrolled(step, spans, identities["student_id"])
+        _check_enrolled(step, spans, pupils)
         _check_school_day(step, days, schools)
     # Last, so that a row failing another check is quarantined for that and not judged here.
     _one_code_per_period(absences)
 
+
+def _absences_table(
+    absences: _Step, ordered_identities: pl.DataFrame, out: _Output
+) -> pl.DataFrame:
+    """Add the absences to ``out``, without the late-arrival codes, which are returned."""
     late_codes = absences.rows.filter(pl.col("category") == "late")
     note = (
         f"{late_codes.height:,} late-arrival codes read as late arrivals"
         if late_codes.height
         else ""
     )
-    quarantine["absences"], rec = _finish(absences, absences.rows, note)
-    recs.append(rec)
-    tables["absences"] = _sorted(
-        keyed(absences.rows.filter(pl.col("category") != "late")), "absences"
+    out.account("absences", absences, absences.rows, note)
+    out.tables["absences"] = _sorted(
+        _keyed(absences.rows.filter(pl.col("category") != "late"), ordered_identities), "absences"
     )
+    return late_codes
 
+
+def _late_arrivals_table(
+    late_codes: pl.DataFrame,
+    late_arrivals: _Step | None,
+    ordered_identities: pl.DataFrame,
+    out: _Output,
+) -> None:
+    """Add the late arrivals to ``out``: the absences' late codes, then the export's own table
+    (when it has one), each row naming its ``source``."""
     late_parts = [
         late_codes.select(
             "student_id",
@@ -840,50 +920,54 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
             PUPIL,
         )
     ]
-    if "late_arrivals" in steps:
-        step = steps["late_arrivals"]
-        quarantine["late_arrivals"], rec = _finish(step, step.rows)
-        recs.append(rec)
-        late_parts.append(step.rows.with_columns(source=pl.lit("late_arrivals")))
+    if late_arrivals is not None:
+        out.account("late_arrivals", late_arrivals, late_arrivals.rows)
+        late_parts.append(late_arrivals.rows.with_columns(source=pl.lit("late_arrivals")))
     late = pl.concat([p.select(late_parts[0].columns) for p in late_parts])
-    tables["late_arrivals"] = _sorted(keyed(late), "late_arrivals")
+    out.tables["late_arrivals"] = _sorted(_keyed(late, ordered_identities), "late_arrivals")
 
-    if "sick_bay_visits" in steps:
-        step = steps["sick_bay_visits"]
-        quarantine["sick_bay_visits"], rec = _finish(step, step.rows)
-        recs.append(rec)
-        tables["sick_bay_visits"] = _sorted(keyed(step.rows), "sick_bay_visits")
-    else:
-        tables["sick_bay_visits"] = _empty("sick_bay_visits")
 
-    quarantine["enrolments"], rec = _finish(enrol, enrolments)
-    recs.insert(0, rec)
-    tables["enrolments"] = _sorted(keyed(enrolments), "enrolments")
+def _sick_bay_table(
+    sick_bay_visits: _Step | None, ordered_identities: pl.DataFrame, out: _Output
+) -> None:
+    """Add the sick-bay visits to ``out`` (an empty table when the export has none)."""
+    if sick_bay_visits is None:
+        out.tables["sick_bay_visits"] = _empty("sick_bay_visits")
+        return
+    out.account("sick_bay_visits", sick_bay_visits, sick_bay_visits.rows)
+    out.tables["sick_bay_visits"] = _sorted(
+        _keyed(sick_bay_visits.rows, ordered_identities), "sick_bay_visits"
+    )
 
-    for name in ("students", "care_cases"):
-        if name not in raw:
-            tables[name] = _empty(name)
-            continue
-        step = _start(raw[name])
-        known = step.rows["student_id"].is_in(identities["student_id"].implode())
+
+def _pupil_table(
+    name: str, raw: RawTable | None, ordered_identities: pl.DataFrame, out: _Output
+) -> None:
+    """Add ``students`` or ``care_cases`` to ``out``: rows of enrolled pupils only, and care
+    cases with a label date (the onset, else the opening) and no onset after the opening.
+
+    An empty table when the export has none.
+    """
+    if raw is None:
+        out.tables[name] = _empty(name)
+        return
+    step = _start(raw)
+    known = step.rows["student_id"].is_in(ordered_identities["student_id"].implode())
+    step.reject(
+        failures_where(step.rows, ~known, "student_id", "unknown pupil (not in enrolments)")
+    )
+    if name == "care_cases":
         step.reject(
-            failures_where(step.rows, ~known, "student_id", "unknown pupil (not in enrolments)")
-        )
-        if name == "care_cases":
-            step.reject(
-                failures_where(
-                    step.rows,
-                    pl.col("onset_on") > pl.col("opened_on"),
-                    "onset_on",
-                    "onset after the case was opened",
-                )
+            failures_where(
+                step.rows,
+                pl.col("onset_on") > pl.col("opened_on"),
+                "onset_on",
+                "onset after the case was opened",
             )
-            step.rows = step.rows.with_columns(label_date=pl.coalesce("onset_on", "opened_on"))
-        quarantine[name], rec = _finish(step, step.rows)
-        recs.append(rec)
-        tables[name] = _sorted(keyed(step.rows), name)
-
-    return Canonical(tables, quarantine, recs, identities, notices)
+        )
+        step.rows = step.rows.with_columns(label_date=pl.coalesce("onset_on", "opened_on"))
+    out.account(name, step, step.rows)
+    out.tables[name] = _sorted(_keyed(step.rows, ordered_identities), name)
 
 
 _DTYPES: dict[str, pl.DataType] = {
