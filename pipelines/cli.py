@@ -139,9 +139,28 @@ def ingest(
             help="Accept a pseudonym key other than the workspace's (every pupil starts anew).",
         ),
     ] = None,
+    accept_quarantine: Annotated[
+        bool | None,
+        typer.Option(
+            "--accept-quarantine",
+            help="Write the tables even when a table loses more than the gate's share (5%) of its rows to quarantine.",
+        ),
+    ] = None,
+    drop_table: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--drop-table",
+            help="A table the workspace holds that this export leaves out on purpose (it is emptied); repeatable.",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Validate an export, map its codes, pseudonymise pupils and write canonical tables."""
+    """Validate an export, map its codes, pseudonymise pupils and write canonical tables.
+
+    The export must be complete (every table the workspace holds, all of the school year so
+    far); a table with more than 5% of its rows quarantined stops the ingest (nothing is
+    written but the quarantine files).
+    """
 
     settings = load_settings(
         config,
@@ -149,6 +168,8 @@ def ingest(
         ingest__codes=codes,
         ingest__allow_unknown_codes=allow_unknown_codes,
         ingest__new_key=new_key,
+        ingest__accept_quarantine=accept_quarantine,
+        ingest__drop_tables=tuple(drop_table) if drop_table else None,
     )
     # ExportError, UnknownCodesError, ProfileError, WorkspaceError, a malformed
     # SCHOOLPOORT_PSEUDONYM_KEY: all bad input, all said in one line.
@@ -157,8 +178,8 @@ def ingest(
         say(notice, "notice:", "yellow")
     for example in report.quarantine_examples:
         say(example, "quarantined:", "yellow")
-    for rec in report.reconciliation:
-        out.print(Text.assemble(rec.line(), ("" if rec.balanced else "  UNBALANCED", "bold red")))
+    for line in report.lines():
+        out.print(line)
     out.print(f"canonical tables: {Workspace(settings.workspace).canonical}")
     if not all(r.balanced for r in report.reconciliation):
         fail("reconciliation does not balance: rows were lost (a bug; please report it)")
@@ -495,6 +516,8 @@ def demo(
         codes=None,
         allow_unknown_codes=None,
         new_key=None,
+        accept_quarantine=None,
+        drop_table=None,
         config=None,
     )
     features(workspace=workspace, from_=None, to=None)

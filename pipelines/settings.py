@@ -23,6 +23,15 @@ class IngestSettings(_Frozen):
     new_key: bool = Field(
         False, description="accept a pseudonym key other than the one the workspace was made with"
     )
+    max_quarantine_share: float = Field(
+        0.05, ge=0, le=1, description="a table with a larger share of rows quarantined stops ingest"
+    )
+    accept_quarantine: bool = Field(
+        False, description="write the tables even when a share of rows over the gate is quarantined"
+    )
+    drop_tables: tuple[str, ...] = Field(
+        (), description="tables the workspace holds that this export leaves out on purpose"
+    )
 
 
 class TrainSettings(_Frozen):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from features.canonical import codes
 from features.canonical.codes import CodeProfile
+from features.canonical.contract import MODELS
 from features.canonical.pseudonym import pseudonym
 from features.canonical.tables import Canonical, IngestOptions, Reconciliation, canonicalise
 from pipelines.settings import IngestSettings
@@ -39,6 +41,96 @@ class IngestReport:
     notices: list[str]
     quarantine_examples: list[str]
     fingerprint: str
+    reasons: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    """Per table, the most frequent quarantine reasons (column: reason) with their counts."""
+
+    def lines(self) -> list[str]:
+        """The reconciliation, a line per table, each followed by its top quarantine reasons."""
+        out = []
+        for rec in self.reconciliation:
+            out.append(rec.line())
+            if top := self.reasons.get(rec.table):
+                out.append("  most quarantined: " + reason_counts(top))
+        return out
+
+
+class IncompleteExportError(ExportError):
+    """The export leaves out a table the workspace holds: it would silently empty it."""
+
+
+class QuarantineGateError(ExportError):
+    """A table lost more than the gate's share of its rows to quarantine."""
+
+
+TOP_REASONS = 3
+
+
+def top_reasons(
+    quarantine: dict[str, pl.DataFrame], n: int = TOP_REASONS
+) -> dict[str, list[tuple[str, int]]]:
+    """Per table with quarantined rows, its ``n`` most frequent ``column: reason`` and counts."""
+    out = {}
+    for name, rows in quarantine.items():
+        if rows.height:
+            counts = (
+                rows.select(pl.format("{}: {}", "column", "reason").alias("why"))
+                .group_by("why")
+                .len()
+                .sort(["len", "why"], descending=[True, False])
+                .head(n)
+            )
+            out[name] = [(why, count) for why, count in counts.iter_rows()]
+    return out
+
+
+def reason_counts(reasons: list[tuple[str, int]]) -> str:
+    """``[("date: not a school day", 12)]`` as ``12 x date: not a school day``, joined."""
+    return "; ".join(f"{count:,} x {why}" for why, count in reasons)
+
+
+def missing_tables(workspace: Workspace, present: set[str], dropped: tuple[str, ...]) -> list[str]:
+    """Tables the workspace's last ingest held that this export neither has nor drops."""
+    if not workspace.manifest.exists():
+        return []
+    held = set(json.loads(workspace.manifest.read_text("utf-8")).get("tables", {}))
+    return sorted(held - present - set(dropped))
+
+
+def check_complete(workspace: Workspace, present: set[str], dropped: tuple[str, ...]) -> None:
+    """Refuse an export that leaves out a table the workspace holds, unless it is dropped."""
+    unknown = sorted(set(dropped) - set(MODELS))
+    if unknown:
+        raise IncompleteExportError(
+            f"--drop-table {unknown[0]}: no such table (tables: {', '.join(MODELS)})"
+        )
+    if missing := missing_tables(workspace, present, dropped):
+        names = ", ".join(missing)
+        raise IncompleteExportError(
+            f"the export has no {names} but the workspace holds it from the last ingest: "
+            "nothing written. A weekly export must be complete (every table, all of the "
+            f"school year so far); add it, or say --drop-table {missing[0]} to empty it on purpose"
+        )
+
+
+def check_quarantine(
+    reconciliation: list[Reconciliation],
+    reasons: dict[str, list[tuple[str, int]]],
+    settings: IngestSettings,
+    folder: Path,
+) -> None:
+    """Stop when a table lost more than ``max_quarantine_share`` of its rows to quarantine."""
+    if settings.accept_quarantine:
+        return
+    gate = settings.max_quarantine_share
+    over = [r for r in reconciliation if r.read and r.quarantined / r.read > gate]
+    if over:
+        r = over[0]
+        others = f" (and {len(over) - 1} more table(s))" if len(over) > 1 else ""
+        raise QuarantineGateError(
+            f"{r.table}: {r.quarantined / r.read:.1%} of {r.read:,} rows quarantined, over the "
+            f"{gate:.0%} gate{others}: {reason_counts(reasons.get(r.table, []))}; nothing written "
+            f"but {folder}; fix the export (or map its codes and columns), or --accept-quarantine"
+        )
 
 
 def load_profile(spec: str) -> CodeProfile:
@@ -124,6 +216,7 @@ def run_ingest(
 
 def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: Say) -> IngestReport:
     files, notices = find_tables(export)
+    check_complete(workspace, set(files), settings.drop_tables)
     profile = load_profile(settings.codes)
     key = workspace.key()
     check_key(workspace, key, settings.new_key)
@@ -152,6 +245,13 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
 
         input_print = printed.result()  # long done; a failure to hash stops before writing
 
+    reasons = top_reasons(result.quarantine)
+    try:
+        check_quarantine(result.reconciliation, reasons, settings, workspace.quarantine)
+    except QuarantineGateError:
+        with staged(workspace) as stage:  # the quarantine, to see why; nothing else
+            _write_quarantine(result.quarantine, workspace, stage)
+        raise
     say("writing the canonical tables")
     private_dir(workspace.secrets)
     with staged(workspace) as stage:  # all of it, or none of it
@@ -161,7 +261,7 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
         write_parquet(
             result.identities, stage.path(workspace.secrets / "identity_map.parquet"), mode=0o600
         )
-        report = IngestReport(result.reconciliation, notices, examples, input_print)
+        report = IngestReport(result.reconciliation, notices, examples, input_print, reasons)
         _write_manifest(report, profile, stage.path(workspace.manifest))
     return report
 

@@ -62,8 +62,21 @@ def test_unknown_codes_and_profiles_are_errors(tmp_path: Path, workspace: Path) 
     )
     assert result.exit_code == 2
     assert "code profile 'mars'" in result.stderr
-    allowed = runner.invoke(
+    gated = runner.invoke(
         app, ["ingest", str(export), "--workspace", str(workspace), "--allow-unknown-codes"]
+    )
+    assert gated.exit_code == 2  # 1 of 6 absences quarantined: over the 5% gate
+    assert "absences: 16.7% of 6 rows quarantined, over the 5% gate" in gated.stderr
+    allowed = runner.invoke(
+        app,
+        [
+            "ingest",
+            str(export),
+            "-w",
+            str(workspace),
+            "--allow-unknown-codes",
+            "--accept-quarantine",
+        ],
     )
     assert allowed.exit_code == 0
     assert "absences: read 6 = accepted 5 + quarantined 1 + duplicates 0" in allowed.stdout

@@ -405,7 +405,9 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A workspace that has ingested the tiny export once: each example starts from a copy."""
     root = tmp_path_factory.mktemp("template")
     export = write_export(root / "export", BASE)
-    run_ingest(export, Workspace(root / "ws"), IngestSettings(), say=lambda _: None)
+    run_ingest(
+        export, Workspace(root / "ws"), IngestSettings(accept_quarantine=True), say=lambda _: None
+    )
     return root / "ws"
 
 
@@ -494,7 +496,9 @@ def test_ingest_reconciles_or_stops_in_one_line_and_writes_only_its_workspace(
 
     said: list[str] = []
     try:
-        report = run_ingest(export, Workspace(ws), IngestSettings(), say=said.append)
+        report = run_ingest(
+            export, Workspace(ws), IngestSettings(accept_quarantine=True), say=said.append
+        )
     except Exception as exc:
         if not deliberate(exc):
             raise

@@ -49,6 +49,10 @@ def quiet(_: str) -> None:
     return None
 
 
+ACCEPT = IngestSettings(accept_quarantine=True)
+"""The second export's quarantined row is 1 of 8 absences, over the 5% gate: accepted here."""
+
+
 @pytest.fixture
 def two_exports(tmp_path: Path) -> tuple[Path, Path]:
     """Two exports of the same pupils: the second has more absences and a quarantined row."""
@@ -62,7 +66,7 @@ def _two_states(two_exports: tuple[Path, Path], tmp_path: Path) -> tuple[dict, d
     states = []
     for i, export in enumerate(two_exports):
         ws = Workspace(tmp_path / f"ref{i}")
-        run_ingest(export, ws, IngestSettings(), say=quiet)
+        run_ingest(export, ws, ACCEPT, say=quiet)
         states.append(state(ws.root))
     return states[0], states[1]
 
@@ -79,7 +83,7 @@ def test_an_ingest_interrupted_at_any_point_leaves_the_old_state_or_the_new(
     old, new = _two_states(two_exports, tmp_path)
     assert old != new and "quarantine/absences.csv" in new
     ws = Workspace(tmp_path / "ws")
-    run_ingest(two_exports[0], ws, IngestSettings(), say=quiet)
+    run_ingest(two_exports[0], ws, ACCEPT, say=quiet)
     assert state(ws.root) == old
 
     # Write the second ingest aside, stopping at its commit point: crash after k moves.
@@ -104,13 +108,13 @@ def test_an_ingest_interrupted_at_any_point_leaves_the_old_state_or_the_new(
         workspace_module.Staging.commit = partial  # type: ignore[method-assign]
         try:
             with pytest.raises(Crash):
-                run_ingest(two_exports[1], ws, IngestSettings(), say=quiet)
+                run_ingest(two_exports[1], ws, ACCEPT, say=quiet)
         finally:
             workspace_module.Staging.commit = original  # type: ignore[method-assign]
 
     for k in range(0, 12):
         shutil.rmtree(ws.root)
-        run_ingest(two_exports[0], ws, IngestSettings(), say=quiet)
+        run_ingest(two_exports[0], ws, ACCEPT, say=quiet)
         commit_partly(k)
         assert stage_folder is not None and (stage_folder / JOURNAL).exists()
         said = recover(ws.root.resolve())  # what the next command does first
@@ -122,7 +126,7 @@ def test_a_run_stopped_before_its_commit_point_leaves_the_old_state(
     two_exports: tuple[Path, Path], tmp_path: Path, keyed: None
 ) -> None:
     ws = Workspace(tmp_path / "ws")
-    run_ingest(two_exports[0], ws, IngestSettings(), say=quiet)
+    run_ingest(two_exports[0], ws, ACCEPT, say=quiet)
     before = state(ws.root)
     with pytest.raises(KeyboardInterrupt), locked(ws, "test"), staged(ws) as stage:
         stage.path(ws.canonical_table("absences")).write_bytes(b"half a table")
@@ -158,9 +162,16 @@ def test_kill_minus_9_during_ingest_leaves_a_whole_state(
     seen = set()
     for delay in (0.5, 1.5, 2.5, 3.0, 3.5, 4.0, 5.0):
         shutil.rmtree(ws.root, ignore_errors=True)
-        run_ingest(two_exports[0], ws, IngestSettings(), say=quiet)
+        run_ingest(two_exports[0], ws, ACCEPT, say=quiet)
         proc = subprocess.Popen(
-            [SCHOOLPOORT, "ingest", str(two_exports[1]), "--workspace", str(ws.root)],
+            [
+                SCHOOLPOORT,
+                "ingest",
+                str(two_exports[1]),
+                "--workspace",
+                str(ws.root),
+                "--accept-quarantine",
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -194,7 +205,12 @@ def test_a_second_run_on_the_same_workspace_stops_with_one_line(
 def test_a_workspace_that_is_a_file_is_one_line(tiny_export: Path, tmp_path: Path) -> None:
     path = tmp_path / "ws"
     path.write_text("I am a file")
-    for args in (["ingest", str(tiny_export)], ["features"], ["train"], ["score", "--as-of", "2024-09-09"]):
+    for args in (
+        ["ingest", str(tiny_export)],
+        ["features"],
+        ["train"],
+        ["score", "--as-of", "2024-09-09"],
+    ):
         result = runner.invoke(app, [*args, "--workspace", str(path)])
         assert result.exit_code == 2, (args, result.output)
         assert f"workspace {path} is a file, not a folder" in result.stderr
@@ -243,7 +259,12 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_old_state(
         pytest.skip("needs root to mount a small tmpfs as a full disk")
     try:
         ws = disk / "ws"
-        assert runner.invoke(app, ["ingest", str(two_exports[0]), "-w", str(ws)]).exit_code == 0
+        assert (
+            runner.invoke(
+                app, ["ingest", str(two_exports[0]), "-w", str(ws), "--accept-quarantine"]
+            ).exit_code
+            == 0
+        )
         before = state(ws)
         fd = os.open(disk / "filler", os.O_WRONLY | os.O_CREAT, 0o600)
         try:  # fill the disk, then give back a few kilobytes: less than the next ingest needs
@@ -253,14 +274,16 @@ def test_a_full_disk_stops_with_one_line_and_keeps_the_old_state(
             os.ftruncate(fd, max(0, os.fstat(fd).st_size - 12 * 1024))
         finally:
             os.close(fd)
-        result = runner.invoke(app, ["ingest", str(two_exports[1]), "-w", str(ws)])
+        result = runner.invoke(
+            app, ["ingest", str(two_exports[1]), "-w", str(ws), "--accept-quarantine"]
+        )
         assert result.exit_code == 2, result.output
         [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]
         assert f"no space left on the workspace's disk ({ws.resolve()})" in line
         assert state(ws) == before
         assert not list((ws / STAGING).iterdir())
         with pytest.raises(DiskFullError):
-            run_ingest(two_exports[1], Workspace(ws), IngestSettings(), say=quiet)
+            run_ingest(two_exports[1], Workspace(ws), ACCEPT, say=quiet)
     finally:
         subprocess.run(["umount", str(disk)], check=False)
 
@@ -278,7 +301,9 @@ def test_a_workspace_given_as_a_relative_path_is_written_where_it_says(
         "secrets",
     ]
     assert (tmp_path / "ws" / "canonical" / "absences.parquet").is_file()
-    with pytest.raises(ValueError, match="not a place in the workspace"), locked(
-        Workspace(Path("ws")), "test"
-    ), staged(Workspace(Path("ws"))) as stage:
+    with (
+        pytest.raises(ValueError, match="not a place in the workspace"),
+        locked(Workspace(Path("ws")), "test"),
+        staged(Workspace(Path("ws"))) as stage,
+    ):
         stage.path(tmp_path / "elsewhere.csv")

@@ -22,12 +22,14 @@ def digests(folder: Path) -> dict[str, str]:
 def ingest_with_absences(
     tmp_path: Path, workspace: Path, lines: str
 ) -> tuple[Workspace, IngestReport]:
-    """Ingest the tiny export with ``lines`` added to its absences."""
+    """Ingest the tiny export with ``lines`` added to its absences, accepting any share of
+    them in quarantine."""
     export = write_export(
         tmp_path / "export", {**TINY, "absences.csv": TINY["absences.csv"] + lines}
     )
     ws = Workspace(workspace)
-    return ws, run_ingest(export, ws, IngestSettings(), say=lambda _: None)
+    settings = IngestSettings(accept_quarantine=True)
+    return ws, run_ingest(export, ws, settings, say=lambda _: None)
 
 
 def test_ingest_writes_canonical_tables_identity_map_and_manifest(
@@ -134,3 +136,69 @@ def test_the_key_can_come_from_the_environment(
     assert not (ws.secrets / "pseudonym.key").exists()
     enrolments = pl.read_parquet(ws.canonical_table("enrolments"))
     assert pseudonym(key, "L1") in enrolments["student_key"].to_list()
+
+
+def test_an_export_without_a_table_the_workspace_holds_stops_unless_dropped(
+    tmp_path: Path, workspace: Path
+) -> None:
+    from pipelines.steps.ingest import IncompleteExportError
+
+    ws = Workspace(workspace)
+    run_ingest(write_export(tmp_path / "full", TINY), ws, IngestSettings(), say=lambda _: None)
+    before = digests(ws.canonical)
+    # The weekly export of a school system that sends the two required tables only.
+    partial = {k: TINY[k] for k in ("enrolments.csv", "absences.csv")}
+    export = write_export(tmp_path / "partial", partial)
+    with pytest.raises(IncompleteExportError) as stopped:
+        run_ingest(export, ws, IngestSettings(), say=lambda _: None)
+    assert str(stopped.value).startswith(
+        "the export has no care_cases, late_arrivals, sick_bay_visits, students but the "
+        "workspace holds it from the last ingest: nothing written."
+    )
+    assert digests(ws.canonical) == before
+    # Dropping all four on purpose empties them; the next such export then passes.
+    dropped = ("care_cases", "late_arrivals", "sick_bay_visits", "students")
+    run_ingest(export, ws, IngestSettings(drop_tables=dropped), say=lambda _: None)
+    assert pl.read_parquet(ws.canonical_table("care_cases")).height == 0
+    run_ingest(export, ws, IngestSettings(), say=lambda _: None)
+    with pytest.raises(IncompleteExportError, match="--drop-table cases: no such table"):
+        run_ingest(export, ws, IngestSettings(drop_tables=("cases",)), say=lambda _: None)
+
+
+def test_a_table_mostly_quarantined_stops_the_ingest_and_writes_only_the_quarantine(
+    tmp_path: Path, workspace: Path
+) -> None:
+    from pipelines.steps.ingest import QuarantineGateError
+
+    ws = Workspace(workspace)
+    # Late arrivals timed the way some school systems write them: 8:31, not 08:31.
+    late = "student_id;date;time;minutes_late\nL1;2024-09-10;8:40;10\nL2;2024-09-11;8:31;1\n"
+    export = write_export(tmp_path / "export", {**TINY, "late_arrivals.csv": late})
+    with pytest.raises(QuarantineGateError) as stopped:
+        run_ingest(export, ws, IngestSettings(), say=lambda _: None)
+    assert str(stopped.value) == (
+        "late_arrivals: 100.0% of 2 rows quarantined, over the 5% gate: 2 x time: not a time HH:MM; "
+        f"nothing written but {ws.quarantine}; fix the export (or map its "
+        "codes and columns), or --accept-quarantine"
+    )
+    assert not ws.canonical.exists()
+    assert [p.name for p in ws.secrets.iterdir()] == ["pseudonym.key"]  # no identity map
+    assert sorted(p.name for p in ws.quarantine.iterdir()) == ["late_arrivals.csv"]
+    report = run_ingest(export, ws, IngestSettings(accept_quarantine=True), say=lambda _: None)
+    assert "  most quarantined: 2 x time: not a time HH:MM" in report.lines()
+    assert pl.read_parquet(ws.canonical_table("late_arrivals")).height == 0
+
+
+def test_the_quarantine_gate_is_a_share_of_each_table_s_rows(
+    tmp_path: Path, workspace: Path
+) -> None:
+    from pipelines.steps.ingest import QuarantineGateError
+
+    bad = "L1;not-a-date;AM;Z;\n"  # 1 of 6 absences: 16.7%
+    export = write_export(tmp_path / "e", {**TINY, "absences.csv": TINY["absences.csv"] + bad})
+    ws = Workspace(workspace)
+    run_ingest(export, ws, IngestSettings(max_quarantine_share=0.2), say=lambda _: None)
+    with pytest.raises(
+        QuarantineGateError, match=r"absences: 16\.7% of 6 rows quarantined, over the 15% gate"
+    ):
+        run_ingest(export, ws, IngestSettings(max_quarantine_share=0.15), say=lambda _: None)
