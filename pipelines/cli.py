@@ -438,7 +438,8 @@ def serve(
     export: Annotated[
         Path | None,
         typer.Option(
-            help="Folder where the weekly export lands (default: from settings, ./export)."
+            help="Folder where the weekly export lands (default: from settings, else the folder "
+            "the workspace last ingested)."
         ),
     ] = None,
     cron: Annotated[
@@ -467,6 +468,16 @@ def serve(
         serve__cron=cron,
         serve__timezone=timezone,
     )
+    from pipelines.steps.ingest import last_export
+
+    folder = settings.serve.export or last_export(Workspace(settings.workspace))
+    if folder is None:
+        fail("give --export DIR, the folder where the weekly export lands (no ingest recorded one)")
+    if not folder.is_dir():
+        fail(f"{folder}: the export folder does not exist (give --export DIR)")
+    settings = settings.model_copy(
+        update={"serve": settings.serve.model_copy(update={"export": folder})}
+    )
     params = {"settings": settings.model_dump(mode="json")}
     # Module paths, not file paths: a deployment runs pipelines.flows as part of the installed
     # package, whatever folder the worker starts in.
@@ -489,10 +500,15 @@ def serve(
             name="features", parameters=params, entrypoint_type=module
         ),
         flows.train_flow.to_deployment(name="train", parameters=params, entrypoint_type=module),
+        flows.evaluate_flow.to_deployment(
+            name="evaluate", parameters=params, entrypoint_type=module
+        ),
         flows.score_flow.to_deployment(name="score", parameters=params, entrypoint_type=module),
     ]
     say(
-        f"serving 5 deployments; weekly runs on '{settings.serve.cron}' ({settings.serve.timezone}); Ctrl-C stops"
+        f"serving {len(deployments)} deployments ({', '.join(d.name for d in deployments)}); "
+        f"weekly runs on '{settings.serve.cron}' ({settings.serve.timezone}) on the export in "
+        f"{folder}; Ctrl-C stops"
     )
     prefect_serve(*deployments)
 

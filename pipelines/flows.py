@@ -252,5 +252,7 @@ def weekly_flow(settings: Settings, as_of: dt.date | None = None) -> list[str]:
     of this school week (``as_of``'s, by default today's); a holiday week makes no lists."""
     day = as_of or dt.date.today()  # the flow layer may read the clock; features never do
     with locked(Workspace(settings.workspace), "weekly flow", _log):  # one run: ingest to lists
+        if settings.serve.export is None:
+            raise ingest.ExportError("the weekly flow needs the export folder: serve --export DIR")
         ingest_flow(settings.serve.export, settings)
         return score_flow(settings, [day], skip_holidays=True)

@@ -83,7 +83,9 @@ class EvaluateSettings(_Frozen):
 class ServeSettings(_Frozen):
     """How the weekly deployment runs."""
 
-    export: Path = Field(Path("export"), description="folder where the weekly export lands")
+    export: Path | None = Field(
+        None, description="folder where the weekly export lands (default: the last ingested one)"
+    )
     cron: str = Field("0 6 * * 1", description="when the weekly flow runs (cron)")
     timezone: str = "Europe/Brussels"
 

@@ -262,13 +262,22 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
             result.identities, stage.path(workspace.secrets / "identity_map.parquet"), mode=0o600
         )
         report = IngestReport(result.reconciliation, notices, examples, input_print, reasons)
-        _write_manifest(report, profile, stage.path(workspace.manifest))
+        _write_manifest(report, profile, export, stage.path(workspace.manifest))
     return report
 
 
-def _write_manifest(report: IngestReport, profile: CodeProfile, path: Path) -> None:
+def last_export(workspace: Workspace) -> Path | None:
+    """The export folder the workspace's last ingest read, if it recorded one."""
+    if not workspace.manifest.exists():
+        return None
+    folder = json.loads(workspace.manifest.read_text("utf-8")).get("export")
+    return Path(folder) if folder else None
+
+
+def _write_manifest(report: IngestReport, profile: CodeProfile, export: Path, path: Path) -> None:
     write_json(
         {
+            "export": str(export.resolve()),
             "fingerprint": report.fingerprint,
             "code_profile": profile.name,
             "tables": {

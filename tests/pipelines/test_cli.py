@@ -80,3 +80,15 @@ def test_unknown_codes_and_profiles_are_errors(tmp_path: Path, workspace: Path) 
     )
     assert allowed.exit_code == 0
     assert "absences: read 6 = accepted 5 + quarantined 1 + duplicates 0" in allowed.stdout
+
+
+def test_serve_needs_an_export_folder_given_or_remembered(tmp_path: Path, workspace: Path) -> None:
+    result = runner.invoke(app, ["serve", "--workspace", str(workspace)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "error: give --export DIR, the folder where the weekly export lands (no ingest recorded one)"
+    )
+    missing = tmp_path / "nowhere"
+    result = runner.invoke(app, ["serve", "-w", str(workspace), "--export", str(missing)])
+    assert result.exit_code == 2
+    assert f"{missing}: the export folder does not exist" in result.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from features.canonical.pseudonym import pseudonym
 from pipelines.settings import IngestSettings
-from pipelines.steps.ingest import IngestReport, run_ingest
+from pipelines.steps.ingest import IngestReport, last_export, run_ingest
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import TINY, write_export
 from tests.privacy import file_blobs, found
@@ -58,6 +58,7 @@ def test_ingest_writes_canonical_tables_identity_map_and_manifest(
         assert ws.canonical_table(name).exists()
     identities = pl.read_parquet(ws.secrets / "identity_map.parquet")
     assert identities["student_id"].to_list() == ["L1", "L2", "L3"]
+    assert last_export(ws) == tiny_export.resolve()  # what `serve` watches by default
     for secret in ws.secrets.iterdir():
         assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert stat.S_IMODE(ws.secrets.stat().st_mode) == 0o700
