@@ -29,6 +29,7 @@ from features.canonical.validate import (
     repeated_values,
 )
 from features.school import calendar
+from features.school.schooldays import calendar_lookup
 
 CANONICAL_COLUMNS: dict[str, tuple[str, ...]] = {
     "enrolments": ("student_key", "school_id", "class_id", "grade", "start_date", "end_date"),
@@ -478,38 +479,13 @@ def _pupil_day(pupil: pl.Series, day: pl.Series) -> pl.Series:
 
 def _calendar_flags(events: pl.DataFrame, days: pl.DataFrame) -> pl.DataFrame:
     """For each ``(school_id, date)`` of ``events``, in order: whether the calendar has the date
-    (``_in_calendar``), whether it is a school day and how many half-days it registers.
-
-    A school's own calendar row wins over the general one (``school_id`` null) for that date.
-    """
-    specific = days.filter(pl.col("school_id").is_not_null())
-    general = days.filter(pl.col("school_id").is_null()).drop("school_id")
-    joined = (
-        events.select("school_id", "date")
-        .join(
-            specific.select(
-                "school_id",
-                "date",
-                pl.col("school_day").alias("_sd"),
-                pl.col("periods").alias("_p"),
-            ),
-            on=["school_id", "date"],
-            how="left",
-            maintain_order="left",
-        )
-        .join(
-            general.select(
-                "date", pl.col("school_day").alias("_gsd"), pl.col("periods").alias("_gp")
-            ),
-            on="date",
-            how="left",
-            maintain_order="left",
-        )
-    )
-    return joined.select(
-        _in_calendar=pl.coalesce("_sd", "_gsd").is_not_null(),
-        _school_day=pl.coalesce("_sd", "_gsd").fill_null(False),
-        _periods=pl.coalesce("_p", "_gp").fill_null(0),
+    (``_in_calendar``), whether it is a school day and how many half-days it registers, by
+    :func:`features.school.schooldays.calendar_lookup` (a school's own row wins)."""
+    looked_up = calendar_lookup(events.lazy().select("school_id", "date"), days.lazy()).collect()
+    return looked_up.select(
+        _in_calendar=pl.col("in_calendar"),
+        _school_day=pl.col("school_day").fill_null(False),
+        _periods=pl.col("periods").fill_null(0),
     )
 
 

@@ -20,6 +20,34 @@ WEEK_WINDOWS = (1, 2, 4, 8, 12)
 SLOPE_WEEKS = 8
 
 
+def calendar_lookup(keys: pl.LazyFrame, calendar: pl.LazyFrame) -> pl.LazyFrame:
+    """The calendar's say on each ``(school_id, date)`` of ``keys``, in their order.
+
+    The one rule for a school's calendar: the school's own row for a date (``school_id``
+    set) wins over the row for all schools (``school_id`` null). Returns ``keys`` with
+    ``in_calendar`` (the calendar lists the date for the school), ``school_day``, ``periods``
+    and ``school_year`` (those of them the calendar has), null where the calendar is silent.
+    """
+    names = calendar.collect_schema().names()
+    values = [c for c in _CALENDAR_VALUES if c in names]
+    own = calendar.filter(pl.col("school_id").is_not_null()).select(
+        "school_id", "date", *[pl.col(c).alias(f"_own_{c}") for c in values]
+    )
+    every = calendar.filter(pl.col("school_id").is_null()).select(
+        "date", *[pl.col(c).alias(f"_all_{c}") for c in values]
+    )
+    return (
+        keys.join(own, on=["school_id", "date"], how="left", maintain_order="left")
+        .join(every, on="date", how="left", maintain_order="left")
+        .with_columns([pl.coalesce(f"_own_{c}", f"_all_{c}").alias(c) for c in values])
+        .with_columns(in_calendar=pl.col("school_day").is_not_null())
+        .drop([f"_{side}_{c}" for side in ("own", "all") for c in values])
+    )
+
+
+_CALENDAR_VALUES = ("school_day", "periods", "school_year")
+
+
 def school_days(calendar: pl.LazyFrame, schools: pl.LazyFrame) -> pl.LazyFrame:
     """Each school's own calendar with running indices.
 
@@ -39,35 +67,23 @@ def school_days(calendar: pl.LazyFrame, schools: pl.LazyFrame) -> pl.LazyFrame:
         ``cum_*`` columns count what lies strictly before ``date`` (so a window [a, b) has
         ``cum(b) - cum(a)``), and ``day_index`` numbers school days (null on other days).
     """
-    general = calendar.filter(pl.col("school_id").is_null()).drop("school_id")
-    specific = calendar.filter(pl.col("school_id").is_not_null())
-    resolved = (
-        schools.join(general, how="cross")
-        .join(specific, on=["school_id", "date"], how="full", coalesce=True, suffix="_own")
-        .select(
-            "school_id",
-            "date",
-            pl.coalesce("school_day_own", "school_day").alias("school_day"),
-            pl.coalesce("periods_own", "periods").alias("periods").cast(pl.Int32),
-            pl.coalesce("school_year_own", "school_year").alias("school_year"),
-        )
-    )
-    # Every date from the first to the last, per school: a date the calendar does not list
-    # is a day without school. Window edges (Mondays) and as-of dates then always have a row,
-    # so no running count is ever looked up on a missing date.
-    bounds = resolved.select(pl.col("date").min().alias("lo"), pl.col("date").max().alias("hi"))
+    # Every date from the calendar's first to its last, per school: a date the calendar does
+    # not list is a day without school. Window edges (Mondays) and as-of dates then always
+    # have a row, so no running count is ever looked up on a missing date.
+    bounds = calendar.select(pl.col("date").min().alias("lo"), pl.col("date").max().alias("hi"))
     every_day = (
         schools.join(bounds, how="cross")
         .select("school_id", pl.date_ranges("lo", "hi").alias("date"))
         .explode("date")
     )
     resolved = (
-        every_day.join(resolved, on=["school_id", "date"], how="left")
+        calendar_lookup(every_day, calendar)
         .with_columns(
             pl.col("school_day").fill_null(False),
-            pl.col("periods").fill_null(0),
+            pl.col("periods").fill_null(0).cast(pl.Int32),
             pl.col("school_year").fill_null(strategy="forward").over("school_id"),
         )
+        .drop("in_calendar")
         .sort("school_id", "date")
     )
     is_day = pl.col("school_day")
