@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
 
@@ -46,22 +46,44 @@ class ProfileError(ValueError):
     """A code profile that cannot be used."""
 
 
+VALUE_COLUMNS = (
+    "period",
+    "time",
+    "outcome",
+    "case_type",
+    "gender",
+    "school_day",
+    "ses_low",
+    "sen",
+    "holiday",
+)
+"""Columns whose values a profile may map (``[values.<column>]``) before the contract's checks."""
+
+
 @dataclass(frozen=True)
 class CodeProfile:
-    """A mapping from a school's own absence codes to canonical categories."""
+    """A mapping from a school's own absence codes to canonical categories, and of other
+    values of its export to the contract's (``VM`` -> ``AM``, ``naar huis`` -> ``sent_home``)."""
 
     name: str
     codes: Mapping[str, str]
+    values: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    """Per column of :data:`VALUE_COLUMNS`: the export's value -> the contract's."""
 
     @classmethod
     def from_toml(cls, name: str, text: str) -> CodeProfile:
-        """Parse a profile: a ``[codes]`` table (or top-level keys) of ``code = "category"``."""
+        """Parse a profile: a ``[codes]`` table (or top-level keys) of ``code = "category"``,
+        optional ``[values.<column>]`` tables of ``"export value" = "contract value"``, and an
+        optional ``extends = "<built-in profile>"``, whose codes and values this profile's
+        add to or replace."""
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ProfileError(f"code profile {name}: not valid TOML ({exc})") from exc
+        base = _base(name, data.pop("extends", None))
+        values = _values(name, data.pop("values", {}))
         table = data.get("codes", data)
-        if not isinstance(table, dict) or not table:
+        if not isinstance(table, dict) or not (table or base.codes):
             raise ProfileError(f"code profile {name}: no codes found (expected a [codes] table)")
         bad = {code: cat for code, cat in table.items() if cat not in CATEGORIES}
         if bad:
@@ -70,7 +92,68 @@ class CodeProfile:
                 f"code profile {name}: code {first[0]!r} maps to unknown category {first[1]!r} "
                 f"(categories: {', '.join(CATEGORIES)})"
             )
-        return cls(name=name, codes=MappingProxyType({normalise(c): v for c, v in table.items()}))
+        codes = {**base.codes, **{normalise(c): v for c, v in table.items()}}
+        merged = {
+            c: {**base.values.get(c, {}), **values.get(c, {})} for c in {*base.values, *values}
+        }
+        return cls(
+            name=name,
+            codes=MappingProxyType(codes),
+            values=MappingProxyType({c: MappingProxyType(m) for c, m in merged.items()}),
+        )
+
+
+def _base(name: str, extends: object) -> CodeProfile:
+    """The built-in profile a profile extends, or an empty one."""
+    if extends is None:
+        return CodeProfile(name="", codes=MappingProxyType({}))
+    if extends not in BUILTIN_PROFILES:
+        raise ProfileError(
+            f"code profile {name}: extends {extends!r}, which is not a built-in profile "
+            f"({', '.join(BUILTIN_PROFILES)})"
+        )
+    return builtin_profile(str(extends))
+
+
+def _values(name: str, table: object) -> dict[str, dict[str, str]]:
+    """The ``[values.<column>]`` tables of a profile, checked."""
+    if not isinstance(table, dict):
+        raise ProfileError(f"code profile {name}: values must be tables, [values.<column>]")
+    out = {}
+    for column, mapping in table.items():
+        if column not in VALUE_COLUMNS:
+            raise ProfileError(
+                f"code profile {name}: [values.{column}]: not a column whose values can be "
+                f"mapped ({', '.join(VALUE_COLUMNS)})"
+            )
+        if not isinstance(mapping, dict) or not all(
+            isinstance(v, str | bool | int) for v in mapping.values()
+        ):
+            raise ProfileError(
+                f"code profile {name}: [values.{column}] must map texts to texts, "
+                '"export value" = "contract value"'
+            )
+        out[column] = {
+            str(k).strip().upper(): str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in mapping.items()
+        }
+    return out
+
+
+def mapped_values(frame: pl.DataFrame, profile: CodeProfile) -> pl.DataFrame:
+    """``frame`` (raw text) with each column's values mapped by the profile's
+    ``[values.<column>]`` (blanks around and letter case do not matter); other values stay."""
+    maps = {c: m for c, m in profile.values.items() if c in frame.columns and m}
+    if not maps:
+        return frame
+    return frame.with_columns(
+        pl.col(column)
+        .str.strip_chars()
+        .str.to_uppercase()
+        .replace_strict(dict(mapping), default=pl.col(column), return_dtype=pl.String)
+        .alias(column)
+        for column, mapping in maps.items()
+    )
 
 
 def builtin_profile(name: str) -> CodeProfile:

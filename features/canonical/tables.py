@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -710,6 +710,10 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     """
     for name in contract.REQUIRED_TABLES:
         _require_rows(raw[name])
+    raw = {
+        name: replace(table, frame=codes.mapped_values(table.frame, options.profile))
+        for name, table in raw.items()
+    }
     out = _Output()
     enrol = _checked_enrolments(raw["enrolments"])
     enrolments = enrol.rows

@@ -96,6 +96,8 @@ def _parsed(name: str, dtype: pl.DataType) -> pl.Expr:
     if dtype == pl.Boolean:
         lower = text.str.to_lowercase()
         return pl.when(lower.is_in(_TRUE)).then(True).when(lower.is_in(_FALSE)).then(False)
+    if name == "time":  # 8:31 is 08:31: some school systems drop the leading zero
+        return text.str.replace(r"^(\d):", "0${1}:")
     if name in ("period", "gender"):
         upper = text.str.to_uppercase()
         return upper.replace(_GENDER_ALIASES) if name == "gender" else upper

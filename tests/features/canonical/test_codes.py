@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import polars as pl
 import pytest
 
@@ -65,3 +67,67 @@ def test_normalise_keeps_a_code_with_nothing_after_its_hash(code: str, normal: s
     assert codes.normalise(code) == normal
     frame = pl.DataFrame({"code": [code]}).select(codes.normalised_code())
     assert frame["code"].to_list() == [normal]
+
+
+SCHOOL_SYSTEM = """
+extends = "flanders"
+
+[codes]
+ZA = "illness_certified"   # a local code for a certificate
+B = "excused_other"        # replaces the built-in mapping
+
+[values.period]
+VM = "AM"
+NM = "PM"
+
+[values.outcome]
+"naar huis" = "sent_home"
+"ouders gebeld" = "parents_called"
+"terug naar de klas" = "back_to_class"
+
+[values.case_type]
+schoolweigering = "school_refusal"
+"""
+
+
+def test_a_profile_extends_a_built_in_one_and_adds_or_replaces_codes_and_values() -> None:
+    profile = codes.CodeProfile.from_toml("ours.toml", SCHOOL_SYSTEM)
+    flanders = codes.builtin_profile("flanders").codes
+    assert set(flanders) | {"ZA"} == set(profile.codes)
+    assert (profile.codes["Z"], profile.codes["ZA"], profile.codes["B"]) == (
+        "illness_parent_note",
+        "illness_certified",
+        "excused_other",
+    )
+    assert dict(profile.values["period"]) == {"VM": "AM", "NM": "PM"}
+    assert profile.values["outcome"]["NAAR HUIS"] == "sent_home"  # matched without case
+
+
+def test_a_profile_without_extends_still_replaces_the_built_in_one() -> None:
+    profile = codes.CodeProfile.from_toml("own.toml", '[codes]\nX = "illness"\n')
+    assert dict(profile.codes) == {"X": "illness"} and not profile.values
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('extends = "mars"\n', "extends 'mars', which is not a built-in profile"),
+        (
+            'extends = "flanders"\n[values.student_id]\nA = "B"\n',
+            "[values.student_id]: not a column whose values can be mapped",
+        ),
+        ('extends = "flanders"\n[values]\nperiod = "AM"\n', "[values.period] must map texts"),
+        ("extends = 'flanders'\n[codes]\nQ = 'sick'\n", "code 'Q' maps to unknown category"),
+    ],
+)
+def test_a_bad_profile_is_refused_in_one_line(text: str, message: str) -> None:
+    with pytest.raises(codes.ProfileError, match=re.escape(message)):
+        codes.CodeProfile.from_toml("ours.toml", text)
+
+
+def test_values_are_mapped_without_regard_to_blanks_or_case_and_others_stay() -> None:
+    profile = codes.CodeProfile.from_toml("ours.toml", SCHOOL_SYSTEM)
+    frame = pl.DataFrame({"period": [" vm", "NM", "AM", "3", None], "code": ["VM"] * 5})
+    mapped = codes.mapped_values(frame, profile)
+    assert mapped["period"].to_list() == ["AM", "PM", "AM", "3", None]
+    assert mapped["code"].to_list() == ["VM"] * 5  # only the columns the profile names

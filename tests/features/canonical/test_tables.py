@@ -537,3 +537,35 @@ def test_periods_shared_are_found_alike_packed_or_not(monkeypatch: pytest.Monkey
 
     monkeypatch.setattr(canonical, "repeated_values", unpacked)
     assert canonical._same_period(wide).to_list() == expected
+
+
+def test_an_export_straight_from_a_school_system_needs_only_a_profile() -> None:
+    # Half-days as VM/NM, times without a leading zero, Dutch sick-bay outcomes and case
+    # types: all mapped by a profile that extends the Flemish one; nothing goes to quarantine.
+    profile = codes.CodeProfile.from_toml(
+        "ours.toml",
+        'extends = "flanders"\n'
+        '[values.period]\nVM = "AM"\nNM = "PM"\n'
+        '[values.outcome]\n"naar huis" = "sent_home"\n'
+        '[values.case_type]\nschoolweigering = "school_refusal"\n',
+    )
+    files = {
+        **TINY,
+        "absences.csv": "student_id;date;period;code;minutes\n"
+        "L1;2024-09-03;VM;Z;\nL1;2024-09-03;nm;Z;\nL2;2024-09-05;VM;B;\n",
+        "late_arrivals.csv": "student_id;date;time;minutes_late\nL1;2024-09-10;8:40;10\n",
+        "sick_bay_visits.csv": "student_id;date;time;minutes;outcome\n"
+        "L1;2024-09-12;9:15;30;Naar huis\n",
+        "care_cases.csv": "student_id;opened_on;case_type;onset_on\n"
+        "L1;2024-11-04;schoolweigering;2024-10-01\n",
+    }
+    result = canonicalise(raw_tables(files), IngestOptions(profile=profile, key=KEY))
+    assert [r.quarantined for r in result.reconciliation] == [0] * len(result.reconciliation)
+    assert result.tables["absences"]["half"].to_list() == ["AM", "PM", "AM"]
+    assert result.tables["late_arrivals"]["time"].to_list() == ["08:40"]
+    assert result.tables["sick_bay_visits"]["outcome"].to_list() == ["sent_home"]
+    assert result.tables["care_cases"]["case_type"].to_list() == ["school_refusal"]
+    # Without the profile's values, the same export loses those rows to quarantine.
+    plain = canonicalise(raw_tables(files), OPTIONS)
+    lost = {r.table: r.quarantined for r in plain.reconciliation if r.quarantined}
+    assert lost == {"absences": 3, "sick_bay_visits": 1, "care_cases": 1}

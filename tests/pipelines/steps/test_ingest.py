@@ -172,8 +172,8 @@ def test_a_table_mostly_quarantined_stops_the_ingest_and_writes_only_the_quarant
     from pipelines.steps.ingest import QuarantineGateError
 
     ws = Workspace(workspace)
-    # Late arrivals timed the way some school systems write them: 8:31, not 08:31.
-    late = "student_id;date;time;minutes_late\nL1;2024-09-10;8:40;10\nL2;2024-09-11;8:31;1\n"
+    # Late arrivals timed the Belgian way some school systems write them: 8u31, not 08:31.
+    late = "student_id;date;time;minutes_late\nL1;2024-09-10;8u40;10\nL2;2024-09-11;8u31;1\n"
     export = write_export(tmp_path / "export", {**TINY, "late_arrivals.csv": late})
     with pytest.raises(QuarantineGateError) as stopped:
         run_ingest(export, ws, IngestSettings(), say=lambda _: None)
