@@ -80,5 +80,8 @@ def calibrate(
 
 
 def uncalibrated(model: CalibratedClassifierCV) -> Any:
-    """The fitted model inside a calibrated one (what SHAP explains)."""
+    """The fitted model inside a calibrated one (what SHAP explains); a model that was never
+    calibrated (a rule registered at a cold start) is itself."""
+    if not hasattr(model, "calibrated_classifiers_"):
+        return model
     return model.calibrated_classifiers_[0].estimator.estimator

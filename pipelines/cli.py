@@ -319,8 +319,13 @@ def train(
         train__horizon_weeks=horizon_weeks,
     )
     report = run_flow("train_flow", settings, errors=_modelling_errors())
-    out.print(f"\nladder: mean over {len(report.splits)} forward splits (until {report.until})")
-    out.print(format_table(report.table()))
+    if report.cold_start:
+        from pipelines.steps.train import COLD_START_TEXT
+
+        say(COLD_START_TEXT.format(reason=report.cold_start, rule=report.champion), "cold start:")
+    else:
+        out.print(f"\nladder: mean over {len(report.splits)} forward splits (until {report.until})")
+        out.print(format_table(report.table()))
     out.print(
         f"champion: {report.champion} -> registered as {settings.train.model_name} "
         f"version {report.model_version}, alias champion (run {report.run_id})"

@@ -125,12 +125,20 @@ def write_school_list(
     table: pl.DataFrame,
     reasons: dict[str, list[Reason]],
     folder: Path,
-    horizon_weeks: int,
+    champion: score.Champion,
 ) -> str:
-    """One school's care-team list (CSV, XLSX, HTML) in the date's staged ``folder``."""
+    """One school's care-team list (CSV, XLSX, HTML) in the date's staged ``folder``; the
+    champion says the model's window, or the rule the list follows before any training."""
     try:
         score.write_school_list(
-            as_of, school, table, reasons, settings.score, folder, horizon_weeks
+            as_of,
+            school,
+            table,
+            reasons,
+            settings.score,
+            folder,
+            champion.horizon_weeks,
+            champion.rule,
         )
     except Exception:
         score.drop_school(folder, school)  # no half-written list is swapped in
@@ -229,7 +237,7 @@ def _score_dates(
                 unmapped(table),
                 unmapped(reasons),
                 unmapped(folder),
-                unmapped(champion.horizon_weeks),
+                unmapped(champion),
             )
             for school, future in zip(schools, futures, strict=True):
                 future.wait()

@@ -48,6 +48,12 @@ class TrainSettings(_Frozen):
     negative_fraction: float = Field(0.25, gt=0, le=1, description="share of non-cases kept to fit")
     seed: int = 0
     model_name: str = "schoolpoort-risk"
+    min_cases: int = Field(
+        20, ge=1, description="fewest new cases in the training rows to train the ladder at all"
+    )
+    cold_start_rule: Literal["rule_mzl", "rule_flanders_b5", "rule_absence_10pct"] = Field(
+        "rule_mzl", description="the rule registered as champion when there is too little history"
+    )
 
 
 class ScoreSettings(_Frozen):

@@ -32,6 +32,7 @@ TEXT: dict[str, dict[str, Any]] = {
             "unclear": "onduidelijk",
         },
         "footer": "Kans = geschatte kans dat binnen {weeks} weken een zorgdossier schoolweigering start. Balkjes: hoeveel elk signaal de kans verhoogt.",
+        "rule_footer": "Deze lijst volgt de regel {rule}: er zijn nog te weinig zorgdossiers om een model te trainen, dus er is geen kans (Kans blijft leeg). Balkjes: wat de regel telt.",
         "empty": "Geen leerlingen op de lijst deze week.",
     },
     "en": {
@@ -52,6 +53,7 @@ TEXT: dict[str, dict[str, Any]] = {
             "unclear": "unclear",
         },
         "footer": "Risk = estimated chance that a school-refusal care case starts within {weeks} weeks. Bars: how much each signal raises it.",
+        "rule_footer": "This list follows the rule {rule}: there are too few care cases yet to train a model, so there is no probability (Risk stays empty). Bars: what the rule counts.",
         "empty": "No pupils on the list this week.",
     },
 }
@@ -115,7 +117,7 @@ def _rows(
                 "rank": r["rank"],
                 "student_id": r["student_id"],
                 "class_key": r["class_key"] or "",
-                "risk_pct": f"{100 * r['risk']:.1f}%",
+                "risk_pct": "" if r["risk"] is None else f"{100 * r['risk']:.1f}%",
                 "change": t["change"].get(r["change"] or "", ""),
                 "profile": t["profile"].get(r["profile"], r["profile"]),
                 "signals": signals,
@@ -131,16 +133,19 @@ def render_html(
     reasons: dict[str, list[Reason]],
     language: str,
     horizon_weeks: int,
+    rule: str | None = None,
 ) -> str:
-    """The care team's page for one school and week; ``horizon_weeks`` is the model's window."""
+    """The care team's page for one school and week; ``horizon_weeks`` is the model's window,
+    ``rule`` the rule the list follows when no model is trained yet (no probability then)."""
     t = TEXT[language]
+    footer = t["rule_footer"].format(rule=rule) if rule else t["footer"].format(weeks=horizon_weeks)
     return _ENV.from_string(PAGE).render(
         lang=language,
         t=t,
         school=school_id,
         week=as_of.isoformat(),
         rows=_rows(listed, reasons, language),
-        footer=t["footer"].format(weeks=horizon_weeks),
+        footer=footer,
     )
 
 
@@ -168,11 +173,13 @@ def write_care_list(
     reasons: dict[str, list[Reason]],
     language: str,
     horizon_weeks: int,
+    rule: str | None = None,
 ) -> list[Path]:
     """Write ``risk_list.csv``, ``risk_list.xlsx`` and ``risk_list.html`` for one school.
 
     ``listed`` holds the school's listed rows of the scores table (with ``student_key``),
-    ``reasons`` their reasons by ``student_key``, ``horizon_weeks`` the model's window.
+    ``reasons`` their reasons by ``student_key``, ``horizon_weeks`` the model's window and
+    ``rule`` the rule the list follows when no model is trained yet.
     """
     table = _list_table(listed, language)
     csv = write_csv(table, folder / "risk_list.csv")
@@ -182,7 +189,7 @@ def write_care_list(
     xlsx = write_atomic(
         folder / "risk_list.xlsx", lambda p: _write_xlsx(table, p, school_id, as_of, widths)
     )
-    html = render_html(school_id, as_of, listed, reasons, language, horizon_weeks)
+    html = render_html(school_id, as_of, listed, reasons, language, horizon_weeks, rule)
     page = write_atomic(folder / "risk_list.html", lambda p: p.write_text(html, encoding="utf-8"))
     return [csv, xlsx, page]
 

@@ -69,6 +69,13 @@ class Champion:
     """The training cut-off: outcomes before it were seen when the model was fitted."""
     horizon_weeks: int = 8
     """Weeks after the as-of date in which a predicted case starts (the label window)."""
+    calibrated: bool = True
+    """False for a rule registered at a cold start: it ranks, but its score is no probability."""
+
+    @property
+    def rule(self) -> str | None:
+        """The rule whose ranking the lists follow, when the champion is an uncalibrated rule."""
+        return None if self.calibrated else self.rung
 
 
 def load_champion(workspace: Workspace, name: str) -> Champion:
@@ -122,6 +129,7 @@ def load_champion(workspace: Workspace, name: str) -> Champion:
         version.tags.get("rung", "?"),
         dt.date.fromisoformat(until) if until else None,
         int(version.tags.get("horizon_weeks", "8")),
+        version.tags.get("calibrated", "true") != "false",
     )
 
 
@@ -194,6 +202,8 @@ def score_week(
     frame = frame.with_columns(
         [pl.Series(name, values, dtype=pl.String) for name, values in signals.items()]
     )
+    if not champion.calibrated:  # a rule's score orders pupils; it is no probability
+        frame = frame.with_columns(risk=pl.lit(None, dtype=pl.Float64))
     return frame.drop("_i", "explained"), by_key
 
 
@@ -292,11 +302,13 @@ def write_school_list(
     settings: ScoreSettings,
     folder: Path,
     horizon_weeks: int,
+    rule: str | None = None,
 ) -> list[Path]:
     """The care-team list of one school (CSV, XLSX and HTML), in its own folder of ``folder``.
 
     ``table`` is the board's scores table from :func:`write_week`; ``reasons`` the explained
-    pupils' reasons by ``student_key`` from :func:`score_week`.
+    pupils' reasons by ``student_key`` from :func:`score_week`; ``rule`` the rule the list
+    follows when the champion is an uncalibrated rule (:attr:`Champion.rule`).
     """
     listed = table.filter((pl.col("school_id") == school_id) & pl.col("listed")).sort("rank")
     return reports.write_care_list(
@@ -307,6 +319,7 @@ def write_school_list(
         {key: reasons.get(key, []) for key in listed["student_key"]},
         settings.language,
         horizon_weeks,
+        rule,
     )
 
 

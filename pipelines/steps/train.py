@@ -16,7 +16,7 @@ import polars as pl
 from features.build import Prepared
 from features.catalog import CATALOG
 from features.catalog import names as feature_names
-from models import ladder
+from models import ladder, rules
 from models.labels import cases_known_before, label_rows, usable_for_training
 from models.splits import Split, rolling_splits
 from pipelines import artifacts, tracking
@@ -52,6 +52,8 @@ class TrainReport:
     champion: str
     run_id: str
     model_version: str
+    cold_start: str | None = None
+    """Why a rule was registered without training, when it was (too little history)."""
 
     def table(self) -> pl.DataFrame:
         """One row per rung: mean of each headline metric over the splits."""
@@ -121,9 +123,16 @@ def run_train(workspace: Workspace, settings: TrainSettings, say: Say = print) -
 def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainReport:
     prepared = load_prepared(workspace)
     until = settings.until or default_until(prepared)
-    data, _dates = training_rows(workspace, prepared, until, settings, say)
     features = feature_names()
-    splits = forward_splits(data, until, settings)
+    try:
+        data, _dates = training_rows(workspace, prepared, until, settings, say)
+        splits = forward_splits(data, until, settings)
+    except TrainingError as exc:
+        return cold_start(workspace, settings, until, str(exc), say)
+    cases = int(data["label"].sum())
+    if cases < settings.min_cases:
+        reason = f"{cases} new care case(s) in the training rows, fewer than {settings.min_cases}"
+        return cold_start(workspace, settings, until, reason, say)
     say(
         f"training on {data.height:,} pupil-weeks, {int(data['label'].sum()):,} positive; {len(splits)} forward splits:"
     )
@@ -167,6 +176,43 @@ def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainRepo
     )
     run_id, version = _log(workspace, settings, trained)
     return TrainReport(until, splits, results, champion.rung.name, run_id, version)
+
+
+COLD_START_TEXT = (
+    "too little history to train ({reason}): the rule {rule} is registered as champion, "
+    "uncalibrated; the lists rank pupils by it and show no probability until a model is trained"
+)
+
+
+def cold_start(
+    workspace: Workspace, settings: TrainSettings, until: dt.date, reason: str, say: Say
+) -> TrainReport:
+    """Register the rule ``settings.cold_start_rule`` as champion, uncalibrated, so that a
+    board without care-case history gets lists from its first week; logged as its own run."""
+    import mlflow
+
+    rule = next(r for r in rules.RULES if r.name == settings.cold_start_rule)
+    features = feature_names()
+    model = rule().fit(_synthetic_example(features).to_pandas())
+    say(COLD_START_TEXT.format(reason=reason, rule=rule.name))
+    experiment = tracking.use_workspace(workspace.root)
+    with mlflow.start_run(experiment_id=experiment, run_name=f"cold-start-until-{until}") as run:
+        mlflow.log_params({"until": until.isoformat(), "champion": rule.name, "cold_start": True})
+        mlflow.set_tags({"cold_start_reason": reason, "champion": rule.name})
+        version = register_champion(
+            workspace,
+            settings.model_name,
+            model,
+            features,
+            tags={
+                "rung": rule.name,
+                "until": until.isoformat(),
+                "horizon_weeks": str(settings.horizon_weeks),
+                "calibrated": "false",
+                "cold_start": reason,
+            },
+        )
+    return TrainReport(until, [], [], rule.name, run.info.run_id, version, cold_start=reason)
 
 
 def _synthetic_example(features: list[str]) -> pl.DataFrame:

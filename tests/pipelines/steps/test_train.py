@@ -231,3 +231,50 @@ def test_a_rung_with_too_few_calibration_cases_is_skipped_for_that_split() -> No
     best = max(precision.values())
     expected = next(name for name, p in precision.items() if p == best)
     assert ladder.select(one_split).rung.name == expected
+
+
+def test_a_board_without_care_case_history_gets_a_rule_as_champion_and_lists_from_week_one(
+    tiny_export: Path, workspace: Path
+) -> None:
+    from tests.conftest import score_dates
+
+    ws = Workspace(workspace)
+    run_ingest(tiny_export, ws, IngestSettings(), say=quiet)
+    said: list[str] = []
+    report = run_train(ws, TrainSettings(), say=said.append)
+    # Three pupils over two weeks of September: no label window has closed, so no ladder.
+    assert report.cold_start == "no as-of date has its 8-week label window closed before 2024-09-13"
+    assert (report.champion, report.splits, report.results) == ("rule_mzl", [], [])
+    assert any("the rule rule_mzl is registered as champion, uncalibrated" in s for s in said)
+    champion = load_champion(ws, "schoolpoort-risk")
+    assert (champion.rung, champion.calibrated, champion.rule) == ("rule_mzl", False, "rule_mzl")
+    [scores_path] = score_dates(ws, [dt.date(2024, 9, 16)])
+    scores = pl.read_csv(scores_path, separator=";", infer_schema=False)
+    assert scores["risk"].null_count() == scores.height  # a rule's score is no probability
+    assert scores["rank"].drop_nulls().cast(int).sort().to_list() == [1, 2, 3]
+    page = (scores_path.parent / "S1" / "risk_list.html").read_text()
+    assert (
+        "Deze lijst volgt de regel rule_mzl" in page
+        and "zorgdossier schoolweigering start" not in page
+    )
+    # L1 was ill two days in a row before 16 September: the rule's count is its reason.
+    listed = pl.read_csv(
+        scores_path.parent / "S1" / "risk_list.csv", separator=";", infer_schema=False
+    )
+    assert listed["Kans (%)"].null_count() == listed.height
+
+
+def test_too_few_cases_in_the_training_rows_also_start_cold(
+    trained_board: tuple[Workspace, TrainReport], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    monkeypatch.setenv(KEY_ENV, KEY.hex())
+    source, _ = trained_board
+    ws = Workspace(tmp_path / "ws")
+    shutil.copytree(source.root, ws.root)
+    cases = int(pl.read_parquet(ws.canonical_table("care_cases")).height)
+    cold = run_train(ws, TrainSettings(until=UNTIL, max_splits=1, min_cases=10_000), say=quiet)
+    assert cold.cold_start is not None
+    assert cold.cold_start.endswith("fewer than 10000") and cases < 10_000
+    assert load_champion(ws, "schoolpoort-risk").rung == "rule_mzl"
