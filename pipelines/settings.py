@@ -124,8 +124,13 @@ class Settings(_Frozen):
                 continue
             *sections, leaf = key.split("__")
             node = data
-            for section in sections:
+            for depth, section in enumerate(sections, start=1):
                 node = node.setdefault(section, {})
+                if not isinstance(node, dict):
+                    where = ".".join(sections[:depth])
+                    raise SettingsError(
+                        f"setting {where}: must be a section ([{where}]), not a value"
+                    )
             node[leaf] = value
         try:
             return cls.model_validate(data)

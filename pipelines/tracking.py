@@ -10,6 +10,7 @@ them onto the workspace's own folder when it finds them pointing at another one.
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import subprocess
 from importlib import metadata
@@ -133,10 +134,12 @@ def _rebase(con: sqlite3.Connection, new: str) -> int:
 
 
 def ui_command(workspace: Path) -> str:
-    """The command that opens the MLflow UI on this workspace."""
+    """The command that opens the MLflow UI on this workspace, quoted for a shell (a path
+    may hold a space)."""
+    store, artifacts = shlex.quote(tracking_uri(workspace)), artifact_root(workspace).as_uri()
     return (
-        f"mlflow ui --backend-store-uri {tracking_uri(workspace)} "
-        f"--default-artifact-root {artifact_root(workspace).as_uri()} --workers 1 --port 5000"
+        f"mlflow ui --backend-store-uri {store} "
+        f"--default-artifact-root {shlex.quote(artifacts)} --workers 1 --port 5000"
     )
 
 

@@ -193,13 +193,6 @@ def test_a_file_that_cannot_be_read_is_one_line_naming_it(tmp_path: Path) -> Non
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="Settings.load sets an option inside the file's value without checking it is a "
-    "section: 'score = 3' in the file with --language en (score__language) raises TypeError "
-    "('int' object does not support item assignment), a traceback instead of one line",
-)
 def test_an_option_inside_a_section_the_file_gives_as_a_value_is_still_one_line(
     tmp_path: Path,
 ) -> None:

@@ -52,11 +52,6 @@ def test_the_ui_command_opens_the_workspaces_store_with_one_worker() -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ui_command does not quote its paths: for a workspace whose path holds a space the "
-    "command the CLI prints to copy and paste splits the store's URI into two arguments",
-)
 def test_the_ui_command_can_be_pasted_for_a_workspace_with_a_space_in_its_path() -> None:
     workspace = Path("my workspace")
     words = shlex.split(tracking.ui_command(workspace))
