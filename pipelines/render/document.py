@@ -87,9 +87,9 @@ class Document:
             elif isinstance(block, Text):
                 lines += [("> " if block.note else "") + block.text, ""]
             elif isinstance(block, Table):
-                lines.append("| " + " | ".join(block.header) + " |")
+                lines.append("| " + " | ".join(map(_markdown_cell, block.header)) + " |")
                 lines.append("|" + "---|" * len(block.header))
-                lines += ["| " + " | ".join(r) + " |" for r in block.rows]
+                lines += ["| " + " | ".join(map(_markdown_cell, r)) + " |" for r in block.rows]
                 lines.append("")
             else:
                 link = block.path.relative_to(self.folder).as_posix()
@@ -133,3 +133,8 @@ class Document:
         md.write_text(self.markdown(), encoding="utf-8")
         page.write_text(self.html(), encoding="utf-8")
         return md, page
+
+
+def _markdown_cell(text: str) -> str:
+    """A Markdown table cell: a ``|`` in the text is escaped, so it cannot add a column."""
+    return text.replace("|", "\\|")

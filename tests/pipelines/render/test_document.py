@@ -4,7 +4,6 @@ import base64
 from pathlib import Path
 
 import polars as pl
-import pytest
 
 from pipelines.render.document import Document
 
@@ -86,11 +85,6 @@ def test_write_puts_both_renderings_beside_the_figures(tmp_path: Path) -> None:
     assert page.read_text("utf-8") == doc.html()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="latent bug: Document.markdown writes cells as they are, so a '|' in a cell adds a "
-    "column (no report table holds one today: groups and names come from fixed sets)",
-)
 def test_a_pipe_in_a_cell_stays_in_its_markdown_cell(tmp_path: Path) -> None:
     doc = Document("t", tmp_path)
     doc.table(pl.DataFrame({"rung": ["split 1: refused | split 2: refused"], "n": [1]}))
