@@ -260,7 +260,9 @@ def error_profile(
     all rows of ``frame``; rows are sorted by its size. A side with fewer than ``min_cell``
     pupils shows no means.
     """
-    flagged = frame.with_columns(pl.Series("_flag", random_tie_flags(frame, k, seed))).filter(pl.col("_flag"))
+    flagged = frame.with_columns(pl.Series("_flag", random_tie_flags(frame, k, seed))).filter(
+        pl.col("_flag")
+    )
     tp = flagged.filter(pl.col("label") == 1)
     fp = flagged.filter(pl.col("label") == 0)
     tp_shown = tp["student_key"].n_unique() >= min_cell

@@ -116,7 +116,8 @@ def fit_calibrated(
     slope = float(calibrated.calibrated_classifiers_[0].calibrators[0].a_)
     if slope >= 0:
         raise CalibrationError(
-            f"{rung.name}: calibration on the later slice does not keep the ranking (slope {slope:.3g})"
+            f"{rung.name}: calibration on the later weeks would reverse the ranking (a higher "
+            f"score would mean a lower risk: Platt's a = {slope:.3g}, not below 0)"
         )
     return calibrated
 
@@ -224,6 +225,30 @@ def select(results: list[RungResult], penalty: float = 0.5) -> RungResult:
             + "; ".join(r.failures[0] for r in results)
         )
     return max(eligible, key=lambda r: selection_score(r, penalty))
+
+
+def eligibility(
+    results: list[RungResult], champion: RungResult, penalty: float = 0.5
+) -> dict[str, str]:
+    """Per rung, in words, why it is or is not the champion."""
+    best = selection_score(champion, penalty)
+    words = {}
+    for r in results:
+        score = selection_score(r, penalty)
+        if r is champion:
+            words[r.rung.name] = (
+                f"champion: the best selection score, {score:.3f} (mean precision in the top 2% "
+                f"{r.mean('precision_at_2'):.3f} less half its spread {r.std('precision_at_2'):.3f})"
+            )
+        elif r.failures:
+            words[r.rung.name] = (
+                f"not eligible: it could not be calibrated on every split ({r.failures[0]})"
+            )
+        else:
+            words[r.rung.name] = (
+                f"eligible, selection score {score:.3f}, below the champion's {best:.3f}"
+            )
+    return words
 
 
 def fit_final(

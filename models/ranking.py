@@ -41,9 +41,7 @@ def expected_in_top(scores: pl.Expr, size: pl.Expr) -> pl.Expr:
     return (room / tied).clip(upper_bound=1.0)
 
 
-def top_k_membership(
-    frame: pl.DataFrame, k: float, group: tuple[str, ...] = GROUP
-) -> pl.Series:
+def top_k_membership(frame: pl.DataFrame, k: float, group: tuple[str, ...] = GROUP) -> pl.Series:
     """Expected membership of each row in its group's top ``k`` per cent (column ``score``)."""
     size = list_size_expr(k)
     return frame.select(

@@ -326,6 +326,8 @@ def train(
     else:
         out.print(f"\nladder: mean over {len(report.splits)} forward splits (until {report.until})")
         out.print(format_table(report.table()))
+        for rung, why in report.eligibility.items():
+            out.print(f"  {rung}: {why}")
     out.print(
         f"champion: {report.champion} -> registered as {settings.train.model_name} "
         f"version {report.model_version}, alias champion (run {report.run_id})"

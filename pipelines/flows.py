@@ -28,6 +28,7 @@ from prefect.states import State
 from features.build import Prepared
 from features.school.schooldays import OutsideCalendarError, school_weeks
 from models.reasons import Reason
+from pipelines.render import reports
 from pipelines.settings import Settings
 from pipelines.steps import evaluate, features, ingest, score, train
 from pipelines.workspace import Workspace, locked, staged
@@ -125,21 +126,12 @@ def write_school_list(
     table: pl.DataFrame,
     reasons: dict[str, list[Reason]],
     folder: Path,
-    champion: score.Champion,
+    about: reports.About,
 ) -> str:
-    """One school's care-team list (CSV, XLSX, HTML) in the date's staged ``folder``; the
-    champion says the model's window, or the rule the list follows before any training."""
+    """One school's care-team list (CSV, XLSX, HTML) in the date's staged ``folder``, saying
+    ``about`` itself (the model, its window or rule, the week's failed data gates)."""
     try:
-        score.write_school_list(
-            as_of,
-            school,
-            table,
-            reasons,
-            settings.score,
-            folder,
-            champion.horizon_weeks,
-            champion.rule,
-        )
+        score.write_school_list(as_of, school, table, reasons, settings.score, folder, about)
     except Exception:
         score.drop_school(folder, school)  # no half-written list is swapped in
         raise
@@ -230,6 +222,15 @@ def _score_dates(
             shared = score.shared_folders(schools)
             failures += [f"{as_of} {s}: {score.SHARED_FOLDER}" for s in schools if s in shared]
             schools = [s for s in schools if s not in shared]
+            gates = score.data_gates(prepared, week, as_of)
+            for school_gates in gates.values():
+                for gate in school_gates:
+                    logger.warning(f"{as_of} data gate {gate.name}: {gate.text}")
+            held = [s for s in schools if score.held(gates.get(s, []))]
+            for school in held:
+                score.write_held(folder, school, gates[school])
+            schools = [s for s in schools if s not in held]
+            name = settings.score.model_name
             futures = write_school_list.map(
                 unmapped(settings),
                 unmapped(as_of),
@@ -237,13 +238,14 @@ def _score_dates(
                 unmapped(table),
                 unmapped(reasons),
                 unmapped(folder),
-                unmapped(champion),
+                [score.about(champion, name, gates.get(s, [])) for s in schools],
             )
             for school, future in zip(schools, futures, strict=True):
                 future.wait()
                 if not future.state.is_completed():
                     failures.append(f"{as_of} {school}: {_reason(future.state)}")
-        _log(f"{as_of}: lists for {len(schools)} schools -> {score.date_folder(ws, as_of)}")
+        kept = f"; held: {', '.join(held)} (see held.txt)" if held else ""
+        _log(f"{as_of}: lists for {len(schools)} schools -> {score.date_folder(ws, as_of)}{kept}")
     if failures:
         raise score.ListsFailedError("care-team lists failed for " + "; ".join(failures))
     return [(score.date_folder(ws, d) / "scores.csv").as_posix() for d in dates]

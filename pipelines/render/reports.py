@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "footer": "Kans = geschatte kans dat binnen {weeks} weken een zorgdossier schoolweigering start. Balkjes: hoeveel elk signaal de kans verhoogt.",
         "rule_footer": "Deze lijst volgt de regel {rule}: er zijn nog te weinig zorgdossiers om een model te trainen, dus er is geen kans (Kans blijft leeg). Balkjes: wat de regel telt.",
         "empty": "Geen leerlingen op de lijst deze week.",
+        "notice": "Let op, de gegevens van deze week:",
+        "made_by": "Gemaakt door {model}; de modelkaart (model_card.md) ligt bij het datateam.",
     },
     "en": {
         "title": "School refusal signals list",
@@ -55,6 +58,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "footer": "Risk = estimated chance that a school-refusal care case starts within {weeks} weeks. Bars: how much each signal raises it.",
         "rule_footer": "This list follows the rule {rule}: there are too few care cases yet to train a model, so there is no probability (Risk stays empty). Bars: what the rule counts.",
         "empty": "No pupils on the list this week.",
+        "notice": "Mind this week's data:",
+        "made_by": "Made by {model}; the model card (model_card.md) is with the data team.",
     },
 }
 
@@ -74,10 +79,12 @@ PAGE = """<!doctype html>
  .bar { display: flex; align-items: center; gap: .4rem; margin: .15rem 0; }
  .bar span.b { display: inline-block; flex: none; height: .7rem; background: #d64545; border-radius: 2px; }
  .muted { color: #7b8794; font-size: .85rem; }
+ .notice { background: #fffbea; border-left: 4px solid #cb6e17; padding: .6rem 1rem; margin: 1rem 0; }
  @media print { body { margin: 0; max-width: none; } th { background: #ddd; color: black; } .guide { border-left-color: black; } tr { page-break-inside: avoid; } }
 </style></head><body>
 <h1>{{ t.title }} &mdash; {{ school }}</h1>
 <p class="sub">{{ t.week }} {{ week }}</p>
+{% if notices %}<div class="notice"><strong>{{ t.notice }}</strong><ul>{% for n in notices %}<li>{{ n }}</li>{% endfor %}</ul></div>{% endif %}
 <div class="guide"><ul>{% for line in t.intro %}<li>{{ line }}</li>{% endfor %}</ul></div>
 {% if rows %}
 <table><thead><tr>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead><tbody>
@@ -89,8 +96,24 @@ PAGE = """<!doctype html>
 </tbody></table>
 {% else %}<p>{{ t.empty }}</p>{% endif %}
 <p class="muted">{{ footer }}</p>
+{% if made_by %}<p class="muted">{{ made_by }}</p>{% endif %}
 </body></html>
 """
+
+
+@dataclass(frozen=True)
+class About:
+    """What a list says about itself beside its rows."""
+
+    horizon_weeks: int = 8
+    """The model's window: weeks after the list in which a predicted case starts."""
+    rule: str | None = None
+    """The rule the list follows when no model is trained yet (no probability then)."""
+    model: str | None = None
+    """The model that made the list (name, version, rung, cut-off)."""
+    notices: tuple[str, ...] = ()
+    """Data gates that failed for this school this week, shown above the list."""
+
 
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
@@ -132,13 +155,15 @@ def render_html(
     listed: pl.DataFrame,
     reasons: dict[str, list[Reason]],
     language: str,
-    horizon_weeks: int,
-    rule: str | None = None,
+    about: About = About(),
 ) -> str:
-    """The care team's page for one school and week; ``horizon_weeks`` is the model's window,
-    ``rule`` the rule the list follows when no model is trained yet (no probability then)."""
+    """The care team's page for one school and week, saying what ``about`` says."""
     t = TEXT[language]
-    footer = t["rule_footer"].format(rule=rule) if rule else t["footer"].format(weeks=horizon_weeks)
+    footer = (
+        t["rule_footer"].format(rule=about.rule)
+        if about.rule
+        else t["footer"].format(weeks=about.horizon_weeks)
+    )
     return _ENV.from_string(PAGE).render(
         lang=language,
         t=t,
@@ -146,6 +171,8 @@ def render_html(
         week=as_of.isoformat(),
         rows=_rows(listed, reasons, language),
         footer=footer,
+        made_by=t["made_by"].format(model=about.model) if about.model else "",
+        notices=about.notices,
     )
 
 
@@ -172,14 +199,12 @@ def write_care_list(
     listed: pl.DataFrame,
     reasons: dict[str, list[Reason]],
     language: str,
-    horizon_weeks: int,
-    rule: str | None = None,
+    about: About = About(),
 ) -> list[Path]:
     """Write ``risk_list.csv``, ``risk_list.xlsx`` and ``risk_list.html`` for one school.
 
     ``listed`` holds the school's listed rows of the scores table (with ``student_key``),
-    ``reasons`` their reasons by ``student_key``, ``horizon_weeks`` the model's window and
-    ``rule`` the rule the list follows when no model is trained yet.
+    ``reasons`` their reasons by ``student_key``; ``about`` what the list says of itself.
     """
     table = _list_table(listed, language)
     csv = write_csv(table, folder / "risk_list.csv")
@@ -189,7 +214,7 @@ def write_care_list(
     xlsx = write_atomic(
         folder / "risk_list.xlsx", lambda p: _write_xlsx(table, p, school_id, as_of, widths)
     )
-    html = render_html(school_id, as_of, listed, reasons, language, horizon_weeks, rule)
+    html = render_html(school_id, as_of, listed, reasons, language, about)
     page = write_atomic(folder / "risk_list.html", lambda p: p.write_text(html, encoding="utf-8"))
     return [csv, xlsx, page]
 

@@ -19,7 +19,9 @@ from pathlib import Path
 
 import polars as pl
 
+from features import gates
 from features.build import Prepared
+from features.gates import Gate
 from features.school.schooldays import first_school_days, week_of, weeks_into_year
 from models.explain import explain
 from models.labels import is_known_case
@@ -71,6 +73,11 @@ class Champion:
     """Weeks after the as-of date in which a predicted case starts (the label window)."""
     calibrated: bool = True
     """False for a rule registered at a cold start: it ranks, but its score is no probability."""
+
+    def label(self, name: str) -> str:
+        """The champion in a few words for the lists: name, version, rung and cut-off."""
+        until = f", until {self.until}" if self.until else ""
+        return f"{name} v{self.version} ({self.rung}{until})"
 
     @property
     def rule(self) -> str | None:
@@ -301,14 +308,13 @@ def write_school_list(
     reasons: dict[str, list[Reason]],
     settings: ScoreSettings,
     folder: Path,
-    horizon_weeks: int,
-    rule: str | None = None,
+    about: reports.About,
 ) -> list[Path]:
     """The care-team list of one school (CSV, XLSX and HTML), in its own folder of ``folder``.
 
     ``table`` is the board's scores table from :func:`write_week`; ``reasons`` the explained
-    pupils' reasons by ``student_key`` from :func:`score_week`; ``rule`` the rule the list
-    follows when the champion is an uncalibrated rule (:attr:`Champion.rule`).
+    pupils' reasons by ``student_key`` from :func:`score_week`; ``about`` what the list says
+    of itself (:func:`about`).
     """
     listed = table.filter((pl.col("school_id") == school_id) & pl.col("listed")).sort("rank")
     return reports.write_care_list(
@@ -318,9 +324,39 @@ def write_school_list(
         listed,
         {key: reasons.get(key, []) for key in listed["student_key"]},
         settings.language,
-        horizon_weeks,
-        rule,
+        about,
     )
+
+
+def about(champion: Champion, name: str, gates: list[Gate]) -> reports.About:
+    """What a school's list says of itself: the champion's window, its rule when it is one,
+    its label, and the school's failed data gates this week."""
+    return reports.About(
+        horizon_weeks=champion.horizon_weeks,
+        rule=champion.rule,
+        model=champion.label(name),
+        notices=tuple(g.text for g in gates),
+    )
+
+
+def data_gates(prepared: Prepared, features: pl.DataFrame, as_of: dt.date) -> dict[str, list[Gate]]:
+    """The failed data gates of each school for the list of ``as_of`` (:mod:`features.gates`)."""
+    enrolled = features.group_by("school_id").agg(pl.len().alias("pupils"))
+    return gates.check(prepared.pupil_days, prepared.days, enrolled, as_of)
+
+
+def held(school_gates: list[Gate]) -> bool:
+    """Whether a school's list is held this week (a gate failed at level ``hold``)."""
+    return any(g.level == "hold" for g in school_gates)
+
+
+def write_held(folder: Path, school_id: str, school_gates: list[Gate]) -> Path:
+    """In place of a held school's list: ``held.txt`` saying why, in its own folder."""
+    target = inside(folder, school_folder(school_id))
+    target.mkdir(parents=True, exist_ok=True)
+    path = target / "held.txt"
+    path.write_text("".join(g.text + "\n" for g in school_gates), encoding="utf-8")
+    return path
 
 
 def backfill_warning(champion: Champion, dates: list[dt.date]) -> str | None:

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from pipelines import artifacts, tracking
 from pipelines.render import plots
 from pipelines.settings import TrainSettings
 from pipelines.steps.features import FeatureStore, build_features, load_prepared
-from pipelines.workspace import Workspace, locked, write_parquet
+from pipelines.workspace import Workspace, locked, write_atomic, write_parquet
 
 Say = Callable[[str], None]
 
@@ -54,6 +54,8 @@ class TrainReport:
     model_version: str
     cold_start: str | None = None
     """Why a rule was registered without training, when it was (too little history)."""
+    eligibility: dict[str, str] = field(default_factory=dict)
+    """Per rung, in words, why it is or is not the champion."""
 
     def table(self) -> pl.DataFrame:
         """One row per rung: mean of each headline metric over the splits."""
@@ -175,7 +177,10 @@ def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainRepo
         features=features,
     )
     run_id, version = _log(workspace, settings, trained)
-    return TrainReport(until, splits, results, champion.rung.name, run_id, version)
+    words = ladder.eligibility(results, champion)
+    return TrainReport(
+        until, splits, results, champion.rung.name, run_id, version, eligibility=words
+    )
 
 
 COLD_START_TEXT = (
@@ -249,12 +254,115 @@ def _log(workspace: Workspace, settings: TrainSettings, trained: _Trained) -> tu
     run_name = f"train-until-{trained.until}"
     with mlflow.start_run(experiment_id=experiment, run_name=run_name) as parent:
         _log_training(settings, trained, manifest)
+        words = ladder.eligibility(trained.results, trained.champion)
+        mlflow.set_tag("champion_reason", words[trained.champion.rung.name])
         for result in trained.results:
             with mlflow.start_run(experiment_id=experiment, run_name=result.rung.name, nested=True):
                 _log_rung(result)
+                mlflow.set_tag("eligibility", words[result.rung.name])
         _log_report(trained)
         version = _register(workspace, settings, trained)
+        card = model_card(trained, settings, version, words, manifest)
+        mlflow.log_text(card, "model_card.md")
+        write_atomic(workspace.root / MODEL_CARD, lambda p: p.write_text(card, encoding="utf-8"))
+        from mlflow import MlflowClient
+
+        MlflowClient().update_model_version(
+            settings.model_name, version, description=describe_version(trained, settings)
+        )
         return parent.info.run_id, version
+
+
+MODEL_CARD = "model_card.md"
+"""The champion's model card in the workspace (also an artifact of its training run)."""
+
+
+def _best_rule(trained: _Trained) -> ladder.RungResult | None:
+    rules_ = [r for r in trained.results if r.rung.kind == "rule" and not r.failures]
+    return max(rules_, key=lambda r: r.mean("precision_at_2"), default=None)
+
+
+def describe_version(trained: _Trained, settings: TrainSettings) -> str:
+    """The registered version's description: what it predicts, its horizon, its headline
+    precision and lead time against the best rule."""
+    champion = trained.champion
+    rule = _best_rule(trained)
+    against = (
+        f" (the best rule, {rule.rung.name}: {rule.mean('precision_at_2'):.3f})"
+        if rule is not None and rule is not champion
+        else ""
+    )
+    return (
+        "Estimates, for each pupil enrolled on a school week's first day, the chance that a "
+        f"school-refusal care case starts within {settings.horizon_weeks} weeks. Rung "
+        f"{champion.rung.name}, fitted on everything before {trained.until}. Over "
+        f"{len(trained.splits)} forward splits: precision in each school's top 2% "
+        f"{champion.mean('precision_at_2'):.3f}{against}; median lead time "
+        f"{champion.mean('median_lead_weeks'):.1f} weeks. A conversation starter for the care "
+        "team, not a diagnosis."
+    )
+
+
+def model_card(
+    trained: _Trained,
+    settings: TrainSettings,
+    version: str,
+    words: dict[str, str],
+    manifest: dict[str, Any],
+) -> str:
+    """The champion's model card (Markdown): intended use, data, evaluation, fairness, limits."""
+    data = trained.data
+    rows = "\n".join(
+        f"| {r.rung.name} | {r.mean('precision_at_2'):.3f} | {r.mean('recall_at_2'):.3f} | "
+        f"{r.mean('median_lead_weeks'):.1f} | {r.mean('brier'):.4f} | {words[r.rung.name]} |"
+        for r in trained.results
+    )
+    return f"""# Model card: {settings.model_name} version {version} ({trained.champion.rung.name})
+
+{describe_version(trained, settings)}
+
+## Intended use
+A weekly, per-school list of pupils whose absences, late arrivals and sick-bay visits look
+like the start of school refusal, with the signals behind each place, for the care team
+(pupil counsellor, class teacher, pupil guidance centre) to **start a conversation**. It is
+not a diagnosis, not a judgement of a pupil or family, and not a ground for sanctions or for
+any decision about a pupil without a person who knows the pupil.
+
+## Data
+{data.height:,} pupil-weeks before {trained.until}, {int(data["label"].sum()):,} of them
+followed by a new school-refusal case within {settings.horizon_weeks} weeks; code profile
+`{manifest["code_profile"]}`; input fingerprint `{manifest["fingerprint"][:16]}`. The label is a
+care case *opened* by the school: refusal the school never recorded is invisible to it.
+Pupils are pseudonymised at ingest; nothing here or in MLflow identifies a pupil.
+
+## Evaluation
+Forward in time, {len(trained.splits)} splits (fit, then calibrate on later weeks, then test
+on later weeks still). Means over the splits; precision and recall in each school's top 2%.
+
+| rung | precision top 2% | recall top 2% | median lead (weeks) | Brier | why |
+|---|---|---|---|---|---|
+{rows}
+
+## Fairness
+Not computed by `train`: run `schoolpoort evaluate`, whose report compares precision, recall
+and the share listed by gender, low socio-economic status and special educational needs.
+
+## Limits
+- Calibrated on the board's own later weeks; a new school year, a new code practice or a
+  partial export shifts it: retrain each term, and read the weekly run's warnings.
+- Small schools list at least 3 pupils, so their lists hold more pupils who are not at risk.
+- Pupils with equal scores (many, under a rule) are listed in the order of their pseudonyms:
+  arbitrary, but the same every week.
+
+## EU AI Act and GDPR
+The AI Act (Regulation (EU) 2024/1689) lists AI in education among its high-risk uses
+(Annex III, point 3: admission, evaluating learning outcomes, the level of education, and
+monitoring pupils during tests). An early-warning list for care teams is not named there, but
+it profiles minors from health-related data: a board should use it with the high-risk duties
+in mind (a person decides, every place on the list explains itself, every run is logged,
+data quality is checked every week) and carry out a data-protection impact assessment under
+the GDPR (Article 35) before its first list.
+"""
 
 
 def _log_training(settings: TrainSettings, trained: _Trained, manifest: dict[str, Any]) -> None:

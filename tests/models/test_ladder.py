@@ -126,7 +126,9 @@ def test_a_calibration_that_would_reverse_the_ranking_is_refused() -> None:
     fit = rows([0, 6], [0, 1])
     # the cases have the fewest B-codes: Platt's slope would turn the rule's order around
     reversed_slice = rows([0, 0, 0, 6, 7, 8, 9, 10], [1, 1, 1, 0, 0, 0, 0, 0], week=4)
-    with pytest.raises(ladder.CalibrationError, match="does not keep the ranking"):
+    with pytest.raises(
+        ladder.CalibrationError, match="calibration on the later weeks would reverse the ranking"
+    ):
         ladder.fit_calibrated(B_RULE, fit, reversed_slice, FEATURES, OPTIONS)
 
 
@@ -140,3 +142,26 @@ def test_a_rule_is_scored_by_its_own_quantity_and_a_calibrated_risk_in_the_same_
     assert scored["score"].to_list() == [2.0, 1.0, 0.0, 0.5]  # B half-days / 5, the threshold
     risk = scored["risk"].to_list()
     assert risk[0] > risk[1] > risk[3] > risk[2] > 0
+
+
+def test_each_rung_is_told_in_words_why_it_is_or_is_not_the_champion() -> None:
+    results = [
+        ladder.RungResult(
+            ladder.default_ladder()[i], metrics=[{"precision_at_2": p}, {"precision_at_2": p}]
+        )
+        for i, p in ((0, 0.1), (3, 0.3))
+    ]
+    failed = ladder.RungResult(
+        ladder.default_ladder()[4], metrics=[{"precision_at_2": float("nan")}]
+    )
+    failed.failures.append(
+        "split 1: monotone_gbm: 1 case(s) in the calibration slice, fewer than 2"
+    )
+    words = ladder.eligibility([*results, failed], results[1])
+    assert words == {
+        "rule_flanders_b5": "eligible, selection score 0.100, below the champion's 0.300",
+        "scorecard": "champion: the best selection score, 0.300 (mean precision in the top 2% "
+        "0.300 less half its spread 0.000)",
+        "monotone_gbm": "not eligible: it could not be calibrated on every split (split 1: "
+        "monotone_gbm: 1 case(s) in the calibration slice, fewer than 2)",
+    }

@@ -113,6 +113,32 @@ def test_the_score_flow_scores_school_weeks_and_refuses_a_holiday(board_copy: Pa
     assert sorted(p.name for p in outputs.iterdir()) == ["2025-02-24", "2025-03-10"]
 
 
+def test_a_school_whose_week_is_missing_from_the_export_is_held_the_others_listed(
+    board_copy: Path,
+) -> None:
+    # A partial export: the absences of the first school's last school week before the list
+    # (24-28 February; 3 March starts the spring holiday) never arrived.
+    path = board_copy / "canonical" / "absences.parquet"
+    absences = pl.read_parquet(path)
+    schools = sorted(absences["school_id"].unique())
+    gone = (pl.col("school_id") == schools[0]) & pl.col("date").is_between(
+        dt.date(2025, 2, 24), dt.date(2025, 2, 28)
+    )
+    assert absences.filter(gone).height > 0
+    absences.filter(~gone).write_parquet(path)
+    [scores] = flows.score_flow(Settings(workspace=board_copy), [AS_OF])
+    folder = Path(scores).parent
+    held = (folder / schools[0] / "held.txt").read_text("utf-8")
+    assert held.startswith(
+        f"{schools[0]}: 0.0 absent half-days registered per school day in the week of 2025-02-24"
+    )
+    assert "a partial export or days not yet registered; list held\n" in held
+    assert held.splitlines()[1].startswith(f"{schools[0]}: 9% of its pupils have any event")
+    assert not (folder / schools[0] / "risk_list.html").exists()
+    for school in schools[1:]:
+        assert (folder / school / "risk_list.html").exists()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

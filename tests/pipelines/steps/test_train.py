@@ -278,3 +278,31 @@ def test_too_few_cases_in_the_training_rows_also_start_cold(
     assert cold.cold_start is not None
     assert cold.cold_start.endswith("fewer than 10000") and cases < 10_000
     assert load_champion(ws, "schoolpoort-risk").rung == "rule_mzl"
+
+
+def test_the_champion_is_explained_in_words_described_in_the_registry_and_has_a_model_card(
+    trained_board: tuple[Workspace, TrainReport],
+) -> None:
+    ws, report = trained_board
+    champion = report.eligibility[report.champion]
+    assert champion.startswith("champion: the best selection score")
+    others = [w for rung, w in report.eligibility.items() if rung != report.champion]
+    assert all(w.startswith(("eligible, selection score", "not eligible: ")) for w in others)
+    tracking.use_workspace(ws.root)
+    version = mlflow.MlflowClient().get_model_version("schoolpoort-risk", report.model_version)
+    assert version.description.startswith(
+        "Estimates, for each pupil enrolled on a school week's first day, the chance that a "
+        "school-refusal care case starts within 8 weeks."
+    )
+    assert (
+        f"Rung {report.champion}, fitted on everything before {report.until}."
+        in version.description
+    )
+    card = (ws.root / "model_card.md").read_text("utf-8")
+    assert card.startswith(f"# Model card: schoolpoort-risk version {report.model_version}")
+    for heading in ("Intended use", "Data", "Evaluation", "Fairness", "Limits", "EU AI Act"):
+        assert f"\n## {heading}" in card
+    assert card.count("\n| ") == 1 + len(report.results)  # the header and a row per rung
+    run = mlflow.get_run(report.run_id)
+    assert run.data.tags["champion_reason"] == champion
+    assert mlflow.artifacts.load_text(f"runs:/{report.run_id}/model_card.md") == card
