@@ -31,7 +31,7 @@ from models.reasons import Reason
 from pipelines.render import reports
 from pipelines.settings import Settings
 from pipelines.steps import evaluate, features, ingest, score, train
-from pipelines.workspace import Workspace, locked, staged
+from pipelines.workspace import Workspace, locked, staged, write_csv
 
 RETRIES = 2
 RETRY_DELAY = 5
@@ -222,6 +222,12 @@ def _score_dates(
             shared = score.shared_folders(schools)
             failures += [f"{as_of} {s}: {score.SHARED_FOLDER}" for s in schools if s in shared]
             schools = [s for s in schools if s not in shared]
+            shift = score.drift_table(ws, champion, week)
+            if shift is not None:
+                write_csv(shift.with_columns(pl.col("psi").round(4)), folder / "drift.csv")
+                for line in score.drift_summary(shift, as_of):
+                    logger.warning(line)
+                score.log_monitoring(ws, as_of, champion, shift)
             gates = score.data_gates(prepared, week, as_of)
             for school_gates in gates.values():
                 for gate in school_gates:

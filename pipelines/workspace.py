@@ -57,6 +57,10 @@ class Workspace:
     def manifest(self) -> Path:
         return self.canonical / "manifest.json"
 
+    def drift_reference(self, version: str) -> Path:
+        """The feature distributions champion ``version`` was trained on (:mod:`models.drift`)."""
+        return self.root / "monitoring" / f"reference-v{version}.json"
+
     def canonical_table(self, name: str) -> Path:
         return self.canonical / f"{name}.parquet"
 

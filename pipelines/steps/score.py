@@ -12,6 +12,7 @@ champion, so a rerun gives identical files.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +22,10 @@ import polars as pl
 
 from features import gates
 from features.build import Prepared
+from features.catalog import CATALOG
 from features.gates import Gate
 from features.school.schooldays import first_school_days, week_of, weeks_into_year
+from models import drift
 from models.explain import explain
 from models.labels import is_known_case
 from models.profile import profile
@@ -337,6 +340,58 @@ def about(champion: Champion, name: str, gates: list[Gate]) -> reports.About:
         model=champion.label(name),
         notices=tuple(g.text for g in gates),
     )
+
+
+def drift_table(
+    workspace: Workspace, champion: Champion, features: pl.DataFrame
+) -> pl.DataFrame | None:
+    """Per school and family, the PSI of ``features`` against the champion's training rows
+    (:mod:`models.drift`); None when the champion has no reference (a cold-start rule)."""
+    path = workspace.drift_reference(champion.version)
+    if not path.exists():
+        return None
+    reference = json.loads(path.read_text("utf-8"))
+    families = {f.name: f.family for f in CATALOG}
+    return drift.family_psi(features, reference, families)
+
+
+def drift_summary(table: pl.DataFrame, as_of: dt.date) -> list[str]:
+    """One line per school whose families shifted (PSI over :data:`models.drift.SHIFT`)."""
+    shifted = table.filter(pl.col("psi") > drift.SHIFT)
+    lines = []
+    for (school,), rows in shifted.group_by("school_id", maintain_order=True):
+        families = ", ".join(f"{f} {p:.2f}" for f, p in rows.select("family", "psi").iter_rows())
+        lines.append(
+            f"{as_of} drift at {school}: {families} (PSI against the champion's training rows, "
+            f"over {drift.SHIFT}): its probabilities may no longer hold there"
+        )
+    return lines
+
+
+def log_monitoring(
+    workspace: Workspace, as_of: dt.date, champion: Champion, table: pl.DataFrame
+) -> None:
+    """A monitoring run in MLflow: each family's PSI over the board's schools (mean and
+    largest) and how many schools shifted; no school or pupil id."""
+    import mlflow
+
+    experiment = tracking.use_workspace(workspace.root)
+    board = table.group_by("family").agg(
+        pl.col("psi").mean().alias("mean"), pl.col("psi").max().alias("max")
+    )
+    with mlflow.start_run(experiment_id=experiment, run_name=f"monitor-{as_of}"):
+        mlflow.set_tags(
+            {"kind": "monitoring", "as_of": as_of.isoformat(), "champion_version": champion.version}
+        )
+        mlflow.log_metrics(
+            {
+                **{f"psi_mean_{f}": m for f, m, _ in board.iter_rows()},
+                **{f"psi_max_{f}": x for f, _, x in board.iter_rows()},
+                "schools_shifted": table.filter(pl.col("psi") > drift.SHIFT)[
+                    "school_id"
+                ].n_unique(),
+            }
+        )
 
 
 def data_gates(prepared: Prepared, features: pl.DataFrame, as_of: dt.date) -> dict[str, list[Gate]]:

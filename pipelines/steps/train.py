@@ -16,14 +16,14 @@ import polars as pl
 from features.build import Prepared
 from features.catalog import CATALOG
 from features.catalog import names as feature_names
-from models import ladder, rules
+from models import drift, ladder, rules
 from models.labels import cases_known_before, label_rows, usable_for_training
 from models.splits import Split, rolling_splits
 from pipelines import artifacts, tracking
 from pipelines.render import plots
 from pipelines.settings import TrainSettings
 from pipelines.steps.features import FeatureStore, build_features, load_prepared
-from pipelines.workspace import Workspace, locked, write_atomic, write_parquet
+from pipelines.workspace import Workspace, locked, write_atomic, write_json, write_parquet
 
 Say = Callable[[str], None]
 
@@ -262,6 +262,9 @@ def _log(workspace: Workspace, settings: TrainSettings, trained: _Trained) -> tu
                 mlflow.set_tag("eligibility", words[result.rung.name])
         _log_report(trained)
         version = _register(workspace, settings, trained)
+        reference = drift.reference(trained.data, trained.features)
+        write_json(reference, workspace.drift_reference(version))
+        mlflow.log_dict(reference, "drift_reference.json")
         card = model_card(trained, settings, version, words, manifest)
         mlflow.log_text(card, "model_card.md")
         write_atomic(workspace.root / MODEL_CARD, lambda p: p.write_text(card, encoding="utf-8"))

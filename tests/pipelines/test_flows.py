@@ -139,6 +139,32 @@ def test_a_school_whose_week_is_missing_from_the_export_is_held_the_others_liste
         assert (folder / school / "risk_list.html").exists()
 
 
+def test_the_score_flow_measures_drift_against_the_champions_training_rows(
+    board_copy: Path,
+) -> None:
+    import mlflow
+
+    from features.catalog import FAMILIES
+    from pipelines import tracking
+
+    [scores] = flows.score_flow(Settings(workspace=board_copy), [AS_OF])
+    shift = pl.read_csv(Path(scores).parent / "drift.csv", separator=";")
+    schools = sorted(pl.read_csv(scores, separator=";")["school_id"].unique())
+    assert shift.columns == ["school_id", "family", "psi", "features"]
+    assert shift.height == len(schools) * len(FAMILIES)
+    assert (shift["psi"] >= 0).all()
+    tracking.use_workspace(board_copy)
+    [run] = mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string=f"tags.kind = 'monitoring' and tags.as_of = '{AS_OF}'",
+        output_format="list",
+    )
+    metrics = run.data.metrics
+    assert {f"psi_mean_{f}" for f in FAMILIES} <= set(metrics)
+    assert metrics["schools_shifted"] == shift.filter(pl.col("psi") > 0.25)["school_id"].n_unique()
+    assert not any(school in key for key in metrics for school in schools)  # no school id
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
