@@ -382,6 +382,21 @@ EPOCH = dt.date(1970, 1, 1)
 OTHER_SCHOOL_OVERLAP = "starts while this pupil is still enrolled at another school"
 
 
+SHARED_IDS = (
+    "{n} pupil id(s) are enrolled at two schools at once (the later enrolments are quarantined): "
+    "if your pupil numbers are unique only within a school, these are different pupils merged "
+    "into one; make the ids unique across the board (prefix the school's id) before ingest"
+)
+
+
+def shared_ids(enrolments: pl.DataFrame) -> int:
+    """How many pupil ids are enrolled at two schools at once (the same start day at another
+    school, or a start while enrolled at another): a sign that ids are unique per school only."""
+    same_day = pl.col("school_id").n_unique().over("student_id", "start_date") > 1
+    both = enrolments.filter(same_day | _overlaps_another_school(enrolments))
+    return both["student_id"].n_unique()
+
+
 def _overlaps_another_school(enrolments: pl.DataFrame) -> pl.Series:
     """True for each enrolment that starts while an earlier one of the same pupil at another
     school has not ended (no end date, or an end after this start).
@@ -715,7 +730,7 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
         for name, table in raw.items()
     }
     out = _Output()
-    enrol = _checked_enrolments(raw["enrolments"])
+    enrol = _checked_enrolments(raw["enrolments"], out)
     enrolments = enrol.rows
     steps, identities = _start_events(raw, enrolments["student_id"], options.key)
     ordered_identities = _with_key_order(identities)
@@ -758,9 +773,12 @@ class _Output:
             self.reconciliation.append(rec)
 
 
-def _checked_enrolments(raw: RawTable) -> _Step:
-    """The enrolments, parsed, without those that contradict themselves or another one."""
+def _checked_enrolments(raw: RawTable, out: _Output) -> _Step:
+    """The enrolments, parsed, without those that contradict themselves or another one; a
+    notice in ``out`` when pupil ids look unique per school only (:func:`shared_ids`)."""
     enrol = _start(raw)
+    if shared := shared_ids(enrol.rows):
+        out.notices.append(SHARED_IDS.format(n=shared))
     enrol.reject(
         failures_where(
             enrol.rows,

@@ -454,6 +454,21 @@ def test_an_enrolment_overlapping_an_open_one_at_another_school_is_quarantined()
     enrolled = result.tables["enrolments"].filter(pl.col("student_key") == pseudonym(KEY, "L3"))
     assert enrolled["class_id"].to_list() == ["1A", "1B"]
     assert all(r.balanced for r in result.reconciliation)
+    # Ids at two schools at once may be numbers unique per school only: ingest says so.
+    assert canonical.SHARED_IDS.format(n=2) in result.notices
+
+
+def test_pupil_numbers_that_repeat_across_schools_are_named_in_a_notice() -> None:
+    # Each school numbers its pupils from L1: the same ids, the same first day, other pupils.
+    files = with_rows(TINY, "enrolments.csv", "L1;S2;3;2024-09-02;3X;", "L3;S2;2;2024-09-02;2Y;")
+    result = canonicalise(raw_tables(files), OPTIONS)
+    assert result.notices[0].startswith(
+        "2 pupil id(s) are enrolled at two schools at once (the later enrolments are quarantined)"
+    )
+    moved = with_rows(TINY, "enrolments.csv", "L2;S2;2;2024-12-20;2X;")  # a move, not a clash
+    assert not any(
+        "two schools at once" in n for n in canonicalise(raw_tables(moved), OPTIONS).notices
+    )
 
 
 def test_a_transfer_on_or_after_the_end_of_the_first_enrolment_is_taken() -> None:
