@@ -26,6 +26,7 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 
 from features.build import Prepared
+from features.gates import Gate
 from features.school.schooldays import OutsideCalendarError, school_weeks
 from models.reasons import Reason
 from pipelines.render import reports
@@ -222,19 +223,9 @@ def _score_dates(
             shared = score.shared_folders(schools)
             failures += [f"{as_of} {s}: {score.SHARED_FOLDER}" for s in schools if s in shared]
             schools = [s for s in schools if s not in shared]
-            shift = score.drift_table(ws, champion, week)
-            if shift is not None:
-                write_csv(shift.with_columns(pl.col("psi").round(4)), folder / "drift.csv")
-                for line in score.drift_summary(shift, as_of):
-                    logger.warning(line)
-                score.log_monitoring(ws, as_of, champion, shift)
-            gates = score.data_gates(prepared, week, as_of)
-            for school_gates in gates.values():
-                for gate in school_gates:
-                    logger.warning(f"{as_of} data gate {gate.name}: {gate.text}")
+            _monitor(ws, champion, week, as_of, folder)
+            gates = _gate(prepared, week, as_of, folder)
             held = [s for s in schools if score.held(gates.get(s, []))]
-            for school in held:
-                score.write_held(folder, school, gates[school])
             schools = [s for s in schools if s not in held]
             name = settings.score.model_name
             futures = write_school_list.map(
@@ -255,6 +246,37 @@ def _score_dates(
     if failures:
         raise score.ListsFailedError("care-team lists failed for " + "; ".join(failures))
     return [(score.date_folder(ws, d) / "scores.csv").as_posix() for d in dates]
+
+
+def _monitor(
+    ws: Workspace, champion: score.Champion, week: pl.DataFrame, as_of: dt.date, folder: Path
+) -> None:
+    """The week's drift against the champion's training rows (``drift.csv`` beside the
+    scores, a warning per shifted school) and how the earlier lists turned out, kept in a
+    monitoring run in MLflow."""
+    shift = score.drift_table(ws, champion, week)
+    if shift is not None:
+        write_csv(shift.with_columns(pl.col("psi").round(4)), folder / "drift.csv")
+        for warning in score.drift_summary(shift, as_of):
+            get_run_logger().warning(warning)
+    calibration = score.calibration_table(ws, as_of, champion.horizon_weeks)
+    if summary := score.calibration_summary(calibration):
+        _log(summary)
+    score.log_monitoring(ws, as_of, champion, shift, calibration)
+
+
+def _gate(
+    prepared: Prepared, week: pl.DataFrame, as_of: dt.date, folder: Path
+) -> dict[str, list[Gate]]:
+    """The week's failed data gates per school, each a warning in the log; a held school's
+    folder gets ``held.txt`` instead of a list."""
+    gates = score.data_gates(prepared, week, as_of)
+    for school, school_gates in gates.items():
+        for gate in school_gates:
+            get_run_logger().warning(f"{as_of} data gate {gate.name}: {gate.text}")
+        if score.held(school_gates):
+            score.write_held(folder, school, school_gates)
+    return gates
 
 
 def _reason(state: object) -> str:

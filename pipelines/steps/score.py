@@ -27,7 +27,8 @@ from features.gates import Gate
 from features.school.schooldays import first_school_days, week_of, weeks_into_year
 from models import drift
 from models.explain import explain
-from models.labels import is_known_case
+from models.labels import is_known_case, label_rows
+from models.metrics import expected_calibration_error
 from models.profile import profile
 from models.ranking import rank_in_school
 from models.reasons import Reason, school_medians, top_reasons
@@ -368,30 +369,110 @@ def drift_summary(table: pl.DataFrame, as_of: dt.date) -> list[str]:
     return lines
 
 
+def calibration_table(workspace: Workspace, as_of: dt.date, horizon_weeks: int) -> pl.DataFrame:
+    """How the earlier lists' probabilities turned out, once their label windows closed.
+
+    For each earlier date D with a ``scores.csv`` and ``D + horizon < as_of``: the pupils
+    ranked then (no known or already begun case), their mean ``risk`` and the share of them
+    with a school-refusal case whose label date fell in D's window, among the cases the
+    workspace knows now; ``ece`` (equal-count bins). Returns ``list_date, pupils, mean_risk,
+    observed, ece``, oldest first; empty when no window has closed (or no list had a risk).
+    """
+    horizon = dt.timedelta(weeks=horizon_weeks)
+    closed = [d for d in _list_dates(workspace) if d + horizon < as_of]
+    schema = {
+        "list_date": pl.Date,
+        "pupils": pl.Int64,
+        "mean_risk": pl.Float64,
+        "observed": pl.Float64,
+        "ece": pl.Float64,
+    }
+    if not closed:
+        return pl.DataFrame(schema=schema)
+    identities = pl.read_parquet(workspace.secrets / "identity_map.parquet")
+    cases = pl.scan_parquet(workspace.canonical_table("care_cases")).filter(
+        pl.col("opened_on") < as_of
+    )
+    rows = []
+    for day in closed:
+        path = date_folder(workspace, day) / "scores.csv"
+        listed = restore_formulas(pl.read_csv(path, separator=";", infer_schema=False))
+        ranked = (
+            listed.filter(pl.col("risk").is_not_null() & (pl.col("known_case") != "true"))
+            .select("student_id", pl.col("risk").cast(pl.Float64))
+            .join(identities, on="student_id", how="inner")
+            .with_columns(as_of=pl.lit(day))
+        )
+        if ranked.is_empty():
+            continue
+        labelled = label_rows(ranked.lazy(), cases, horizon_weeks).collect()
+        labelled = labelled.filter(~pl.col("ambiguous") & ~pl.col("known_case"))
+        y, p = labelled["label"].to_numpy(), labelled["risk"].to_numpy()
+        ece = expected_calibration_error(y, p)
+        rows.append((day, labelled.height, float(p.mean()), float(y.mean()), ece))
+    return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def _list_dates(workspace: Workspace) -> list[dt.date]:
+    """The dates of every list made in the workspace, in order."""
+    dates = []
+    for path in workspace.outputs.glob("*/scores.csv"):
+        try:
+            dates.append(dt.date.fromisoformat(path.parent.name))
+        except ValueError:
+            continue  # not a date's folder
+    return sorted(dates)
+
+
+def calibration_summary(table: pl.DataFrame) -> str | None:
+    """One line on the latest earlier list whose window closed."""
+    if table.is_empty():
+        return None
+    day, pupils, risk, observed, ece = table.row(-1)
+    return (
+        f"the list of {day} (its window has closed): mean risk {risk:.2%}, observed "
+        f"{observed:.2%} of {pupils:,} pupils ranked, calibration error {ece:.4f}"
+    )
+
+
 def log_monitoring(
-    workspace: Workspace, as_of: dt.date, champion: Champion, table: pl.DataFrame
+    workspace: Workspace,
+    as_of: dt.date,
+    champion: Champion,
+    shift: pl.DataFrame | None,
+    calibration: pl.DataFrame,
 ) -> None:
     """A monitoring run in MLflow: each family's PSI over the board's schools (mean and
-    largest) and how many schools shifted; no school or pupil id."""
+    largest) and how many schools shifted, and how the latest closed list's probabilities
+    turned out; no school or pupil id."""
     import mlflow
 
+    metrics: dict[str, float] = {}
+    if shift is not None:
+        board = shift.group_by("family").agg(
+            pl.col("psi").mean().alias("mean"), pl.col("psi").max().alias("max")
+        )
+        metrics |= {f"psi_mean_{f}": m for f, m, _ in board.iter_rows()}
+        metrics |= {f"psi_max_{f}": x for f, _, x in board.iter_rows()}
+        shifted = shift.filter(pl.col("psi") > drift.SHIFT)
+        metrics["schools_shifted"] = shifted["school_id"].n_unique()
+    if not calibration.is_empty():
+        _, pupils, risk, observed, ece = calibration.row(-1)
+        metrics |= {
+            "calibration_pupils": pupils,
+            "calibration_mean_risk": risk,
+            "calibration_observed": observed,
+            "calibration_ece": ece,
+        }
+    if not metrics:
+        return
     experiment = tracking.use_workspace(workspace.root)
-    board = table.group_by("family").agg(
-        pl.col("psi").mean().alias("mean"), pl.col("psi").max().alias("max")
-    )
     with mlflow.start_run(experiment_id=experiment, run_name=f"monitor-{as_of}"):
-        mlflow.set_tags(
-            {"kind": "monitoring", "as_of": as_of.isoformat(), "champion_version": champion.version}
-        )
-        mlflow.log_metrics(
-            {
-                **{f"psi_mean_{f}": m for f, m, _ in board.iter_rows()},
-                **{f"psi_max_{f}": x for f, _, x in board.iter_rows()},
-                "schools_shifted": table.filter(pl.col("psi") > drift.SHIFT)[
-                    "school_id"
-                ].n_unique(),
-            }
-        )
+        tags = {"kind": "monitoring", "as_of": as_of.isoformat()}
+        mlflow.set_tags({**tags, "champion_version": champion.version})
+        mlflow.log_metrics(metrics)
+        if not calibration.is_empty():
+            mlflow.log_text(calibration.write_csv(separator=";"), "calibration.csv")
 
 
 def data_gates(prepared: Prepared, features: pl.DataFrame, as_of: dt.date) -> dict[str, list[Gate]]:

@@ -286,3 +286,40 @@ def test_change_is_against_the_last_list_made_across_a_holiday(tmp_path: Path) -
     assert previous_list(ws, dt.date(2025, 1, 20)) == dt.date(2025, 1, 6)
     assert previous_list(ws, dt.date(2025, 1, 6)) == dt.date(2024, 12, 16)  # over Christmas
     assert previous_list(ws, dt.date(2024, 12, 16)) is None
+
+
+def test_an_earlier_list_is_checked_against_what_happened_once_its_window_closed(
+    tmp_path: Path,
+) -> None:
+    from pipelines.steps.score import calibration_summary, calibration_table
+
+    ws = Workspace(tmp_path)
+    day = dt.date(2024, 11, 4)
+    (ws.outputs / day.isoformat()).mkdir(parents=True)
+    (ws.outputs / day.isoformat() / "scores.csv").write_text(
+        "school_id;student_id;risk;known_case\n"
+        "S1;A;0.5;false\nS1;B;0.1;false\nS1;C;0.3;false\nS1;D;0.9;true\n"
+    )
+    ws.secrets.mkdir()
+    pl.DataFrame(
+        {"student_id": ["A", "B", "C", "D"], "student_key": ["ka", "kb", "kc", "kd"]}
+    ).write_parquet(ws.secrets / "identity_map.parquet")
+    ws.canonical.mkdir()
+    pl.DataFrame(
+        {
+            "student_key": ["ka", "kc", "kd"],
+            "case_type": ["school_refusal", "school_refusal", "school_refusal"],
+            "opened_on": [dt.date(2024, 12, 2), dt.date(2025, 3, 3), dt.date(2024, 10, 1)],
+            "label_date": [dt.date(2024, 11, 20), dt.date(2025, 2, 1), dt.date(2024, 9, 15)],
+        }
+    ).write_parquet(ws.canonical_table("care_cases"))
+    # 8 weeks after 4 November is 30 December: not closed on 30 December, closed on 6 January.
+    assert calibration_table(ws, dt.date(2024, 12, 30), 8).is_empty()
+    table = calibration_table(ws, dt.date(2025, 1, 6), 8)
+    # A (0.5) had a case in the window; B (0.1) and C (0.3, a case after the window) did not;
+    # D was a known case then and is left out. One pupil per bin: (0.1 + 0.3 + 0.5) / 3.
+    assert table.rows() == [(day, 3, pytest.approx(0.3), pytest.approx(1 / 3), pytest.approx(0.3))]
+    assert calibration_summary(table) == (
+        "the list of 2024-11-04 (its window has closed): mean risk 30.00%, observed 33.33% of 3 "
+        "pupils ranked, calibration error 0.3000"
+    )
