@@ -99,8 +99,11 @@ def test_no_event_from_the_as_of_date_on_changes_a_score(
     # loaded from the workspace's own artifacts).
     shutil.copy(ws_full.root / "mlflow.db", ws_cut.root / "mlflow.db")
     shutil.copytree(ws_full.root / "mlartifacts", ws_cut.root / "mlartifacts")
+    shutil.copytree(ws_full.root / "monitoring", ws_cut.root / "monitoring")  # drift reference
     [cut_path] = score_dates(ws_cut, [AS_OF], SETTINGS)
     assert cut_path.read_bytes() == path.read_bytes()
+    drift = "drift.csv"  # the week's features are the same, so is their drift
+    assert (cut_path.parent / drift).read_bytes() == (path.parent / drift).read_bytes()
 
 
 def _chromium() -> str:
