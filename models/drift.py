@@ -1,14 +1,20 @@
 """Drift: does this week's feature table look like the rows the champion was trained on?
 
-At training, each feature's distribution over the training rows is kept as a *reference*:
-the edges of its deciles (fewer when values repeat, as counts of rare events do) and the share
-of rows in each bin. Each week, the population stability index (PSI) compares a school's
-pupils with it, feature by feature, and a family's PSI is the mean over its features:
+A feature that counts "this school year" grows from September to June, so a week is compared
+with the training rows *at the same point of the school year*: the rows whose
+``school_weeks_into_year`` lies within :data:`SEASON_WEEKS` of each value. At training, each
+feature's distribution over those rows is kept as a *reference*: the edges of its deciles
+(fewer when values repeat, as counts of rare events do), at two decimals, and the share of
+rows in each bin.
+Each week, the population stability index (PSI) compares a school's pupils with it, feature
+by feature, and a family's PSI is the mean over its features:
 
     PSI = sum over bins of (share now - share then) * ln(share now / share then)
 
 Under 0.1 is no change worth a look, 0.1 to 0.25 a moderate shift, over :data:`SHIFT` (0.25)
 a shift large enough that the champion's probabilities may no longer hold for that school.
+Features that are one value for a whole school or class in a week (the class's and school's
+absence, the week of the school year) say nothing about a school's pupils: they are left out.
 """
 
 from __future__ import annotations
@@ -20,23 +26,45 @@ import polars as pl
 
 SHIFT = 0.25
 """A family PSI above this is reported as a shift."""
+SEASON_WEEKS = 2
+"""A week is compared with the training rows this many school weeks either side of it."""
+WEEK = "school_weeks_into_year"
+LEFT_OUT = frozenset({WEEK, "class_absence_rate_4w", "school_absence_rate_4w"})
+"""Features that are one value for a whole school or class in a week."""
 _FLOOR = 1e-4  # an empty bin's share, so that the logarithm is defined
+_DECIMALS = 2
+"""Values are binned at this precision: a share that differs in its third decimal from school
+to school (1 - school days / half-days, say) is one value, not a cluster of bin edges."""
 _QUANTILES = np.linspace(0.1, 0.9, 9)
 
-Reference = dict[str, dict[str, list[float]]]
-"""Per feature: ``edges`` (inner bin edges, increasing) and ``shares`` (one more than edges)."""
+Bins = dict[str, list[float]]
+"""``edges`` (inner bin edges, increasing) and ``shares`` (one more than edges)."""
+Reference = dict[str, dict[str, Bins]]
+"""Per week of the school year (as text, for JSON), per feature: its bins."""
 
 
 def reference(frame: pl.DataFrame, features: list[str]) -> Reference:
-    """Each feature's decile bins over ``frame`` (the training rows) and their shares."""
+    """Each feature's decile bins over the rows of ``frame`` (the training rows) near each
+    week of the school year it holds."""
+    kept = [f for f in features if f not in LEFT_OUT]
+    weeks = frame[WEEK].cast(pl.Int64)
     out: Reference = {}
-    for name in features:
-        values = frame[name].drop_nulls().to_numpy().astype(float)
-        if values.size == 0:
-            continue
-        edges = np.unique(np.quantile(values, _QUANTILES, method="lower"))  # values that occur
-        out[name] = {"edges": edges.tolist(), "shares": _shares(values, edges).tolist()}
+    for week in sorted(weeks.unique().to_list()):
+        near = frame.filter((weeks - week).abs() <= SEASON_WEEKS)
+        out[str(week)] = {name: _bins(near[name]) for name in kept}
     return out
+
+
+def _bins(column: pl.Series) -> Bins:
+    values = _rounded(column)
+    edges: np.ndarray = np.asarray([], dtype=float)
+    if values.size:
+        edges = np.unique(np.quantile(values, _QUANTILES, method="lower"))
+    return {"edges": edges.tolist(), "shares": _shares(values, edges).tolist()}
+
+
+def _rounded(column: pl.Series) -> np.ndarray:
+    return np.round(column.drop_nulls().to_numpy().astype(float), _DECIMALS)
 
 
 def _shares(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -52,17 +80,24 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
 
 
 def family_psi(frame: pl.DataFrame, ref: Reference, families: Mapping[str, str]) -> pl.DataFrame:
-    """Per school and family of features: the mean PSI of its features against ``ref``.
+    """Per school and family of features: the mean PSI of its features against the reference
+    of the school's week of the school year (the nearest week the reference has).
 
-    ``frame`` is a week's feature table (``school_id`` and the features); ``families`` maps
-    each feature to its family. Returns ``school_id, family, psi, features``, sorted.
+    ``frame`` is a week's feature table (``school_id``, ``school_weeks_into_year`` and the
+    features); ``families`` maps each feature to its family. Returns ``school_id, family, psi,
+    features``, sorted.
     """
+    known = sorted(int(w) for w in ref)
     rows = []
     for (school,), pupils in frame.group_by("school_id", maintain_order=True):
-        for name, bins in ref.items():
+        if not known:
+            continue
+        week = int(pupils[WEEK].cast(pl.Int64).max() or 0)  # type: ignore[arg-type]  # one per school
+        season = ref[str(min(known, key=lambda w: (abs(w - week), w)))]
+        for name, bins in season.items():
             if name not in pupils.columns or name not in families:
                 continue
-            values = pupils[name].drop_nulls().to_numpy().astype(float)
+            values = _rounded(pupils[name])
             edges = np.asarray(bins["edges"], dtype=float)
             value = psi(np.asarray(bins["shares"]), _shares(values, edges))
             rows.append((str(school), families[name], value))
