@@ -36,7 +36,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "rule_footer": "Deze lijst volgt de regel {rule}: er zijn nog te weinig zorgdossiers om een model te trainen, dus er is geen kans (Kans blijft leeg). Balkjes: wat de regel telt.",
         "empty": "Geen leerlingen op de lijst deze week.",
         "notice": "Let op, de gegevens van deze week:",
-        "made_by": "Gemaakt door {model}; de modelkaart (model_card.md) ligt bij het datateam.",
+        "made_by": "Gemaakt door {model}, getraind op gegevens tot {until}; de modelkaart (model_card.md) ligt bij het datateam.",
+        "made_by_rule": "Gemaakt door {model}.",
     },
     "en": {
         "title": "School refusal signals list",
@@ -59,7 +60,8 @@ TEXT: dict[str, dict[str, Any]] = {
         "rule_footer": "This list follows the rule {rule}: there are too few care cases yet to train a model, so there is no probability (Risk stays empty). Bars: what the rule counts.",
         "empty": "No pupils on the list this week.",
         "notice": "Mind this week's data:",
-        "made_by": "Made by {model}; the model card (model_card.md) is with the data team.",
+        "made_by": "Made by {model}, trained on data before {until}; the model card (model_card.md) is with the data team.",
+        "made_by_rule": "Made by {model}.",
     },
 }
 
@@ -110,7 +112,9 @@ class About:
     rule: str | None = None
     """The rule the list follows when no model is trained yet (no probability then)."""
     model: str | None = None
-    """The model that made the list (name, version, rung, cut-off)."""
+    """The model that made the list (name, version, rung)."""
+    until: dt.date | None = None
+    """The model's training cut-off."""
     notices: tuple[str, ...] = ()
     """Data gates that failed for this school this week, shown above the list."""
 
@@ -171,9 +175,18 @@ def render_html(
         week=as_of.isoformat(),
         rows=_rows(listed, reasons, language),
         footer=footer,
-        made_by=t["made_by"].format(model=about.model) if about.model else "",
+        made_by=_made_by(t, about),
         notices=about.notices,
     )
+
+
+def _made_by(t: dict[str, Any], about: About) -> str:
+    """The line naming the model that made the list (a rule was not trained on anything)."""
+    if not about.model:
+        return ""
+    if about.rule:
+        return str(t["made_by_rule"]).format(model=about.model)
+    return str(t["made_by"]).format(model=about.model, until=about.until)
 
 
 def _list_table(listed: pl.DataFrame, language: str) -> pl.DataFrame:

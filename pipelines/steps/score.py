@@ -79,9 +79,8 @@ class Champion:
     """False for a rule registered at a cold start: it ranks, but its score is no probability."""
 
     def label(self, name: str) -> str:
-        """The champion in a few words for the lists: name, version, rung and cut-off."""
-        until = f", until {self.until}" if self.until else ""
-        return f"{name} v{self.version} ({self.rung}{until})"
+        """The champion in a few words for the lists: name, version and rung."""
+        return f"{name} v{self.version} ({self.rung})"
 
     @property
     def rule(self) -> str | None:
@@ -339,6 +338,7 @@ def about(champion: Champion, name: str, gates: list[Gate]) -> reports.About:
         horizon_weeks=champion.horizon_weeks,
         rule=champion.rule,
         model=champion.label(name),
+        until=champion.until,
         notices=tuple(g.text for g in gates),
     )
 
