@@ -156,11 +156,13 @@ def test_the_score_flow_measures_drift_against_the_champions_training_rows(
     assert shift.height == len(schools) * len(FAMILIES)
     assert (shift["psi"] >= 0).all()
     tracking.use_workspace(board_copy)
-    [run] = mlflow.search_runs(
+    run = mlflow.search_runs(  # the newest: the shared board may hold this week's earlier runs
         search_all_experiments=True,
         filter_string=f"tags.kind = 'monitoring' and tags.as_of = '{AS_OF}'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
         output_format="list",
-    )
+    )[0]
     metrics = run.data.metrics
     assert {f"psi_mean_{f}" for f in FAMILIES} <= set(metrics)
     assert metrics["schools_shifted"] == shift.filter(pl.col("psi") > 0.25)["school_id"].n_unique()
