@@ -14,7 +14,8 @@ by feature, and a family's PSI is the mean over its features:
 Under 0.1 is no change worth a look, 0.1 to 0.25 a moderate shift, over :data:`SHIFT` (0.25)
 a shift large enough that the champion's probabilities may no longer hold for that school.
 Features that are one value for a whole school or class in a week (the class's and school's
-absence, the week of the school year) say nothing about a school's pupils: they are left out.
+absence, the week of the school year), or a pupil's distance from the class's value, are left
+out: a school's pupils come in classes, not as independent draws of them.
 """
 
 from __future__ import annotations
@@ -29,8 +30,17 @@ SHIFT = 0.25
 SEASON_WEEKS = 2
 """A week is compared with the training rows this many school weeks either side of it."""
 WEEK = "school_weeks_into_year"
-LEFT_OUT = frozenset({WEEK, "class_absence_rate_4w", "school_absence_rate_4w"})
-"""Features that are one value for a whole school or class in a week."""
+LEFT_OUT = frozenset(
+    {
+        WEEK,
+        "class_absence_rate_4w",
+        "school_absence_rate_4w",
+        "absence_rate_vs_class_4w",
+        "illness_rate_vs_class_4w",
+    }
+)
+"""Features that are one value for a whole school or class in a week, or a pupil's distance
+from the class's value: a school's pupils are not independent draws of them."""
 _FLOOR = 1e-4  # an empty bin's share, so that the logarithm is defined
 _DECIMALS = 2
 """Values are binned at this precision: a share that differs in its third decimal from school

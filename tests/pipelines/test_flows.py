@@ -153,7 +153,9 @@ def test_the_score_flow_measures_drift_against_the_champions_training_rows(
     shift = pl.read_csv(Path(scores).parent / "drift.csv", separator=";")
     schools = sorted(pl.read_csv(scores, separator=";")["school_id"].unique())
     assert shift.columns == ["school_id", "family", "psi", "features"]
-    assert shift.height == len(schools) * len(FAMILIES)
+    # The context family is all class- or school-level features, left out of drift.
+    assert set(shift["family"]) == set(FAMILIES) - {"context"}
+    assert shift.height == len(schools) * (len(FAMILIES) - 1)
     assert (shift["psi"] >= 0).all()
     tracking.use_workspace(board_copy)
     run = mlflow.search_runs(  # the newest: the shared board may hold this week's earlier runs
@@ -164,7 +166,7 @@ def test_the_score_flow_measures_drift_against_the_champions_training_rows(
         output_format="list",
     )[0]
     metrics = run.data.metrics
-    assert {f"psi_mean_{f}" for f in FAMILIES} <= set(metrics)
+    assert {f"psi_mean_{f}" for f in FAMILIES if f != "context"} <= set(metrics)
     assert metrics["schools_shifted"] == shift.filter(pl.col("psi") > 0.25)["school_id"].n_unique()
     assert not any(school in key for key in metrics for school in schools)  # no school id
 
