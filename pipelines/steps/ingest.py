@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -90,9 +91,7 @@ def reason_counts(reasons: list[tuple[str, int]]) -> str:
 
 def missing_tables(workspace: Workspace, present: set[str], dropped: tuple[str, ...]) -> list[str]:
     """Tables the workspace's last ingest held that this export neither has nor drops."""
-    if not workspace.manifest.exists():
-        return []
-    held = set(json.loads(workspace.manifest.read_text("utf-8")).get("tables", {}))
+    held = set(_last_manifest(workspace).get("tables", {}))
     return sorted(held - present - set(dropped))
 
 
@@ -266,11 +265,17 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
     return report
 
 
+def _last_manifest(workspace: Workspace) -> dict[str, Any]:
+    """What the workspace's last ingest recorded (empty before the first)."""
+    if not workspace.manifest.exists():
+        return {}
+    data: dict[str, Any] = json.loads(workspace.manifest.read_text("utf-8"))
+    return data
+
+
 def last_export(workspace: Workspace) -> Path | None:
     """The export folder the workspace's last ingest read, if it recorded one."""
-    if not workspace.manifest.exists():
-        return None
-    folder = json.loads(workspace.manifest.read_text("utf-8")).get("export")
+    folder = _last_manifest(workspace).get("export")
     return Path(folder) if folder else None
 
 

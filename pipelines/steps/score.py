@@ -220,15 +220,7 @@ def score_week(
 def previous_list(workspace: Workspace, as_of: dt.date) -> dt.date | None:
     """The date of the last list made before ``as_of`` (a holiday or a skipped week in
     between does not make every pupil new), or None when there is none."""
-    made = []
-    for folder in workspace.outputs.glob("*/scores.csv"):
-        try:
-            day = dt.date.fromisoformat(folder.parent.name)
-        except ValueError:
-            continue  # not a date's folder
-        if day < as_of:
-            made.append(day)
-    return max(made, default=None)
+    return max((d for d in list_dates(workspace) if d < as_of), default=None)
 
 
 def _previous_ranks(workspace: Workspace, as_of: dt.date) -> pl.DataFrame | None:
@@ -379,7 +371,7 @@ def calibration_table(workspace: Workspace, as_of: dt.date, horizon_weeks: int) 
     observed, ece``, oldest first; empty when no window has closed (or no list had a risk).
     """
     horizon = dt.timedelta(weeks=horizon_weeks)
-    closed = [d for d in _list_dates(workspace) if d + horizon < as_of]
+    closed = [d for d in list_dates(workspace) if d + horizon < as_of]
     schema = {
         "list_date": pl.Date,
         "pupils": pl.Int64,
@@ -413,8 +405,9 @@ def calibration_table(workspace: Workspace, as_of: dt.date, horizon_weeks: int) 
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
-def _list_dates(workspace: Workspace) -> list[dt.date]:
-    """The dates of every list made in the workspace, in order."""
+def list_dates(workspace: Workspace) -> list[dt.date]:
+    """The dates of every list made in the workspace (a date's folder with ``scores.csv``;
+    a folder without one made no list), in order."""
     dates = []
     for path in workspace.outputs.glob("*/scores.csv"):
         try:
