@@ -153,6 +153,13 @@ def ingest(
             help="A table the workspace holds that this export leaves out on purpose (it is emptied); repeatable.",
         ),
     ] = None,
+    ids: Annotated[
+        str | None,
+        typer.Option(
+            "--ids",
+            help="board: pupil ids are unique across the board; per-school: only within a school (pupils are keyed on school and id). Default: the workspace's, else board.",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """Validate an export, map its codes, pseudonymise pupils and write canonical tables.
@@ -170,6 +177,7 @@ def ingest(
         ingest__new_key=new_key,
         ingest__accept_quarantine=accept_quarantine,
         ingest__drop_tables=tuple(drop_table) if drop_table else None,
+        ingest__ids=ids,
     )
     # ExportError, UnknownCodesError, ProfileError, WorkspaceError, a malformed
     # SCHOOLPOORT_PSEUDONYM_KEY: all bad input, all said in one line.

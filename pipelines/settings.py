@@ -32,6 +32,11 @@ class IngestSettings(_Frozen):
     drop_tables: tuple[str, ...] = Field(
         (), description="tables the workspace holds that this export leaves out on purpose"
     )
+    ids: Literal["board", "per-school"] | None = Field(
+        None,
+        description="pupil ids unique across the board, or only per school "
+        "(default: the workspace's, else board)",
+    )
 
 
 class TrainSettings(_Frozen):

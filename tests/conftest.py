@@ -49,6 +49,29 @@ TINY = {
 }
 
 
+TWO_NUMBERINGS = {
+    # Two schools that each number their pupils from L1: four pupils, two ids (ingest them
+    # with --ids per-school). The same calendar weeks as TINY.
+    "enrolments.csv": (
+        "student_id;school_id;grade;start_date;class_id;end_date\n"
+        "L1;S1;1;2024-09-02;1A;\n"
+        "L2;S1;2;2024-09-02;2B;\n"
+        "L1;S2;3;2024-09-02;3X;\n"
+        "L2;S2;1;2024-09-02;1Y;\n"
+    ),
+    "absences.csv": (
+        "student_id;school_id;date;period;code;minutes\n"
+        "L1;S1;2024-09-03;AM;Z;\n"
+        "L1;S2;2024-09-03;AM;B;\n"
+        "L1;S2;2024-09-03;PM;B;\n"
+    ),
+    "students.csv": "student_id;school_id;gender\nL1;S1;F\nL1;S2;M\nL2;S2;X\n",
+    "care_cases.csv": (
+        "student_id;school_id;opened_on;case_type\nL1;S2;2024-11-04;school_refusal\n"
+    ),
+}
+
+
 def write_export(folder: Path, files: dict[str, str], encoding: str = "utf-8") -> Path:
     """Write literal CSV texts into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)

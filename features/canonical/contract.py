@@ -63,10 +63,10 @@ def _without(pattern: str, name: str, *fields: str) -> Any:
     return pa.check(*fields, name=name)(check)
 
 
-def _id(*, nullable: bool = False, unique: bool = False) -> Any:
+def _id(*, nullable: bool = False) -> Any:
     """An id column (``student_id``, ``class_id``): at most :data:`MAX_ID_LENGTH` characters,
     and no control character (the model names it in :func:`_plain_ids`)."""
-    return pa.Field(nullable=nullable, unique=unique, str_length=_ID_LENGTH)
+    return pa.Field(nullable=nullable, str_length=_ID_LENGTH)
 
 
 def _school_id(*, nullable: bool = False) -> Any:
@@ -114,7 +114,10 @@ class Absences(_Table):
     code: str = pa.Field(nullable=False)
     minutes: pl.Int32 | None = pa.Field(nullable=True, ge=0, le=MAX_MINUTES)
 
-    _ids = _plain_ids("student_id")
+    school_id: str | None = _school_id(nullable=True)
+
+    _ids = _plain_ids("student_id", "school_id")
+    _folders = _folder_names("school_id")
 
 
 class LateArrivals(_Table):
@@ -125,7 +128,10 @@ class LateArrivals(_Table):
     time: str | None = pa.Field(nullable=True, str_matches=TIME_PATTERN)
     minutes_late: pl.Int32 | None = pa.Field(nullable=True, ge=0, le=MAX_MINUTES)
 
-    _ids = _plain_ids("student_id")
+    school_id: str | None = _school_id(nullable=True)
+
+    _ids = _plain_ids("student_id", "school_id")
+    _folders = _folder_names("school_id")
 
 
 class SickBayVisits(_Table):
@@ -137,7 +143,10 @@ class SickBayVisits(_Table):
     minutes: pl.Int32 | None = pa.Field(nullable=True, ge=0, le=MAX_MINUTES)
     outcome: str | None = pa.Field(nullable=True, isin=list(OUTCOMES))
 
-    _ids = _plain_ids("student_id")
+    school_id: str | None = _school_id(nullable=True)
+
+    _ids = _plain_ids("student_id", "school_id")
+    _folders = _folder_names("school_id")
 
 
 class Calendar(_Table):
@@ -157,12 +166,15 @@ class Calendar(_Table):
 class Students(_Table):
     """Audit-only attributes: never model features unless a setting says so."""
 
-    student_id: str = _id(unique=True)
+    student_id: str = _id()  # one row per pupil: see features.canonical.tables
     gender: str | None = pa.Field(nullable=True, isin=list(GENDERS))
     ses_low: pl.Boolean | None = pa.Field(nullable=True)
     sen: pl.Boolean | None = pa.Field(nullable=True)
 
-    _ids = _plain_ids("student_id")
+    school_id: str | None = _school_id(nullable=True)
+
+    _ids = _plain_ids("student_id", "school_id")
+    _folders = _folder_names("school_id")
 
 
 class CareCases(_Table):
@@ -173,7 +185,10 @@ class CareCases(_Table):
     case_type: str = pa.Field(nullable=False, isin=list(CASE_TYPES))
     onset_on: pl.Date | None = pa.Field(nullable=True, in_range=_PLAUSIBLE_DATES)
 
-    _ids = _plain_ids("student_id")
+    school_id: str | None = _school_id(nullable=True)
+
+    _ids = _plain_ids("student_id", "school_id")
+    _folders = _folder_names("school_id")
 
 
 MODELS: dict[str, type[pa.DataFrameModel]] = {

@@ -59,3 +59,26 @@ def pseudonymise(frame: pl.LazyFrame, identities: pl.DataFrame) -> pl.LazyFrame:
     out = frame.with_columns(looked_up).drop("student_id")
     cols = out.collect_schema().names()
     return out.select(["student_key", *[c for c in cols if c != "student_key"]])
+
+
+PER_SCHOOL_SEPARATOR = "\x1f"
+"""Joins a school's id and its pupil number into one pupil id when pupils are keyed per school
+(``--ids per-school``). A control character: no id may hold one (the contract quarantines
+it), so the joined id cannot collide with another and splits back unambiguously."""
+
+
+def per_school_id(school: str = "school_id", student: str = "student_id") -> pl.Expr:
+    """The pupil id keyed on ``(school, student)``: ``school + separator + student``."""
+    return pl.concat_str(pl.col(school), pl.lit(PER_SCHOOL_SEPARATOR), pl.col(student))
+
+
+def shown_id(column: str = "student_id") -> pl.Expr:
+    """The pupil number as the school wrote it: a per-school id without its school (an id
+    keyed on the board alone is itself)."""
+    return pl.col(column).str.split(PER_SCHOOL_SEPARATOR).list.last()
+
+
+def id_school(column: str = "student_id") -> pl.Expr:
+    """The school of a per-school id; null for an id keyed on the board alone."""
+    parts = pl.col(column).str.split(PER_SCHOOL_SEPARATOR)
+    return pl.when(parts.list.len() > 1).then(parts.list.first())

@@ -13,12 +13,13 @@ import datetime as dt
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import polars as pl
 
 from features.canonical import codes, contract
 from features.canonical.codes import CodeProfile
-from features.canonical.pseudonym import pseudonym_map, pseudonymise
+from features.canonical.pseudonym import per_school_id, pseudonym_map, pseudonymise, shown_id
 from features.canonical.validate import (
     ROW,
     Parsed,
@@ -126,6 +127,20 @@ class IngestOptions:
     key: bytes
     allow_unknown_codes: bool = False
     morning_lessons: int = 4  # lessons 1-4 are the morning half-day
+    ids: IdScope = "board"
+
+
+IdScope = Literal["board", "per-school"]
+"""Whom a pupil id is unique among: the whole board (``board``), or only its school
+(``per-school``: pupils are keyed on ``(school_id, student_id)``, see :func:`_per_school`)."""
+
+PUPIL_TABLES = ("absences", "late_arrivals", "sick_bay_visits", "students", "care_cases")
+"""The tables whose rows are a pupil's, besides the enrolments: with ``--ids per-school`` each
+names its pupil's school in a ``school_id`` column."""
+
+
+class MissingSchoolIdError(ValueError):
+    """Pupils are keyed per school, but a table does not say which school a row's pupil is at."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +152,8 @@ class Canonical:
     reconciliation: list[Reconciliation]
     identities: pl.DataFrame
     notices: list[str] = field(default_factory=list)
+    shared_ids: int = 0
+    """Pupil ids enrolled at two schools at once (:func:`shared_ids`): ids unique per school?"""
 
 
 @dataclass
@@ -152,6 +169,9 @@ class _Step:
     failures: list[pl.DataFrame]
     duplicates: int
     distinct: dict[str, pl.Series] = field(default_factory=dict)
+    keyed_per_school: int | None = None
+    """With pupils keyed per school, how many failures were found before (later ones name the
+    per-school id, shown without its school in the quarantine: see :func:`_finish`)."""
 
     def reject(self, found: pl.DataFrame) -> None:
         if found.height:
@@ -191,10 +211,19 @@ def _start(raw: RawTable) -> _Step:
     return _Step(raw, parsed.rows, failures, parsed.duplicates, parsed.distinct)
 
 
+def _shown_values(step: _Step) -> list[pl.DataFrame]:
+    """The failures of ``step``, each pupil id as its school wrote it (see :func:`_per_school`)."""
+    if step.keyed_per_school is None:
+        return step.failures
+    before, after = step.failures[: step.keyed_per_school], step.failures[step.keyed_per_school :]
+    shown = pl.when(pl.col("column") == "student_id").then(shown_id("value")).otherwise("value")
+    return [*before, *(f.with_columns(shown.alias("value")) for f in after)]
+
+
 def _finish(
     step: _Step, canonical: pl.DataFrame, note: str = ""
 ) -> tuple[pl.DataFrame, Reconciliation]:
-    failures = pl.concat(step.failures) if step.failures else empty_failures()
+    failures = pl.concat(_shown_values(step)) if step.failures else empty_failures()
     # The failed rows are picked out first: joining the raw table itself hashes all its rows.
     failed = step.raw.frame.filter(pl.col(ROW).is_in(failures[ROW].implode()))
     quarantined = (
@@ -385,7 +414,7 @@ OTHER_SCHOOL_OVERLAP = "starts while this pupil is still enrolled at another sch
 SHARED_IDS = (
     "{n} pupil id(s) are enrolled at two schools at once (the later enrolments are quarantined): "
     "if your pupil numbers are unique only within a school, these are different pupils merged "
-    "into one; make the ids unique across the board (prefix the school's id) before ingest"
+    "into one; ingest with --ids per-school (every table then needs a school_id column)"
 )
 
 
@@ -730,9 +759,10 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
         for name, table in raw.items()
     }
     out = _Output()
-    enrol = _checked_enrolments(raw["enrolments"], out)
+    raw = _school_columns(raw, options.ids, out)
+    enrol = _checked_enrolments(raw["enrolments"], options.ids, out)
     enrolments = enrol.rows
-    steps, identities = _start_events(raw, enrolments["student_id"], options.key)
+    steps, identities = _start_events(raw, enrolments["student_id"], options)
     ordered_identities = _with_key_order(identities)
     days = _calendar_table(raw, steps, out)
     _check_events(steps, enrolments, identities["student_id"], days, options)
@@ -742,8 +772,10 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     out.account("enrolments", enrol, enrolments, first=True)
     out.tables["enrolments"] = _sorted(_keyed(enrolments, ordered_identities), "enrolments")
     for name in ("students", "care_cases"):
-        _pupil_table(name, raw.get(name), ordered_identities, out)
-    return Canonical(out.tables, out.quarantine, out.reconciliation, identities, out.notices)
+        _pupil_table(name, raw.get(name), ordered_identities, options.ids, out)
+    return Canonical(
+        out.tables, out.quarantine, out.reconciliation, identities, out.notices, out.shared_ids
+    )
 
 
 @dataclass
@@ -754,6 +786,7 @@ class _Output:
     quarantine: dict[str, pl.DataFrame] = field(default_factory=dict)
     reconciliation: list[Reconciliation] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    shared_ids: int = 0
 
     def account(
         self,
@@ -773,12 +806,72 @@ class _Output:
             self.reconciliation.append(rec)
 
 
-def _checked_enrolments(raw: RawTable, out: _Output) -> _Step:
+def _school_columns(raw: Mapping[str, RawTable], ids: IdScope, out: _Output) -> dict[str, RawTable]:
+    """The pupil tables' ``school_id`` columns, as ``ids`` needs them.
+
+    Keyed on the board, an event's school is its enrolment's: a ``school_id`` column of the
+    other tables is left out (with a notice), so that it can neither change nor quarantine a row.
+    Keyed per school, every pupil table must have one (:class:`MissingSchoolIdError`).
+    """
+    tables = dict(raw)
+    for name in PUPIL_TABLES:
+        table = tables.get(name)
+        if table is None:
+            continue
+        has_school = table.frame["school_id"].is_not_null().any()  # absent: all null
+        if ids == "per-school" and not has_school and table.frame.height:
+            raise MissingSchoolIdError(
+                f"{name}: the file {table.source} has no school_id column (or it is empty), which "
+                "pupils keyed per school (--ids per-school) need in every table; add it, or "
+                "ingest with --ids board if pupil ids are unique across the board"
+            )
+        if ids == "board" and has_school:
+            out.notices.append(
+                f"{name}: column school_id left out (pupils are keyed on the board, and each "
+                "event's school is its enrolment's; --ids per-school keys them per school)"
+            )
+        if ids == "board":
+            blank = pl.lit(None, dtype=pl.String).alias("school_id")
+            tables[name] = replace(table, frame=table.frame.with_columns(blank))
+    return tables
+
+
+def _per_school(step: _Step, ids: IdScope) -> _Step:
+    """With ``ids`` ``per-school``, key each row's pupil on ``(school_id, student_id)``
+    (:func:`~features.canonical.pseudonym.per_school_id`); a row without a school is quarantined.
+
+    The pupil's pseudonym is then the keyed hash of both, so that pupil 17 of one school and
+    pupil 17 of another are two pupils; a pupil who moves school starts anew at the new one.
+    """
+    if ids == "board":
+        return step
+    step.reject(
+        failures_where(
+            step.rows,
+            pl.col("school_id").is_null(),
+            "school_id",
+            "missing value (pupils are keyed per school)",
+        )
+    )
+    step.rows = step.rows.with_columns(per_school_id().alias("student_id"))
+    step.keyed_per_school = len(step.failures)
+    positions = position_column("student_id")
+    if positions in step.rows.columns:  # parsing's distinct ids are the school's, not these
+        distinct = step.rows["student_id"].unique().sort()
+        step.distinct["student_id"] = distinct
+        step.rows = step.rows.with_columns(
+            pl.col("student_id").cast(pl.Enum(distinct)).to_physical().alias(positions)
+        )
+    return step
+
+
+def _checked_enrolments(raw: RawTable, ids: IdScope, out: _Output) -> _Step:
     """The enrolments, parsed, without those that contradict themselves or another one; a
     notice in ``out`` when pupil ids look unique per school only (:func:`shared_ids`)."""
-    enrol = _start(raw)
+    enrol = _per_school(_start(raw), ids)
     if shared := shared_ids(enrol.rows):
         out.notices.append(SHARED_IDS.format(n=shared))
+        out.shared_ids = shared
     enrol.reject(
         failures_where(
             enrol.rows,
@@ -806,17 +899,17 @@ def _checked_enrolments(raw: RawTable, out: _Output) -> _Step:
 
 
 def _start_events(
-    raw: Mapping[str, RawTable], pupils: pl.Series, key: bytes
+    raw: Mapping[str, RawTable], pupils: pl.Series, options: IngestOptions
 ) -> tuple[dict[str, _Step], pl.DataFrame]:
     """The event tables of ``raw``, parsed, and the identity map of the enrolled ``pupils``.
 
     The pseudonyms (HMAC, in Python) are worked out while polars parses the event tables.
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pseudonyms = pool.submit(pseudonym_map, key, pupils)
+        pseudonyms = pool.submit(pseudonym_map, options.key, pupils)
         steps = {
-            name: _start(raw[name])
-            for name in ("absences", "late_arrivals", "sick_bay_visits")
+            name: _per_school(_start(raw[name]), options.ids)
+            for name in contract.EVENT_TABLES
             if name in raw
         }
         identities = pseudonyms.result()
@@ -939,17 +1032,29 @@ def _sick_bay_table(
 
 
 def _pupil_table(
-    name: str, raw: RawTable | None, ordered_identities: pl.DataFrame, out: _Output
+    name: str,
+    raw: RawTable | None,
+    ordered_identities: pl.DataFrame,
+    ids: IdScope,
+    out: _Output,
 ) -> None:
-    """Add ``students`` or ``care_cases`` to ``out``: rows of enrolled pupils only, and care
-    cases with a label date (the onset, else the opening) and no onset after the opening.
+    """Add ``students`` or ``care_cases`` to ``out``: rows of enrolled pupils only, one row per
+    pupil in ``students`` (a pupil listed twice is quarantined, both rows: which is right is
+    unknown), and care cases with a label date (the onset, else the opening) and no onset
+    after the opening.
 
     An empty table when the export has none.
     """
     if raw is None:
         out.tables[name] = _empty(name)
         return
-    step = _start(raw)
+    step = _per_school(_start(raw), ids)
+    if name == "students":
+        step.reject(
+            failures_where(
+                step.rows, pl.col("student_id").is_duplicated(), "student_id", "duplicate value"
+            )
+        )
     known = step.rows["student_id"].is_in(ordered_identities["student_id"].implode())
     step.reject(
         failures_where(step.rows, ~known, "student_id", "unknown pupil (not in enrolments)")

@@ -16,7 +16,13 @@ from features.canonical import codes
 from features.canonical.codes import CodeProfile
 from features.canonical.contract import MODELS
 from features.canonical.pseudonym import pseudonym
-from features.canonical.tables import Canonical, IngestOptions, Reconciliation, canonicalise
+from features.canonical.tables import (
+    Canonical,
+    IdScope,
+    IngestOptions,
+    Reconciliation,
+    canonicalise,
+)
 from pipelines.settings import IngestSettings
 from pipelines.sources.readers import ExportError, ReadResult, find_tables, read_table
 from pipelines.workspace import (
@@ -116,8 +122,10 @@ def check_quarantine(
     reasons: dict[str, list[tuple[str, int]]],
     settings: IngestSettings,
     folder: Path,
+    shared_ids: int = 0,
 ) -> None:
-    """Stop when a table lost more than ``max_quarantine_share`` of its rows to quarantine."""
+    """Stop when a table lost more than ``max_quarantine_share`` of its rows to quarantine;
+    ``shared_ids`` (pupil ids at two schools at once) adds the likely cause to the line."""
     if settings.accept_quarantine:
         return
     gate = settings.max_quarantine_share
@@ -125,10 +133,16 @@ def check_quarantine(
     if over:
         r = over[0]
         others = f" (and {len(over) - 1} more table(s))" if len(over) > 1 else ""
+        fix = "fix the export (or map its codes and columns), or --accept-quarantine"
+        if shared_ids:
+            fix = (
+                f"{shared_ids:,} pupil id(s) are enrolled at two schools at once: if ids are "
+                f"unique per school only, ingest with --ids per-school; else {fix}"
+            )
         raise QuarantineGateError(
             f"{r.table}: {r.quarantined / r.read:.1%} of {r.read:,} rows quarantined, over the "
             f"{gate:.0%} gate{others}: {reason_counts(reasons.get(r.table, []))}; nothing written "
-            f"but {folder}; fix the export (or map its codes and columns), or --accept-quarantine"
+            f"but {folder}; {fix}"
         )
 
 
@@ -179,6 +193,25 @@ def _write_quarantine(
     return examples
 
 
+class IdScopeError(WorkspaceError):
+    """The export's pupil ids are keyed otherwise than the workspace's pupils are."""
+
+
+def id_scope(workspace: Workspace, asked: IdScope | None) -> IdScope:
+    """How pupils are keyed: as asked, else as the workspace's last ingest keyed them, else on
+    the board. A workspace keyed one way cannot take an export keyed the other: every pupil's
+    pseudonym would change (:class:`IdScopeError`)."""
+    held: IdScope | None = _last_manifest(workspace).get("ids")
+    if held is None and workspace.manifest.exists():
+        held = "board"  # recorded before pupils could be keyed per school
+    if asked is not None and held is not None and asked != held:
+        raise IdScopeError(
+            f"--ids {asked}: the workspace {workspace.root} keys pupils with --ids {held}; "
+            "changing it would make every pupil a new pupil: ingest into a new workspace"
+        )
+    return asked or held or "board"
+
+
 class KeyMismatchError(WorkspaceError):
     """The pseudonym key is not the one the workspace's pupils were pseudonymised with."""
 
@@ -217,6 +250,7 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
     files, notices = find_tables(export)
     check_complete(workspace, set(files), settings.drop_tables)
     profile = load_profile(settings.codes)
+    ids = id_scope(workspace, settings.ids)
     key = workspace.key()
     check_key(workspace, key, settings.new_key)
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -234,6 +268,7 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
                 key=key,
                 allow_unknown_codes=settings.allow_unknown_codes,
                 morning_lessons=settings.morning_lessons,
+                ids=ids,
             ),
         )
         del raw  # the raw text is not needed any more: freed before writing
@@ -246,7 +281,9 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
 
     reasons = top_reasons(result.quarantine)
     try:
-        check_quarantine(result.reconciliation, reasons, settings, workspace.quarantine)
+        check_quarantine(
+            result.reconciliation, reasons, settings, workspace.quarantine, result.shared_ids
+        )
     except QuarantineGateError:
         with staged(workspace) as stage:  # the quarantine, to see why; nothing else
             _write_quarantine(result.quarantine, workspace, stage)
@@ -261,7 +298,7 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
             result.identities, stage.path(workspace.secrets / "identity_map.parquet"), mode=0o600
         )
         report = IngestReport(result.reconciliation, notices, examples, input_print, reasons)
-        _write_manifest(report, profile, export, stage.path(workspace.manifest))
+        _write_manifest(report, profile, export, ids, stage.path(workspace.manifest))
     return report
 
 
@@ -279,10 +316,13 @@ def last_export(workspace: Workspace) -> Path | None:
     return Path(folder) if folder else None
 
 
-def _write_manifest(report: IngestReport, profile: CodeProfile, export: Path, path: Path) -> None:
+def _write_manifest(
+    report: IngestReport, profile: CodeProfile, export: Path, ids: IdScope, path: Path
+) -> None:
     write_json(
         {
             "export": str(export.resolve()),
+            "ids": ids,
             "fingerprint": report.fingerprint,
             "code_profile": profile.name,
             "tables": {

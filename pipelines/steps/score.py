@@ -22,6 +22,7 @@ import polars as pl
 
 from features import gates
 from features.build import Prepared
+from features.canonical.pseudonym import id_school, shown_id
 from features.catalog import CATALOG
 from features.gates import Gate
 from features.school.schooldays import first_school_days, week_of, weeks_into_year
@@ -281,7 +282,7 @@ def write_week(
     and its table as written (before the CSV makes formula-like text inert), with each row's
     ``student_key`` besides, for the lists."""
     identities = pl.read_parquet(workspace.secrets / "identity_map.parquet")
-    frame = scored.join(identities, on="student_key", how="left")
+    frame = scored.join(identities, on="student_key", how="left").with_columns(shown_id())
     frame = _with_change(frame, _previous_ranks(workspace, as_of))
     table = frame.select(*SCORE_COLUMNS, "student_key").sort(
         ["school_id", "rank", "student_id"], nulls_last=True
@@ -381,7 +382,9 @@ def calibration_table(workspace: Workspace, as_of: dt.date, horizon_weeks: int) 
     }
     if not closed:
         return pl.DataFrame(schema=schema)
-    identities = pl.read_parquet(workspace.secrets / "identity_map.parquet")
+    identities = pl.read_parquet(workspace.secrets / "identity_map.parquet").select(
+        "student_key", shown_id(), id_school().alias("id_school")
+    )
     cases = pl.scan_parquet(workspace.canonical_table("care_cases")).filter(
         pl.col("opened_on") < as_of
     )
@@ -391,8 +394,10 @@ def calibration_table(workspace: Workspace, as_of: dt.date, horizon_weeks: int) 
         listed = restore_formulas(pl.read_csv(path, separator=";", infer_schema=False))
         ranked = (
             listed.filter(pl.col("risk").is_not_null() & (pl.col("known_case") != "true"))
-            .select("student_id", pl.col("risk").cast(pl.Float64))
+            .select("school_id", "student_id", pl.col("risk").cast(pl.Float64))
             .join(identities, on="student_id", how="inner")
+            # a pupil keyed per school is the one at the list's school
+            .filter(pl.col("id_school").is_null() | (pl.col("id_school") == pl.col("school_id")))
             .with_columns(as_of=pl.lit(day))
         )
         if ranked.is_empty():

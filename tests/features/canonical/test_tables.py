@@ -11,17 +11,18 @@ from hypothesis import strategies as st
 from features.canonical import codes, validate
 from features.canonical import tables as canonical
 from features.canonical.codes import builtin_profile
-from features.canonical.pseudonym import pseudonym
+from features.canonical.pseudonym import PER_SCHOOL_SEPARATOR, pseudonym
 from features.canonical.tables import (
     CANONICAL_COLUMNS,
     IngestOptions,
+    MissingSchoolIdError,
     RawTable,
     UnknownCodesError,
     _sort_order,
     canonicalise,
 )
 from features.canonical.validate import ROW, first_of_duplicates
-from tests.conftest import TINY, raw_tables
+from tests.conftest import TINY, TWO_NUMBERINGS, raw_tables
 
 KEY = bytes(range(32))
 OPTIONS = IngestOptions(profile=builtin_profile("flanders"), key=KEY)
@@ -469,6 +470,64 @@ def test_pupil_numbers_that_repeat_across_schools_are_named_in_a_notice() -> Non
     assert not any(
         "two schools at once" in n for n in canonicalise(raw_tables(moved), OPTIONS).notices
     )
+
+
+PER_SCHOOL = IngestOptions(profile=builtin_profile("flanders"), key=KEY, ids="per-school")
+
+
+def per_school(school: str, pupil: str) -> str:
+    return pseudonym(KEY, f"{school}{PER_SCHOOL_SEPARATOR}{pupil}")
+
+
+def test_pupils_keyed_per_school_are_as_many_pupils_as_schools_number_them() -> None:
+    files = with_rows(
+        TWO_NUMBERINGS,
+        "absences.csv",
+        "L1;;2024-09-05;AM;Z;",  # row 5: whose L1?
+        "L9;S1;2024-09-05;AM;Z;",  # row 6: nobody L9 at S1
+        "L2;S3;2024-09-05;AM;Z;",  # row 7: no school S3
+    )
+    files = with_rows(files, "students.csv", "L2;S2;F")  # pupil L2 of S2 twice, differently
+    result = canonicalise(raw_tables(files), PER_SCHOOL)
+    assert all(r.balanced for r in result.reconciliation)
+    assert not any("two schools at once" in n for n in result.notices)
+    enrolled = result.tables["enrolments"].select("school_id", "student_key").rows()
+    assert sorted(enrolled) == sorted(
+        (s, per_school(s, p)) for s in ("S1", "S2") for p in ("L1", "L2")
+    )
+    absences = result.tables["absences"]
+    assert sorted(absences.select("student_key", "school_id", "code").rows()) == sorted(
+        [(per_school("S1", "L1"), "S1", "Z"), *[(per_school("S2", "L1"), "S2", "B")] * 2]
+    )
+    # The quarantine shows each pupil's id as the school wrote it, never with its school.
+    assert result.quarantine["absences"].select("row", "column", "value", "reason").rows() == [
+        (5, "school_id", None, "missing value (pupils are keyed per school)"),
+        (6, "student_id", "L9", "unknown pupil (not in enrolments)"),
+        (7, "student_id", "L2", "unknown pupil (not in enrolments)"),
+    ]
+    # Pupil L2 of S2 is listed twice, differently: both rows are quarantined. L1 is two pupils.
+    assert reasons(result, "students") == [
+        (4, "student_id", "duplicate value"),
+        (5, "student_id", "duplicate value"),
+    ]
+    assert result.tables["care_cases"]["student_key"].to_list() == [per_school("S2", "L1")]
+    assert sorted(result.identities["student_id"]) == sorted(
+        f"{s}{PER_SCHOOL_SEPARATOR}{p}" for s in ("S1", "S2") for p in ("L1", "L2")
+    )
+
+
+def test_pupils_keyed_per_school_need_the_school_in_every_table() -> None:
+    files = {**TINY, "enrolments.csv": TWO_NUMBERINGS["enrolments.csv"]}  # events without
+    with pytest.raises(MissingSchoolIdError, match=r"^absences: the file absences.csv has no "):
+        canonicalise(raw_tables(files), PER_SCHOOL)
+
+
+def test_keyed_on_the_board_an_event_s_school_is_its_enrolment_s() -> None:
+    absences = "student_id;school_id;date;period;code;minutes\nL1;S9;2024-09-03;AM;Z;\n"
+    result = canonicalise(raw_tables({**TINY, "absences.csv": absences}), OPTIONS)
+    assert result.tables["absences"].select("school_id").rows() == [("S1",)]
+    assert any(n.startswith("absences: column school_id left out") for n in result.notices)
+    assert all(r.quarantined == 0 for r in result.reconciliation)
 
 
 def test_a_transfer_on_or_after_the_end_of_the_first_enrolment_is_taken() -> None:

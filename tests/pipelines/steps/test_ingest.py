@@ -203,3 +203,41 @@ def test_the_quarantine_gate_is_a_share_of_each_table_s_rows(
         QuarantineGateError, match=r"absences: 16\.7% of 6 rows quarantined, over the 15% gate"
     ):
         run_ingest(export, ws, IngestSettings(max_quarantine_share=0.15), say=lambda _: None)
+
+
+def test_pupils_keyed_per_school_get_lists_with_their_school_s_own_numbers(
+    tmp_path: Path, workspace: Path
+) -> None:
+    import datetime as dt
+
+    from pipelines.settings import TrainSettings
+    from pipelines.steps.ingest import IdScopeError
+    from pipelines.steps.train import run_train
+    from tests.conftest import TWO_NUMBERINGS, score_dates
+
+    from pipelines.steps.ingest import QuarantineGateError
+
+    export = write_export(tmp_path / "export", TWO_NUMBERINGS)
+    ws = Workspace(workspace)
+    # Keyed on the board, the second school's pupils clash with the first's: the gate says why.
+    with pytest.raises(QuarantineGateError, match="ingest with --ids per-school; else fix"):
+        run_ingest(export, ws, IngestSettings(), say=lambda _: None)
+    report = run_ingest(export, ws, IngestSettings(ids="per-school"), say=lambda _: None)
+    assert not any("two schools at once" in n for n in report.notices)
+    assert pl.read_parquet(ws.canonical_table("enrolments"))["student_key"].n_unique() == 4
+    # The next week's export is keyed the same way without saying so; the other way is refused.
+    assert run_ingest(export, ws, IngestSettings(), say=lambda _: None).fingerprint
+    with pytest.raises(IdScopeError, match=r"^--ids board: the workspace .* keys pupils with "):
+        run_ingest(export, ws, IngestSettings(ids="board"), say=lambda _: None)
+    run_train(ws, TrainSettings(), say=lambda _: None)  # no history: a rule is the champion
+    [scores_path] = score_dates(ws, [dt.date(2024, 9, 9)])
+    scores = pl.read_csv(scores_path, separator=";", infer_schema=False)
+    assert sorted(scores.select("school_id", "student_id").rows()) == [
+        ("S1", "L1"),
+        ("S1", "L2"),
+        ("S2", "L1"),
+        ("S2", "L2"),
+    ]
+    for school in ("S1", "S2"):  # each school's list names its pupils as the school does
+        page = (scores_path.parent / school / "risk_list.html").read_text("utf-8")
+        assert "<td>L1</td>" in page and "\x1f" not in page
