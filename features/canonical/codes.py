@@ -1,4 +1,9 @@
-"""Absence codes: from each school's own code to one canonical category, through a profile."""
+"""Absence codes: from each school's own code to one canonical category, through a profile.
+
+A profile may also say how an export names its files and columns (:class:`ExportNames`) and
+how it writes the values of some columns (``[values.<column>]``), where they differ from the
+input contract's, so that a school system's own export needs no script.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from importlib import resources
 from types import MappingProxyType
 
 import polars as pl
+
+from features.canonical import contract
 
 CATEGORIES = (
     "unexcused",
@@ -60,6 +67,53 @@ VALUE_COLUMNS = (
 """Columns whose values a profile may map (``[values.<column>]``) before the contract's checks."""
 
 
+ALL_TABLES = ""
+"""The key of :attr:`ExportNames.columns` for the column names mapped in every table."""
+
+
+def _folded(name: str) -> str:
+    """A file or column name as it is compared: blanks around, a byte-order mark and letter
+    case do not matter."""
+    return name.strip().lstrip("\ufeff").strip().casefold()
+
+
+@dataclass(frozen=True)
+class ExportNames:
+    """How an export names its files and columns where it does not name them as the contract
+    does: ``Afwezigheden.csv`` for ``absences``, ``Leerlingnummer`` for ``student_id``."""
+
+    files: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """The export's file name without its extension (folded) -> the contract's table."""
+    columns: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    """Per table (:data:`ALL_TABLES` for every table): the export's column (folded) -> the
+    contract's column."""
+
+    def table(self, stem: str) -> str:
+        """The contract's table a file named ``stem`` (its name without extension) holds: the
+        mapped one, else ``stem`` itself (which then is a table's name, or no table)."""
+        return self.files.get(_folded(stem), stem)
+
+    def column(self, table: str, name: str) -> str:
+        """The contract's name of ``table``'s column ``name`` as the export writes it: mapped
+        for the table, else for every table, else the name without blanks around it."""
+        folded = _folded(name)
+        for scope in (table, ALL_TABLES):
+            if folded in self.columns.get(scope, {}):
+                return self.columns[scope][folded]
+        return name.strip().lstrip("\ufeff")
+
+    def merged(self, other: ExportNames) -> ExportNames:
+        """These names, added to or replaced by ``other``'s."""
+        scopes = {*self.columns, *other.columns}
+        columns = {
+            s: MappingProxyType({**self.columns.get(s, {}), **other.columns.get(s, {})})
+            for s in scopes
+        }
+        return ExportNames(
+            MappingProxyType({**self.files, **other.files}), MappingProxyType(columns)
+        )
+
+
 @dataclass(frozen=True)
 class CodeProfile:
     """A mapping from a school's own absence codes to canonical categories, and of other
@@ -69,19 +123,24 @@ class CodeProfile:
     codes: Mapping[str, str]
     values: Mapping[str, Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
     """Per column of :data:`VALUE_COLUMNS`: the export's value -> the contract's."""
+    names: ExportNames = field(default_factory=ExportNames)
+    """The export's own file and column names (``[files]``, ``[columns]``)."""
 
     @classmethod
     def from_toml(cls, name: str, text: str) -> CodeProfile:
         """Parse a profile: a ``[codes]`` table (or top-level keys) of ``code = "category"``,
-        optional ``[values.<column>]`` tables of ``"export value" = "contract value"``, and an
-        optional ``extends = "<built-in profile>"``, whose codes and values this profile's
-        add to or replace."""
+        optional ``[values.<column>]`` tables of ``"export value" = "contract value"``, optional
+        ``[files]`` (``"export file name" = "table"``) and ``[columns]`` /
+        ``[columns.<table>]`` (``"export column" = "contract column"``, in every table or in
+        one), and an optional ``extends = "<built-in profile>"``, whose codes and values this
+        profile's add to or replace."""
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ProfileError(f"code profile {name}: not valid TOML ({exc})") from exc
         base = _base(name, data.pop("extends", None))
         values = _values(name, data.pop("values", {}))
+        names = _export_names(name, data.pop("files", {}), data.pop("columns", {}))
         table = data.get("codes", data)
         if not isinstance(table, dict) or not (table or base.codes):
             raise ProfileError(f"code profile {name}: no codes found (expected a [codes] table)")
@@ -100,6 +159,7 @@ class CodeProfile:
             name=name,
             codes=MappingProxyType(codes),
             values=MappingProxyType({c: MappingProxyType(m) for c, m in merged.items()}),
+            names=base.names.merged(names),
         )
 
 
@@ -138,6 +198,55 @@ def _values(name: str, table: object) -> dict[str, dict[str, str]]:
             for k, v in mapping.items()
         }
     return out
+
+
+def _export_names(name: str, files: object, columns: object) -> ExportNames:
+    """The ``[files]`` and ``[columns]`` tables of a profile, checked against the contract."""
+
+    def texts(where: str, table: object) -> dict[str, str]:
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise ProfileError(
+                f'code profile {name}: [{where}] must map texts to texts, "export name" = '
+                '"contract name"'
+            )
+        return {_folded(k): v for k, v in table.items()}
+
+    tables = texts("files", files)
+    for export_name, table in tables.items():
+        if table not in contract.MODELS:
+            raise ProfileError(
+                f"code profile {name}: [files] maps {export_name!r} to {table!r}, which is not "
+                f"a table ({', '.join(contract.MODELS)})"
+            )
+    if not isinstance(columns, dict):
+        raise ProfileError(f"code profile {name}: [columns] must be a table")
+    everywhere = {k: v for k, v in columns.items() if not isinstance(v, dict)}
+    scoped = {ALL_TABLES: texts("columns", everywhere)}
+    for table, mapping in columns.items():
+        if isinstance(mapping, dict):
+            if table not in contract.MODELS:
+                raise ProfileError(
+                    f"code profile {name}: [columns.{table}]: not a table "
+                    f"({', '.join(contract.MODELS)})"
+                )
+            scoped[table] = texts(f"columns.{table}", mapping)
+    for table, mapping in scoped.items():
+        known = (
+            contract.columns(table)
+            if table
+            else {c for t in contract.MODELS for c in contract.columns(t)}
+        )
+        for export_name, column in mapping.items():
+            if column not in known:
+                where = f"columns.{table}" if table else "columns"
+                raise ProfileError(
+                    f"code profile {name}: [{where}] maps {export_name!r} to {column!r}, which "
+                    "is not a column of the contract"
+                )
+    return ExportNames(
+        MappingProxyType(tables),
+        MappingProxyType({t: MappingProxyType(m) for t, m in scoped.items() if m}),
+    )
 
 
 def mapped_values(frame: pl.DataFrame, profile: CodeProfile) -> pl.DataFrame:

@@ -31,10 +31,14 @@ from pathlib import Path
 import polars as pl
 
 from features.canonical import contract
+from features.canonical.codes import ExportNames
 from features.canonical.tables import RawTable
 from features.canonical.validate import FAILURE_SCHEMA, ROW, empty_failures
 
 SUFFIXES = (".csv", ".parquet", ".xlsx")
+
+CONTRACT_NAMES = ExportNames()
+"""An export that names its files and columns as the contract does."""
 
 
 class ExportError(ValueError):
@@ -71,7 +75,9 @@ def _leaves(path: Path, folder: Path) -> bool:
 _OUTSIDE = "a link to a file outside the export folder, not read"
 
 
-def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
+def find_tables(
+    folder: Path, names: ExportNames = CONTRACT_NAMES
+) -> tuple[dict[str, Path], list[str]]:
     """Map each contract table to its file in ``folder``; notices for files that are not tables.
 
     A table file that is a link out of ``folder`` is left out with a notice (see the module
@@ -81,6 +87,9 @@ def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
     ----------
     folder
         The export folder.
+    names
+        The export's own file names for tables (a profile's ``[files]``), besides the
+        contract's.
 
     Returns
     -------
@@ -100,7 +109,7 @@ def find_tables(folder: Path) -> tuple[dict[str, Path], list[str]]:
     notices: list[str] = []
     others: list[Path] = []
     for path in sorted(folder.iterdir()):
-        name, suffix = path.stem, path.suffix.lower()
+        name, suffix = names.table(path.stem), path.suffix.lower()
         if path.name.startswith("."):
             continue
         is_table = name in contract.MODELS and suffix in SUFFIXES
@@ -297,7 +306,7 @@ def _quote_trouble(data: bytes, separator: str) -> tuple[int, str] | None:
     return None
 
 
-def _read_csv(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read_csv(path: Path, table: str, names: ExportNames) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The rows of a CSV, and its lines with more fields than the header as failures."""
     data = _line_ends(_as_utf8(path.read_bytes(), path))
     if not data or data.isspace():
@@ -309,10 +318,12 @@ def _read_csv(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         if trouble is not None:
             raise ExportError(f"{_shown(path)} line {trouble[0]}: {trouble[1]}")
     try:
-        names = next(csv.reader(io.StringIO(header.decode("utf-8-sig")), delimiter=separator), [])
+        header_names = next(
+            csv.reader(io.StringIO(header.decode("utf-8-sig")), delimiter=separator), []
+        )
     except csv.Error as exc:  # a lone carriage return inside a name, say
         raise ExportError(f"{_shown(path)} line 1: {_csv_reason(exc)}") from exc
-    _check_header(names, table, path, where="line 1")
+    _check_header(header_names, table, path, "line 1", names)
     try:
         frame = pl.read_csv(
             data,
@@ -322,21 +333,23 @@ def _read_csv(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
             row_index_offset=2,  # line 1 is the header
         )
     except pl.exceptions.PolarsError:  # most often a line with too many fields
-        return _read_without_long_lines(data, separator, len(names), path)
+        return _read_without_long_lines(data, separator, len(header_names), path)
     return (_line_numbers(frame) if b'"' in data else frame), empty_failures()
 
 
-def _check_header(names: list[str], table: str, path: Path, where: str) -> None:
-    """Stop unless ``names`` are evidently the header of ``table``: every required column is
+def _check_header(
+    columns: list[str], table: str, path: Path, where: str, names: ExportNames
+) -> None:
+    """Stop unless ``columns`` are evidently the header of ``table``: every required column is
     there, none is given twice (blanks around a name do not count) and none is named as the
-    column that holds each row's line number.
+    column that holds each row's line number. Each is read by its contract name (``names``).
 
     Until every required column is found, the names may well be a pupil's row (a file
     without a header row): then only the contract's own names are named. ``where`` places
     the header in the file (``line 1``, ``row 3``; empty for Parquet's column names).
     """
     at = f"{_shown(path)} {where}" if where else _shown(path)
-    clean = [n.strip().lstrip("\ufeff") for n in names]
+    clean = [names.column(table, n) for n in columns]
     required = contract.required_columns(table)
     missing = [c for c in required if c not in clean]
     if len(missing) == len(required):  # not a header at all: perhaps the first pupil's row
@@ -507,7 +520,7 @@ def _line_numbers(frame: pl.DataFrame) -> pl.DataFrame:
 _NESTED = (pl.List, pl.Array, pl.Struct, pl.Object)
 
 
-def _as_text(frame: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
+def _as_text(frame: pl.DataFrame, table: str, path: Path, names: ExportNames) -> pl.DataFrame:
     """The contract's columns of a typed frame (Parquet) as the text a CSV export of the same
     data holds, so that typed and CSV exports ingest alike; other columns as they are.
 
@@ -547,7 +560,7 @@ def _as_text(frame: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
 
     texts = []
     for name, dtype in frame.schema.items():
-        clean = name.strip().lstrip("\ufeff")
+        clean = names.column(table, name)
         if name == ROW or clean not in declared:
             texts.append(pl.col(name))
             continue
@@ -569,14 +582,14 @@ def _as_text(frame: pl.DataFrame, table: str, path: Path) -> pl.DataFrame:
     return frame.select(texts)
 
 
-def _read_parquet(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read_parquet(path: Path, table: str, names: ExportNames) -> tuple[pl.DataFrame, pl.DataFrame]:
     frame = pl.read_parquet(path)
-    _check_header(frame.columns, table, path, where="")
+    _check_header(frame.columns, table, path, "", names)
     numbered = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
-    return _as_text(numbered, table, path), empty_failures()
+    return _as_text(numbered, table, path, names), empty_failures()
 
 
-def _read_xlsx(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _read_xlsx(path: Path, table: str, names: ExportNames) -> tuple[pl.DataFrame, pl.DataFrame]:
     # Every cell as text: a column guessed numeric would turn a later id like "A12" into null.
     # Every sheet, so that rows on a second sheet are not silently left out.
     sheets = pl.read_excel(
@@ -598,7 +611,7 @@ def _read_xlsx(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         raise ExportError(f"{_shown(path)}: empty workbook (expected a header row)")
     frame = sheets[used[0]]
     header_row = _header_row(path, used[0])
-    _check_header(frame.columns, table, path, where=f"row {header_row}")
+    _check_header(frame.columns, table, path, f"row {header_row}", names)
     # Date and time cells come as "2024-09-02 00:00:00" and "08:30:00" (or on Excel's day zero,
     # "1899-12-31 08:30:00"): keep what the contract reads.
     frame = frame.with_columns(
@@ -610,7 +623,8 @@ def _read_xlsx(path: Path, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     # above it); blank rows below it are dropped once every row has its number.
     numbered = frame.with_row_index(ROW, offset=header_row + 1)
     filled = numbered.filter(pl.any_horizontal(pl.col(frame.columns).is_not_null()))
-    return _as_text(filled.with_columns(pl.col(ROW).cast(pl.Int64)), table, path), empty_failures()
+    typed = filled.with_columns(pl.col(ROW).cast(pl.Int64))
+    return _as_text(typed, table, path, names), empty_failures()
 
 
 def _header_row(path: Path, sheet: str) -> int:
@@ -632,7 +646,7 @@ _READERS = {".csv": _read_csv, ".parquet": _read_parquet, ".xlsx": _read_xlsx}
 _FORMATS = {".csv": "CSV", ".parquet": "Parquet", ".xlsx": "Excel (.xlsx)"}
 
 
-def read_table(name: str, path: Path) -> ReadResult:
+def read_table(name: str, path: Path, names: ExportNames = CONTRACT_NAMES) -> ReadResult:
     """Read one table file as text columns of the contract, plus the source row number.
 
     Parameters
@@ -642,6 +656,8 @@ def read_table(name: str, path: Path) -> ReadResult:
     path
         The file: ``.csv``, ``.parquet`` or ``.xlsx``. A link is read only when it stays
         inside the file's own folder (see the module docstring).
+    names
+        The export's own column names (a profile's ``[columns]``), besides the contract's.
 
     Returns
     -------
@@ -663,7 +679,7 @@ def read_table(name: str, path: Path) -> ReadResult:
     if not path.is_file():  # a folder, a broken link, a pipe that would never end
         raise ExportError(f"{_shown(path)}: not a readable file")
     try:
-        frame, too_long = _READERS[suffix](path, name)  # each checks the header it finds
+        frame, too_long = _READERS[suffix](path, name, names)  # each checks its header
     except ExportError:
         raise
     # polars, fastexcel and pyarrow raise many types for a bad file; polars may even panic on a
@@ -676,10 +692,10 @@ def read_table(name: str, path: Path) -> ReadResult:
                 f"not a readable table (not a valid {_FORMATS[suffix]} file: {type(exc).__name__})"
             )
         raise ExportError(f"{_shown(path)}: {why}") from exc
-    frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
+    frame = frame.rename({c: names.column(name, c) for c in frame.columns if c != ROW})
     # The readers checked their header as they found it; polars may still have split a
     # header with odd quotes otherwise, and then the contract's columns are not all here.
-    _check_header([c for c in frame.columns if c != ROW], name, path, where="")
+    _check_header([c for c in frame.columns if c != ROW], name, path, "", CONTRACT_NAMES)
 
     declared = contract.columns(name)
     notices = []

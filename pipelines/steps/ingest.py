@@ -247,9 +247,9 @@ def run_ingest(
 
 
 def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: Say) -> IngestReport:
-    files, notices = find_tables(export)
-    check_complete(workspace, set(files), settings.drop_tables)
     profile = load_profile(settings.codes)
+    files, notices = find_tables(export, profile.names)
+    check_complete(workspace, set(files), settings.drop_tables)
     ids = id_scope(workspace, settings.ids)
     key = workspace.key()
     check_key(workspace, key, settings.new_key)
@@ -258,7 +258,7 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
         raw: dict[str, ReadResult] = {}
         for name, path in files.items():
             say(f"reading {path.name}")
-            raw[name] = read_table(name, path)
+            raw[name] = read_table(name, path, profile.names)
             notices.extend(raw[name].notices)
         say("validating, mapping codes and pseudonymising")
         result: Canonical = canonicalise(

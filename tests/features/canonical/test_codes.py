@@ -131,3 +131,56 @@ def test_values_are_mapped_without_regard_to_blanks_or_case_and_others_stay() ->
     mapped = codes.mapped_values(frame, profile)
     assert mapped["period"].to_list() == ["AM", "PM", "AM", "3", None]
     assert mapped["code"].to_list() == ["VM"] * 5  # only the columns the profile names
+
+
+def test_a_profile_names_the_export_s_own_files_and_columns() -> None:
+    profile = codes.CodeProfile.from_toml(
+        "ours.toml",
+        'extends = "flanders"\n'
+        '[files]\nAfwezigheden = "absences"\n" Inschrijvingen " = "enrolments"\n'
+        '[columns]\nLeerlingnummer = "student_id"\nDatum = "date"\n'
+        '[columns.absences]\nLesuur = "period"\nDatum = "date"\n',
+    )
+    names = profile.names
+    assert (names.table("AFWEZIGHEDEN"), names.table("inschrijvingen")) == (
+        "absences",
+        "enrolments",
+    )
+    assert names.table("absences") == "absences"  # the contract's own names still work
+    assert names.table("Other") == "Other"
+    assert [names.column("absences", c) for c in ("lesuur", "\ufeffLeerlingnummer ", "code")] == [
+        "period",
+        "student_id",
+        "code",
+    ]
+    assert names.column("late_arrivals", "Lesuur") == "Lesuur"  # mapped for absences only
+    assert codes.builtin_profile("flanders").names.column("absences", " date") == "date"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[codes]\nZ = "illness"\n[files]\nX = "absence"\n',
+            "maps 'x' to 'absence', which is not a table",
+        ),
+        ('[codes]\nZ = "illness"\n[files]\nX = 1\n', "[files] must map texts to texts"),
+        (
+            '[codes]\nZ = "illness"\n[columns]\nNr = "pupil"\n',
+            "[columns] maps 'nr' to 'pupil', which",
+        ),
+        (
+            '[codes]\nZ = "illness"\n[columns.absences]\nNr = "grade"\n',
+            "[columns.absences] maps 'nr' to 'grade', which is not a column of the contract",
+        ),
+        (
+            '[codes]\nZ = "illness"\n[columns.pupils]\nNr = "student_id"\n',
+            "[columns.pupils]: not a table",
+        ),
+    ],
+)
+def test_a_profile_that_names_no_table_or_column_of_the_contract_is_refused(
+    text: str, message: str
+) -> None:
+    with pytest.raises(codes.ProfileError, match=re.escape(message)):
+        codes.CodeProfile.from_toml("ours.toml", text)

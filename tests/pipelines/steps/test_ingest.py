@@ -211,11 +211,9 @@ def test_pupils_keyed_per_school_get_lists_with_their_school_s_own_numbers(
     import datetime as dt
 
     from pipelines.settings import TrainSettings
-    from pipelines.steps.ingest import IdScopeError
+    from pipelines.steps.ingest import IdScopeError, QuarantineGateError
     from pipelines.steps.train import run_train
     from tests.conftest import TWO_NUMBERINGS, score_dates
-
-    from pipelines.steps.ingest import QuarantineGateError
 
     export = write_export(tmp_path / "export", TWO_NUMBERINGS)
     ws = Workspace(workspace)
@@ -241,3 +239,58 @@ def test_pupils_keyed_per_school_get_lists_with_their_school_s_own_numbers(
     for school in ("S1", "S2"):  # each school's list names its pupils as the school does
         page = (scores_path.parent / school / "risk_list.html").read_text("utf-8")
         assert "<td>L1</td>" in page and "\x1f" not in page
+
+
+def test_an_export_with_its_own_file_and_column_names_ingests_as_the_contract_s(
+    tmp_path: Path, tiny_export: Path, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    monkeypatch.setenv(KEY_ENV, bytes(range(32)).hex())  # one key: the same pseudonyms
+
+    # The school system's names for tables and columns, as a profile maps them.
+    dutch = {
+        "enrolments": "Inschrijvingen",
+        "absences": "Afwezigheden",
+        "late_arrivals": "Te laat",
+        "sick_bay_visits": "Ziekenkamer",
+        "students": "Leerlingen",
+        "care_cases": "Zorgdossiers",
+    }
+    columns = {"student_id": "Leerlingnummer", "date": "Datum", "school_id": "School"}
+    export = tmp_path / "own-names"
+    export.mkdir()
+    for number, (filename, text) in enumerate(TINY.items()):
+        table = filename.removesuffix(".csv")
+        frame = pl.read_csv(io.StringIO(text), separator=";", infer_schema=False)
+        frame = frame.rename({c: n for c, n in columns.items() if c in frame.columns})
+        stem = export / dutch[table]
+        # Each of the three formats, with the file's extension as the school system writes it.
+        match number % 3:
+            case 0:
+                frame.write_csv(stem.with_suffix(".CSV"), separator=";")
+            case 1:
+                frame.write_excel(stem.with_suffix(".xlsx"))
+            case _:
+                frame.write_parquet(stem.with_suffix(".parquet"))
+    profile = tmp_path / "ours.toml"
+    profile.write_text(
+        'extends = "flanders"\n[files]\n'
+        + "".join(f'"{name}" = "{table}"\n' for table, name in dutch.items())
+        + "[columns]\n"
+        + "".join(f'{name} = "{column}"\n' for column, name in columns.items()),
+        "utf-8",
+    )
+    own = Workspace(tmp_path / "own-ws")
+    report = run_ingest(export, own, IngestSettings(codes=str(profile)), say=lambda _: None)
+    assert [r.quarantined for r in report.reconciliation] == [0] * 6
+    plain = Workspace(workspace)
+    run_ingest(tiny_export, plain, IngestSettings(), say=lambda _: None)
+    tables = digests(plain.canonical)
+    assert tables.pop("manifest.json") != digests(own.canonical)["manifest.json"]  # sources
+    assert {n: d for n, d in digests(own.canonical).items() if n in tables} == tables
+    # Without the profile the export has no table of the contract at all.
+    from pipelines.sources.readers import ExportError
+
+    with pytest.raises(ExportError, match="required table 'enrolments' is missing"):
+        run_ingest(export, Workspace(tmp_path / "ws3"), IngestSettings(), say=lambda _: None)
