@@ -153,6 +153,13 @@ def ingest(
             help="A table the workspace holds that this export leaves out on purpose (it is emptied); repeatable.",
         ),
     ] = None,
+    append: Annotated[
+        bool | None,
+        typer.Option(
+            "--append",
+            help="The export holds only the events since the last one (absences, late arrivals, sick-bay visits); they are added to the workspace's. Enrolments and the other tables come whole.",
+        ),
+    ] = None,
     ids: Annotated[
         str | None,
         typer.Option(
@@ -178,6 +185,7 @@ def ingest(
         ingest__accept_quarantine=accept_quarantine,
         ingest__drop_tables=tuple(drop_table) if drop_table else None,
         ingest__ids=ids,
+        ingest__append=append,
     )
     # ExportError, UnknownCodesError, ProfileError, WorkspaceError, a malformed
     # SCHOOLPOORT_PSEUDONYM_KEY: all bad input, all said in one line.

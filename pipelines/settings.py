@@ -32,6 +32,10 @@ class IngestSettings(_Frozen):
     drop_tables: tuple[str, ...] = Field(
         (), description="tables the workspace holds that this export leaves out on purpose"
     )
+    append: bool = Field(
+        False,
+        description="the export holds only the events since the last one (enrolments whole)",
+    )
     ids: Literal["board", "per-school"] | None = Field(
         None,
         description="pupil ids unique across the board, or only per school "

@@ -128,6 +128,8 @@ class IngestOptions:
     allow_unknown_codes: bool = False
     morning_lessons: int = 4  # lessons 1-4 are the morning half-day
     ids: IdScope = "board"
+    append: bool = False
+    """An incremental export (see :mod:`features.canonical.append`): a week may bring no absences."""
 
 
 IdScope = Literal["board", "per-school"]
@@ -303,7 +305,7 @@ _FOLLOWS = {"half": "period", "category": "code"}
 the category from the code): they can never break a tie, so sorting leaves them out."""
 
 
-def _sorted(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+def sorted_table(frame: pl.DataFrame, table: str) -> pl.DataFrame:
     """The canonical columns of ``table``, rows sorted by all of them (nulls last).
 
     An :data:`ORDER_OF` column, when ``frame`` has one, stands in for its column in the sort:
@@ -582,7 +584,9 @@ def _check_school_day(step: _Step, days: pl.DataFrame, schools: pl.Series) -> No
     step.rows = step.rows.drop("_in_calendar", "_school_day", "_periods")
 
 
-def _builtin_calendar(event_dates: pl.Series) -> pl.DataFrame:
+def builtin_calendar(event_dates: pl.Series) -> pl.DataFrame:
+    """The built-in Flemish calendar over the school years of ``event_dates``, through the
+    summer after the last (the calendar of an export that has none)."""
     known = calendar.KNOWN_SCHOOL_YEARS
     if event_dates.is_empty():
         return pl.DataFrame(schema=_calendar_schema())
@@ -752,7 +756,7 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     UnknownCodesError
         When absence codes are not in the profile and unknown codes are not allowed.
     """
-    for name in contract.REQUIRED_TABLES:
+    for name in ("enrolments",) if options.append else contract.REQUIRED_TABLES:
         _require_rows(raw[name])
     raw = {
         name: replace(table, frame=codes.mapped_values(table.frame, options.profile))
@@ -770,7 +774,7 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     _late_arrivals_table(late_codes, steps.get("late_arrivals"), ordered_identities, out)
     _sick_bay_table(steps.get("sick_bay_visits"), ordered_identities, out)
     out.account("enrolments", enrol, enrolments, first=True)
-    out.tables["enrolments"] = _sorted(_keyed(enrolments, ordered_identities), "enrolments")
+    out.tables["enrolments"] = sorted_table(_keyed(enrolments, ordered_identities), "enrolments")
     for name in ("students", "care_cases"):
         _pupil_table(name, raw.get(name), ordered_identities, options.ids, out)
     return Canonical(
@@ -947,9 +951,9 @@ def _calendar_table(
             if steps
             else pl.Series([], dtype=pl.Date)
         )
-        days = _builtin_calendar(dates)
+        days = builtin_calendar(dates)
         out.notices.append("no calendar table: using the built-in Flemish school calendar")
-    out.tables["calendar"] = _sorted(days, "calendar")
+    out.tables["calendar"] = sorted_table(days, "calendar")
     return days
 
 
@@ -985,7 +989,7 @@ def _absences_table(
         else ""
     )
     out.account("absences", absences, absences.rows, note)
-    out.tables["absences"] = _sorted(
+    out.tables["absences"] = sorted_table(
         _keyed(absences.rows.filter(pl.col("category") != "late"), ordered_identities), "absences"
     )
     return late_codes
@@ -1015,7 +1019,7 @@ def _late_arrivals_table(
         out.account("late_arrivals", late_arrivals, late_arrivals.rows)
         late_parts.append(late_arrivals.rows.with_columns(source=pl.lit("late_arrivals")))
     late = pl.concat([p.select(late_parts[0].columns) for p in late_parts])
-    out.tables["late_arrivals"] = _sorted(_keyed(late, ordered_identities), "late_arrivals")
+    out.tables["late_arrivals"] = sorted_table(_keyed(late, ordered_identities), "late_arrivals")
 
 
 def _sick_bay_table(
@@ -1026,7 +1030,7 @@ def _sick_bay_table(
         out.tables["sick_bay_visits"] = _empty("sick_bay_visits")
         return
     out.account("sick_bay_visits", sick_bay_visits, sick_bay_visits.rows)
-    out.tables["sick_bay_visits"] = _sorted(
+    out.tables["sick_bay_visits"] = sorted_table(
         _keyed(sick_bay_visits.rows, ordered_identities), "sick_bay_visits"
     )
 
@@ -1070,7 +1074,7 @@ def _pupil_table(
         )
         step.rows = step.rows.with_columns(label_date=pl.coalesce("onset_on", "opened_on"))
     out.account(name, step, step.rows)
-    out.tables[name] = _sorted(_keyed(step.rows, ordered_identities), name)
+    out.tables[name] = sorted_table(_keyed(step.rows, ordered_identities), name)
 
 
 _DTYPES: dict[str, pl.DataType] = {

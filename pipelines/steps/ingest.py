@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from features.canonical import codes
+from features.canonical.append import APPENDED_TABLES, AppendReconciliation, append
 from features.canonical.codes import CodeProfile
 from features.canonical.contract import MODELS
 from features.canonical.pseudonym import pseudonym
@@ -50,14 +51,20 @@ class IngestReport:
     fingerprint: str
     reasons: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
     """Per table, the most frequent quarantine reasons (column: reason) with their counts."""
+    appended: list[AppendReconciliation] = field(default_factory=list)
+    """With ``--append``: how each event table's new rows joined the held ones."""
 
     def lines(self) -> list[str]:
-        """The reconciliation, a line per table, each followed by its top quarantine reasons."""
+        """The reconciliation, a line per table, each followed by its top quarantine reasons,
+        then (with ``--append``) a line per event table for the workspace's rows."""
         out = []
         for rec in self.reconciliation:
             out.append(rec.line())
             if top := self.reasons.get(rec.table):
                 out.append("  most quarantined: " + reason_counts(top))
+        if self.appended:
+            out.append("appended to the workspace:")
+            out.extend("  " + account.line() for account in self.appended)
         return out
 
 
@@ -249,7 +256,9 @@ def run_ingest(
 def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: Say) -> IngestReport:
     profile = load_profile(settings.codes)
     files, notices = find_tables(export, profile.names)
-    check_complete(workspace, set(files), settings.drop_tables)
+    # An incremental export brings the event tables' new rows only, when there are any.
+    present = set(files) | (set(APPENDED_TABLES) if settings.append else set())
+    check_complete(workspace, present, settings.drop_tables)
     ids = id_scope(workspace, settings.ids)
     key = workspace.key()
     check_key(workspace, key, settings.new_key)
@@ -269,6 +278,7 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
                 allow_unknown_codes=settings.allow_unknown_codes,
                 morning_lessons=settings.morning_lessons,
                 ids=ids,
+                append=settings.append,
             ),
         )
         del raw  # the raw text is not needed any more: freed before writing
@@ -288,18 +298,41 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
         with staged(workspace) as stage:  # the quarantine, to see why; nothing else
             _write_quarantine(result.quarantine, workspace, stage)
         raise
+    tables, identities = result.tables, result.identities
+    appended: list[AppendReconciliation] = []
+    if settings.append and workspace.canonical_table("absences").exists():
+        say("appending the new events to the workspace's")
+        tables, identities, appended = _appended(workspace, result, "calendar" not in files)
     say("writing the canonical tables")
     private_dir(workspace.secrets)
     with staged(workspace) as stage:  # all of it, or none of it
-        for name, frame in result.tables.items():
+        for name, frame in tables.items():
             write_parquet(frame, stage.path(workspace.canonical_table(name)))
         examples = _write_quarantine(result.quarantine, workspace, stage)
         write_parquet(
-            result.identities, stage.path(workspace.secrets / "identity_map.parquet"), mode=0o600
+            identities, stage.path(workspace.secrets / "identity_map.parquet"), mode=0o600
         )
-        report = IngestReport(result.reconciliation, notices, examples, input_print, reasons)
-        _write_manifest(report, profile, export, ids, stage.path(workspace.manifest))
+        report = IngestReport(
+            result.reconciliation, notices, examples, input_print, reasons, appended
+        )
+        held = _last_manifest(workspace).get("tables", {}) if appended else {}
+        _write_manifest(report, profile, export, ids, held, stage.path(workspace.manifest))
     return report
+
+
+def _appended(
+    workspace: Workspace, result: Canonical, builtin_calendar: bool
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame, list[AppendReconciliation]]:
+    """The workspace's tables and identity map with an incremental export's added (see
+    :mod:`features.canonical.append`); stops, writing nothing, if a row is unaccounted for."""
+    held = {name: pl.read_parquet(workspace.canonical_table(name)) for name in APPENDED_TABLES}
+    done = append(held, result.tables, builtin_calendar)
+    unbalanced = [a.line() for a in done.reconciliation if not a.balanced]
+    if unbalanced:
+        raise ExportError(f"appending does not balance, nothing written: {unbalanced[0]}")
+    known = pl.read_parquet(workspace.secrets / "identity_map.parquet")
+    identities = pl.concat([known, result.identities]).unique("student_id").sort("student_id")
+    return done.tables, identities, done.reconciliation
 
 
 def _last_manifest(workspace: Workspace) -> dict[str, Any]:
@@ -317,24 +350,35 @@ def last_export(workspace: Workspace) -> Path | None:
 
 
 def _write_manifest(
-    report: IngestReport, profile: CodeProfile, export: Path, ids: IdScope, path: Path
+    report: IngestReport,
+    profile: CodeProfile,
+    export: Path,
+    ids: IdScope,
+    held: dict[str, Any],
+    path: Path,
 ) -> None:
+    """The manifest: the export, how pupils are keyed, and the tables the workspace holds;
+    ``held`` are the last manifest's tables, still held after an incremental export that left
+    them out."""
+    read = {
+        r.table: {
+            "source": r.source,
+            "read": r.read,
+            "accepted": r.accepted,
+            "quarantined": r.quarantined,
+            "duplicates": r.duplicates,
+        }
+        for r in report.reconciliation
+    }
     write_json(
         {
             "export": str(export.resolve()),
             "ids": ids,
             "fingerprint": report.fingerprint,
             "code_profile": profile.name,
-            "tables": {
-                r.table: {
-                    "source": r.source,
-                    "read": r.read,
-                    "accepted": r.accepted,
-                    "quarantined": r.quarantined,
-                    "duplicates": r.duplicates,
-                }
-                for r in report.reconciliation
-            },
+            "append": bool(report.appended),
+            "tables": {**held, **read},
+            "appended": {a.table: {"held": a.held, "total": a.total} for a in report.appended},
         },
         path,
     )

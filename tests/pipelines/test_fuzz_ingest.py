@@ -249,7 +249,7 @@ def _typed(data: st.DataObject, frame: pl.DataFrame) -> pl.DataFrame:
     frame = frame.with_columns(casts[c] for c in chosen)
     if data.draw(st.booleans()):  # a column of lists, in or outside the contract
         frame = frame.with_columns(
-            pl.lit([1, 2]).alias(data.draw(st.sampled_from([frame.columns[-1], "remarks"])))
+            pl.lit([1, 2]).alias(data.draw(st.sampled_from([*frame.columns[-1:], "remarks"])))
         )
     return frame
 
