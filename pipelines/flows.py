@@ -109,14 +109,16 @@ def score_board(
     champion: score.Champion,
     table: pl.DataFrame,
     folder: Path,
-) -> tuple[pl.DataFrame, dict[str, list[Reason]]]:
-    """Score the board from its feature ``table``, write ``scores.csv`` into the date's
-    staged ``folder``; what the schools' lists need (the scores table and the reasons by
-    pupil key)."""
+    memory: Path,
+) -> tuple[pl.DataFrame, dict[str, list[Reason]], pl.DataFrame]:
+    """Score the board from its feature ``table``, place each pupil on the week's lists, write
+    ``scores.csv`` into the date's staged ``folder`` and what the lists remember into
+    ``memory``; what the schools' lists need (the scores table, the reasons by pupil key and
+    the pupils who left the lists)."""
     ws = Workspace(settings.workspace)
     scored, reasons = score.score_week(ws, champion, table, as_of, settings.score)
-    _, scores = score.write_week(ws, as_of, scored, settings.score, folder)
-    return scores, reasons
+    _, scores, left = score.write_week(ws, as_of, scored, settings.score, folder, memory)
+    return scores, reasons, left
 
 
 @_retrying
@@ -218,7 +220,8 @@ def _score_dates(
         week = feature_table(cache, as_of)
         with staged(ws) as stage:
             folder = stage.path(score.date_folder(ws, as_of))
-            table, reasons = score_board(settings, as_of, champion, week, folder)
+            memory = stage.path(ws.listed(as_of))
+            table, reasons, _left = score_board(settings, as_of, champion, week, folder, memory)
             schools = score.schools_of(table)
             shared = score.shared_folders(schools)
             failures += [f"{as_of} {s}: {score.SHARED_FOLDER}" for s in schools if s in shared]

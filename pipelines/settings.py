@@ -75,6 +75,15 @@ class ScoreSettings(_Frozen):
     )
     language: Literal["nl", "en"] = Field("nl", description="language of reasons and lists")
     model_name: str = "schoolpoort-risk"
+    max_new: int = Field(
+        5, ge=0, description="new names on a school's list a week, on top of those already on it"
+    )
+    rest_weeks: int = Field(
+        6, ge=0, description="weeks a pupil marked 'geen zorg nu' is not listed again"
+    )
+    rest_rise: float = Field(
+        1.5, gt=1, description="a resting pupil whose risk rises this many times is listed again"
+    )
 
 
 class EvaluateSettings(_Frozen):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import errno
 import fcntl
 import hashlib
@@ -56,6 +57,21 @@ class Workspace:
     @property
     def manifest(self) -> Path:
         return self.canonical / "manifest.json"
+
+    @property
+    def lists(self) -> Path:
+        """What the care teams' lists remember: who was on them, and the teams' feedback
+        (pseudonymised; never read by the features)."""
+        return self.root / "lists"
+
+    def listed(self, as_of: dt.date) -> Path:
+        """The pupils on the lists of ``as_of`` (:data:`models.carelist.LISTED_SCHEMA`)."""
+        return self.lists / f"listed-{as_of.isoformat()}.parquet"
+
+    @property
+    def feedback(self) -> Path:
+        """The care teams' marks (:data:`models.carelist.FEEDBACK_SCHEMA`)."""
+        return self.lists / "feedback.parquet"
 
     def drift_reference(self, version: str) -> Path:
         """The feature distributions champion ``version`` was trained on (:mod:`models.drift`)."""

@@ -25,7 +25,7 @@ TEXT: dict[str, dict[str, Any]] = {
             "Zoek geen oorzaak in deze lijst; bekijk de leerling samen, vanuit verschillende perspectieven (klastitularis, leerlingbegeleiding, CLB).",
         ],
         "columns": ["#", "Leerling", "Klas", "Kans", "Sinds vorige week", "Profiel", "Signalen"],
-        "change": {"new": "nieuw", "up": "hoger", "down": "lager", "same": "gelijk"},
+        "change": {"new": "nieuw", "rising": "stijgt", "steady": "gelijk", "falling": "daalt"},
         "profile": {
             "refusal-like": "lijkt op schoolweigering",
             "truancy-like": "lijkt op spijbelen",
@@ -49,7 +49,7 @@ TEXT: dict[str, dict[str, Any]] = {
             "Do not look for a cause in this list; look at the pupil together, from several perspectives (class teacher, pupil guidance, CLB).",
         ],
         "columns": ["#", "Pupil", "Class", "Risk", "Since last week", "Profile", "Signals"],
-        "change": {"new": "new", "up": "up", "down": "down", "same": "same"},
+        "change": {"new": "new", "rising": "rising", "steady": "steady", "falling": "falling"},
         "profile": {
             "refusal-like": "refusal-like",
             "truancy-like": "truancy-like",

@@ -26,8 +26,8 @@ import polars as pl
 
 from features.catalog import BY_NAME
 from features.catalog import names as feature_names
+from models import carelist, ladder
 from models import evaluation as ev
-from models import ladder
 from models.explain import explain
 from models.extract import ATTRIBUTES, research_extract
 from models.fairness import FAIRNESS_BAND, fairness
@@ -209,6 +209,7 @@ def _evaluate(workspace: Workspace, settings: Settings, say: Say) -> Evaluation:
         {ev.FULL: _pooled(fits.full), **{n: _pooled(r) for n, r in fits.rules.items()}}, notes
     )
     tables["lead_time"] = ev.lead_time_curve(compared, k=conf.list_percent)
+    tables["list_policies"] = _list_policies(compared[ev.FULL], settings)
     tables["rules_vs_model"] = _ranking(compared, conf)
     say("calibration, SHAP and week-by-week precision")
     tables["calibration"] = pl.concat(
@@ -397,6 +398,7 @@ def _document(folder: Path, rows: _Rows, results: _Results, settings: Settings) 
     _signals_section(doc, results.tables, settings)
     _ablations_section(doc, results.tables, settings)
     _lead_time_section(doc, results.tables, settings)
+    _list_policies_section(doc, results.tables, settings)
     _calibration_section(doc, results, settings)
     _fairness_section(doc, results.tables, settings)
     _errors_section(doc, rows, results.tables, settings)
@@ -510,6 +512,43 @@ def _lead_time_section(doc: Document, tables: dict[str, pl.DataFrame], settings:
             "median_lead_weeks",
         )
     )
+
+
+def _list_policies(scored: pl.DataFrame, settings: Settings) -> pl.DataFrame:
+    """The weekly lists replayed over the learned model's test weeks: every pupil above the
+    cut, against at most ``max_new`` new names a week (:mod:`models.carelist`)."""
+    k, lists = settings.evaluate.list_percent, settings.score
+    capacity = carelist.Capacity(lists.max_new, lists.rest_weeks, lists.rest_rise)
+    unlimited = carelist.Capacity(max_new=scored.height or 1)
+    return carelist.compare_policies(
+        scored,
+        k,
+        lists.list_min,
+        {
+            f"top {k:g}% (at least {lists.list_min})": unlimited,
+            f"top {k:g}%, at most {lists.max_new} new a week": capacity,
+        },
+    )
+
+
+def _list_policies_section(
+    doc: Document, tables: dict[str, pl.DataFrame], settings: Settings
+) -> None:
+    """Section 3, continued: what the weekly list asks of a care team, by how it is sized."""
+    k, lists = settings.evaluate.list_percent, settings.score
+    doc.heading("Lists a care team can hold", level=3)
+    doc.text(
+        f"The weekly lists replayed over the test weeks, school by school, from the learned "
+        f"model's scores: every pupil in the top {k:g}% of the school (at least "
+        f"{lists.list_min}), against the same cut with at most {lists.max_new} new names a "
+        "week, a pupil already on the list keeping its place while above the cut (the lists "
+        "`score` writes, without the care team's feedback). Per school and week: names on the "
+        "list, new names, and the share of the list that was on the last one; the median "
+        "weeks a pupil stays on without a break; the share of pupils ever listed; precision "
+        "(listed pupil-weeks with a new case in the horizon); the share of new cases listed "
+        "before their label date, and the median lead in weeks."
+    )
+    doc.table(tables["list_policies"])
 
 
 def _top_features(importance: pl.DataFrame) -> list[str]:

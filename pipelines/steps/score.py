@@ -14,9 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -26,7 +27,7 @@ from features.canonical.pseudonym import id_school, shown_id
 from features.catalog import CATALOG
 from features.gates import Gate
 from features.school.schooldays import first_school_days, week_of, weeks_into_year
-from models import drift
+from models import carelist, drift
 from models.explain import explain
 from models.labels import is_known_case, label_rows
 from models.metrics import expected_calibration_error
@@ -42,6 +43,7 @@ from pipelines.workspace import (
     restore_formulas,
     school_folder,
     write_csv,
+    write_parquet,
 )
 
 Say = Callable[[str], None]
@@ -144,14 +146,25 @@ def load_champion(workspace: Workspace, name: str) -> Champion:
     )
 
 
+RECENT_CASE = dt.timedelta(weeks=52)
+"""A school-refusal case opened this long before the list or later puts its pupil in the
+list's *followed* section (older cases are not ranked, and not shown)."""
+
+
 def _known_cases(workspace: Workspace, as_of: dt.date) -> pl.DataFrame:
+    """The pupils with a school-refusal case by ``as_of``: ``known_case``, and ``recent_case``
+    when the last opened within :data:`RECENT_CASE`."""
     cases = pl.read_parquet(workspace.canonical_table("care_cases"))
     return (
         cases.with_columns(as_of=pl.lit(as_of))
         .filter(is_known_case())
-        .select("student_key")
-        .unique()
-        .with_columns(known_case=pl.lit(True))
+        .group_by("student_key")
+        .agg(pl.col("opened_on").max())
+        .select(
+            "student_key",
+            known_case=pl.lit(True),
+            recent_case=pl.col("opened_on") > as_of - RECENT_CASE,
+        )
     )
 
 
@@ -175,7 +188,7 @@ def score_week(
     frame = (
         features.with_columns(pl.Series("risk", risk), profile())
         .join(_known_cases(workspace, as_of), on="student_key", how="left")
-        .with_columns(pl.col("known_case").fill_null(False))
+        .with_columns(pl.col("known_case", "recent_case").fill_null(False))
         .with_row_index("_i")
     )
     ranked = rank_in_school(
@@ -185,11 +198,12 @@ def score_week(
         settings.explain_percent,
     )
     frame = (
-        frame.join(ranked.select("_i", "rank", "listed", "explained"), on="_i", how="left")
-        .with_columns(
-            pl.col("listed").fill_null(False),
-            pl.col("explained").fill_null(False) | pl.col("known_case"),
+        frame.join(
+            ranked.select("_i", "rank", pl.col("listed").alias("above_cut"), "explained"),
+            on="_i",
+            how="left",
         )
+        .with_columns(pl.col("explained").fill_null(False) | pl.col("known_case"))
         .sort("_i")
     )
 
@@ -224,35 +238,42 @@ def previous_list(workspace: Workspace, as_of: dt.date) -> dt.date | None:
     return max((d for d in list_dates(workspace) if d < as_of), default=None)
 
 
-def _previous_ranks(workspace: Workspace, as_of: dt.date) -> pl.DataFrame | None:
-    """The ranks on the last list made before ``as_of``, when there is one."""
+def _remembered(path: Path, schema: Mapping[str, Any]) -> pl.DataFrame:
+    """A file the lists remember, or an empty frame of its ``schema`` before there is one."""
+    return pl.read_parquet(path) if path.exists() else pl.DataFrame(schema=schema)
+
+
+def place_week(
+    workspace: Workspace, as_of: dt.date, scored: pl.DataFrame, settings: ScoreSettings
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Each pupil's place in this week's lists (:func:`models.carelist.weekly_list`), against
+    the last list made before ``as_of`` and the care teams' feedback; and the pupils who left
+    the list since (:func:`models.carelist.left_list`)."""
     day = previous_list(workspace, as_of)
-    if day is None:
-        return None
-    path = date_folder(workspace, day) / "scores.csv"
-    prev = restore_formulas(pl.read_csv(path, separator=";", infer_schema=False))
-    return prev.filter(pl.col("listed") == "true").select(
-        pl.col("school_id"),
-        pl.col("student_id"),
-        pl.col("rank").cast(pl.Int32).alias("previous_rank"),
-    )
-
-
-def _with_change(frame: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
+    previous = _remembered(workspace.listed(day), carelist.LISTED_SCHEMA) if day else None
     if previous is None:
-        return frame.with_columns(change=pl.when(pl.col("listed")).then(pl.lit("new")))
-    joined = frame.join(previous, on=["school_id", "student_id"], how="left")
-    return joined.with_columns(
-        change=pl.when(~pl.col("listed"))
-        .then(None)
-        .when(pl.col("previous_rank").is_null())
-        .then(pl.lit("new"))
-        .when(pl.col("rank") < pl.col("previous_rank"))
-        .then(pl.lit("up"))
-        .when(pl.col("rank") > pl.col("previous_rank"))
-        .then(pl.lit("down"))
-        .otherwise(pl.lit("same"))
-    ).drop("previous_rank")
+        previous = pl.DataFrame(schema=carelist.LISTED_SCHEMA)
+    feedback = _remembered(workspace.feedback, carelist.FEEDBACK_SCHEMA)
+    marked = [
+        _remembered(workspace.listed(d), carelist.LISTED_SCHEMA).with_columns(list_date=pl.lit(d))
+        for d in feedback["list_date"].unique().sort()
+        if d < as_of
+    ]
+    marked_risk = (
+        pl.concat(marked).select("school_id", "student_key", "list_date", "risk")
+        if marked
+        else pl.DataFrame(
+            schema={
+                "school_id": pl.String,
+                "student_key": pl.String,
+                "list_date": pl.Date,
+                "risk": pl.Float64,
+            }
+        )
+    )
+    capacity = carelist.Capacity(settings.max_new, settings.rest_weeks, settings.rest_rise)
+    week = carelist.weekly_list(scored, previous, feedback, marked_risk, as_of, capacity)
+    return week, carelist.left_list(previous, week)
 
 
 SCORE_COLUMNS = (
@@ -263,6 +284,9 @@ SCORE_COLUMNS = (
     "rank",
     "listed",
     "change",
+    "weeks_on_list",
+    "section",
+    "status",
     "profile",
     "known_case",
     "signal_1",
@@ -277,19 +301,23 @@ def write_week(
     scored: pl.DataFrame,
     settings: ScoreSettings,
     folder: Path,
-) -> tuple[Path, pl.DataFrame]:
-    """``scores.csv`` for the board in ``folder`` (the date's staged folder); returns its path
-    and its table as written (before the CSV makes formula-like text inert), with each row's
-    ``student_key`` besides, for the lists."""
+    memory: Path,
+) -> tuple[Path, pl.DataFrame, pl.DataFrame]:
+    """``scores.csv`` for the board in ``folder`` (the date's staged folder), and what the
+    lists remember in ``memory`` (the staged :meth:`~pipelines.workspace.Workspace.listed`);
+    returns the CSV's path, its table as written (before the CSV makes formula-like text
+    inert) with each row's ``student_key`` besides, and the pupils who left the lists."""
+    placed, left = place_week(workspace, as_of, scored, settings)
+    write_parquet(carelist.listed_of(placed), memory)
     identities = pl.read_parquet(workspace.secrets / "identity_map.parquet")
-    frame = scored.join(identities, on="student_key", how="left").with_columns(shown_id())
-    frame = _with_change(frame, _previous_ranks(workspace, as_of))
+    frame = placed.join(identities, on="student_key", how="left").with_columns(shown_id())
     table = frame.select(*SCORE_COLUMNS, "student_key").sort(
         ["school_id", "rank", "student_id"], nulls_last=True
     )
     table = table.with_columns(pl.col("risk").round(6))
     path = write_csv(table.select(SCORE_COLUMNS), folder / "scores.csv")
-    return path, table
+    left = left.join(identities, on="student_key", how="left").with_columns(shown_id())
+    return path, table, left
 
 
 def schools_of(table: pl.DataFrame) -> list[str]:

@@ -64,9 +64,14 @@ def test_every_enrolled_pupil_is_scored_and_each_school_lists_its_top(
         assert ranked["rank"].to_list() == list(range(1, rows.height + 1))
         assert ranked["risk"].is_sorted(descending=True)
         size = list_size(rows.height, SETTINGS.list_percent, SETTINGS.list_min)
-        assert ranked["listed"].sum() == size
+        # The first list takes at most max_new new names; the rest above the cut wait.
+        assert ranked["listed"].sum() == min(size, SETTINGS.max_new)
+        assert (ranked["section"] == "waiting").sum() == size - min(size, SETTINGS.max_new)
+        assert ranked.filter(pl.col("listed"))["rank"].to_list() == list(
+            range(1, min(size, SETTINGS.max_new) + 1)
+        )
         care_list = pl.read_csv(path.parent / str(school[0]) / "risk_list.csv", separator=";")
-        assert care_list.height == size
+        assert care_list.height == min(size, SETTINGS.max_new)
         assert (
             care_list["Leerling"].to_list()
             == ranked.filter(pl.col("listed"))["student_id"].to_list()
