@@ -32,6 +32,8 @@ from models.explain import explain
 from models.extract import ATTRIBUTES, research_extract
 from models.fairness import FAIRNESS_BAND, fairness
 from models.labels import cases_known_before, later_refusals
+from models.profile import profile, profile_outcomes
+from models.ranking import random_tie_flags
 from models.splits import Split
 from pipelines import tracking
 from pipelines.render import plots
@@ -319,6 +321,12 @@ def _group_tables(
         ),
         "false_positives": ev.false_positive_outcomes(
             full_rows, k=k, seed=seed, min_cell=conf.min_cell
+        ),
+        "profiles": profile_outcomes(
+            full_rows.filter(pl.Series(random_tie_flags(full_rows, k, seed))).with_columns(
+                profile()
+            ),
+            conf.min_cell,
         ),
     }
 
@@ -638,6 +646,14 @@ def _errors_section(
         "with a second one when a single hidden count could be worked out):"
     )
     doc.table(tables["false_positives"])
+    doc.text(
+        "How the profile on the list (refusal-, truancy-, illness-like or unclear, read off "
+        "the pupil's own signals by fixed rules) turned out for the flagged pupil-weeks: the "
+        "share with a new school-refusal case in the window, and the share whose first case "
+        "in the window is of the profile's own type (school refusal, truancy, illness); "
+        f"shares of fewer than {conf.min_cell} pupil-weeks are hidden."
+    )
+    doc.table(tables["profiles"])
 
 
 def _extract_section(doc: Document, tables: dict[str, pl.DataFrame], settings: Settings) -> None:

@@ -16,6 +16,7 @@ SIGNALS = (
     "parent_note_spells_ytd",
     "monday_excess_ytd",
     "after_break_excess_ytd",
+    "absence_change_vs_year",
 )
 SCHEMA = dict.fromkeys(SIGNALS, pl.Float64)  # feature tables hold every signal as Float64
 
@@ -27,40 +28,65 @@ def pupil(**signals: float) -> dict[str, float]:
 
 TRUANT = pupil(absent_halfdays_ytd=10, b_halfdays_ytd=5)  # exactly half B-codes, no sick bay
 ILL = pupil(absent_halfdays_ytd=10, certified_halfdays_ytd=6, illness_longest_spell_ytd=5)
-ABSENT = pupil(absent_halfdays_ytd=10, b_halfdays_ytd=4)  # under half B-codes, no other signal
+JUSTIFIED = pupil(absent_halfdays_ytd=12, b_halfdays_ytd=2)  # under a quarter B-codes
+SICK_BAY = {"sick_bay_visits_ytd": 2.0}  # one refusal signal
 
 CASES = {
     # (row, profile): each pair sits on one side of one threshold of the rule
     "no absence and no signal": (pupil(), "unclear"),
     "half B-codes, no sick bay": (TRUANT, "truancy-like"),
-    "under half B-codes": (ABSENT, "unclear"),
+    "half B-codes, 5 half-days absent": (TRUANT | {"absent_halfdays_ytd": 5.0}, "unclear"),
     "half B-codes and one sick-bay visit": (TRUANT | {"sick_bay_visits_ytd": 1.0}, "unclear"),
-    # two visits are a refusal signal, but only with fewer than half B-codes
-    "half B-codes and two sick-bay visits": (TRUANT | {"sick_bay_visits_ytd": 2.0}, "unclear"),
-    "half B-codes and 3 partial days": (TRUANT | {"partial_days_ytd": 3.0}, "truancy-like"),
     "60% certified in a 5-day spell": (ILL, "illness-like"),
     "60% certified, one sick-bay visit": (ILL | {"sick_bay_visits_ytd": 1.0}, "illness-like"),
     "50% certified": (ILL | {"certified_halfdays_ytd": 5.0}, "unclear"),
     "60% certified in a 4-day spell": (ILL | {"illness_longest_spell_ytd": 4.0}, "unclear"),
-    # the second visit ends the illness picture and is itself a refusal signal
-    "60% certified, two sick-bay visits": (ILL | {"sick_bay_visits_ytd": 2.0}, "refusal-like"),
-    "60% certified with 3 partial days": (ILL | {"partial_days_ytd": 3.0}, "illness-like"),
-    "certified spell without absent half-days": (
-        ILL | {"absent_halfdays_ytd": 0.0},
+    "justified absence, no signal": (JUSTIFIED, "unclear"),
+    "justified absence, one signal": (JUSTIFIED | SICK_BAY, "unclear"),
+    "sick bay and 3 partial days": (
+        JUSTIFIED | SICK_BAY | {"partial_days_ytd": 3.0},
+        "refusal-like",
+    ),
+    "sick bay and 2 partial days": (JUSTIFIED | SICK_BAY | {"partial_days_ytd": 2.0}, "unclear"),
+    "sick bay and 3 parent-note spells": (
+        JUSTIFIED | SICK_BAY | {"parent_note_spells_ytd": 3.0},
+        "refusal-like",
+    ),
+    "sick bay and Mondays 10 points above": (
+        JUSTIFIED | SICK_BAY | {"monday_excess_ytd": 0.10},
+        "refusal-like",
+    ),
+    "sick bay and Mondays 9.9 points above": (
+        JUSTIFIED | SICK_BAY | {"monday_excess_ytd": 0.099},
         "unclear",
     ),
-    "two sick-bay visits": (ABSENT | {"sick_bay_visits_ytd": 2.0}, "refusal-like"),
-    "one sick-bay visit": (ABSENT | {"sick_bay_visits_ytd": 1.0}, "unclear"),
-    "3 partial days": (ABSENT | {"partial_days_ytd": 3.0}, "refusal-like"),
-    "2 partial days": (ABSENT | {"partial_days_ytd": 2.0}, "unclear"),
-    "3 spells on a parent's note": (ABSENT | {"parent_note_spells_ytd": 3.0}, "refusal-like"),
-    "2 spells on a parent's note": (ABSENT | {"parent_note_spells_ytd": 2.0}, "unclear"),
-    "Mondays 10 points above chance": (ABSENT | {"monday_excess_ytd": 0.10}, "refusal-like"),
-    "Mondays 9.9 points above chance": (ABSENT | {"monday_excess_ytd": 0.099}, "unclear"),
-    "after breaks 10 points above": (ABSENT | {"after_break_excess_ytd": 0.10}, "refusal-like"),
-    "after breaks 9.9 points above": (ABSENT | {"after_break_excess_ytd": 0.099}, "unclear"),
-    # no absence at all is "fewer than half B-codes": a refusal signal alone is enough
-    "two sick-bay visits, never absent": (pupil(sick_bay_visits_ytd=2), "refusal-like"),
+    # Mondays and after breaks are one signal (both say: absence piles up at the start)
+    "Mondays and after breaks": (
+        JUSTIFIED | {"monday_excess_ytd": 0.2, "after_break_excess_ytd": 0.2},
+        "unclear",
+    ),
+    "sick bay and absence rising 5 points": (
+        JUSTIFIED | SICK_BAY | {"absence_change_vs_year": 0.05},
+        "refusal-like",
+    ),
+    "sick bay and absence rising 4 points": (
+        JUSTIFIED | SICK_BAY | {"absence_change_vs_year": 0.04},
+        "unclear",
+    ),
+    # B-codes a quarter or more: not the justified absence refusal shows as
+    "a quarter B-codes with two signals": (
+        JUSTIFIED | SICK_BAY | {"b_halfdays_ytd": 3.0, "partial_days_ytd": 3.0},
+        "unclear",
+    ),
+    # the second visit ends the illness picture; with a second signal it reads as refusal
+    "60% certified, two visits, rising": (
+        ILL | SICK_BAY | {"absence_change_vs_year": 0.1},
+        "refusal-like",
+    ),
+    "two sick-bay visits and 3 partial days, never absent": (
+        pupil(sick_bay_visits_ytd=2, partial_days_ytd=3),
+        "unclear",
+    ),
 }
 
 
@@ -77,3 +103,23 @@ def test_a_feature_table_gets_one_profile_per_row_and_only_the_documented_ones()
     assert_series_equal(frame["profile"], expected)
     assert set(frame["profile"]) == set(PROFILES)
     assert frame.drop("profile").equals(pl.DataFrame(rows, schema=SCHEMA))  # signals untouched
+
+
+def test_each_profile_is_checked_against_the_case_that_followed() -> None:
+    from models.profile import profile_outcomes
+
+    flagged = pl.DataFrame(
+        {
+            "profile": ["refusal-like"] * 4 + ["truancy-like"] * 2 + ["unclear"] * 4,
+            "label": [1, 1, 0, 0] + [0, 0] + [1, 0, 0, 0],
+            "outcome": ["school_refusal", "school_refusal", "none", "truancy"]
+            + ["truancy", "none"]
+            + ["school_refusal", "none", "none", "none"],
+        }
+    )
+    table = profile_outcomes(flagged, min_cell=3)
+    assert table.rows() == [
+        ("refusal-like", 4, 0.5, 0.5),
+        ("truancy-like", 2, None, None),  # under 3 pupil-weeks: hidden
+        ("unclear", 4, 0.25, None),  # no case type bears "unclear" out
+    ]
