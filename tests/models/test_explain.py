@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from features.catalog import BY_NAME
-from models.estimators import calibrate, monotone_boosting, scorecard
+from models.estimators import calibrate, constrained_scorecard, monotone_boosting, scorecard
 from models.explain import explain, log_odds
 from models.reasons import format_value, top_reasons
 from models.rules import FlemishBRule
@@ -12,6 +12,7 @@ from tests.models.test_estimators import FEATURES, synthetic
 
 MAKERS = {
     "scorecard": scorecard,
+    "scorecard_constrained": constrained_scorecard,
     "scorecard_splines": lambda f: scorecard(f, splines=True),
     "monotone_gbm": monotone_boosting,
     "rule": lambda _f: FlemishBRule(),
