@@ -90,7 +90,7 @@ def shows(feature: str, value: float, typical: float) -> bool:
 
     Every feature in the catalog is 0 when nothing happened (a count, a share, a difference
     from chance or from the class, a weekly change), and a value is read as it is printed
-    (:func:`shown`), so "0" or "4% (school median 4%)" never stands as a reason. Per kind:
+    (:func:`shown`), so no pupil's signal reads "0" or "4% (school median 4%)". Per kind:
 
     - yes/no with direction +1: the answer is yes (a no is never phrased);
     - direction +1: the printed value is above 0 *and* above the school median, so the
