@@ -1,7 +1,8 @@
 """SHAP explanations of the champion, in the model's own log-odds (before calibration).
 
-- Logistic scorecard: exact linear SHAP on the transformed features (additive in log-odds),
-  summed back per original feature when a feature expands into several columns (splines).
+- Logistic scorecard (free or sign-constrained): exact linear SHAP on the transformed features
+  (additive in log-odds), summed back per original feature when a feature expands into several
+  columns (splines).
 - Monotone boosting: exact TreeSHAP; values add up to ``decision_function``.
 - A rule: the rule's own quantity (its score, not log-odds) is its only reason.
 

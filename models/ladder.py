@@ -1,5 +1,9 @@
 """The model ladder: today's rules, a logistic scorecard and monotone boosting, every rung
 fitted, calibrated and scored the same way on the same forward splits.
+
+The champion must never contradict the catalog's risk directions (its reasons are read in
+those directions), so the scorecard that can be champion is sign-constrained; the free
+scorecard runs beside it for comparison only, to show what the constraint costs.
 """
 
 from __future__ import annotations
@@ -40,15 +44,43 @@ class Rung:
     kind: str  # "rule" or "model"
     make: Factory
     description: str
+    comparison_only: str = ""
+    """Why the rung is evaluated beside the others but can never be champion ("" if it can)."""
+
+
+FREE_SCORECARD_NOTE = (
+    "its weights are free, so a signal can count against the catalog's risk direction "
+    "(being on time raising the risk)"
+)
 
 
 def default_ladder() -> list[Rung]:
-    """The ladder of the design: three rules, a scorecard, monotone boosting."""
+    """The ladder of the design: three rules, a scorecard, monotone boosting.
+
+    The scorecard is sign-constrained (:func:`models.estimators.constrained_scorecard`); the
+    free scorecard, ``scorecard_free``, is a comparison rung that cannot be champion.
+    """
     rungs = [
         Rung(r.name, "rule", lambda _f, r=r: r(), (r.__doc__ or "").strip().splitlines()[0])  # type: ignore[misc]
         for r in rules.RULES
     ]
-    rungs.append(Rung("scorecard", "model", estimators.scorecard, "Regularised logistic scorecard"))
+    rungs.append(
+        Rung(
+            "scorecard",
+            "model",
+            estimators.constrained_scorecard,
+            "Regularised logistic scorecard, each weight signed as the catalog expects",
+        )
+    )
+    rungs.append(
+        Rung(
+            "scorecard_free",
+            "model",
+            estimators.scorecard,
+            "Regularised logistic scorecard, weights free (comparison only)",
+            comparison_only=FREE_SCORECARD_NOTE,
+        )
+    )
     rungs.append(
         Rung("monotone_gbm", "model", estimators.monotone_boosting, "Gradient boosting, monotone")
     )
@@ -215,14 +247,16 @@ SELECTION_RULE = (
 def select(results: list[RungResult], penalty: float = 0.5) -> RungResult:
     """The champion: best penalised precision in the top 2% (learned models and rules alike).
 
-    A rung that could not be calibrated on every split is not eligible.
+    A comparison rung (:attr:`Rung.comparison_only`) and a rung that could not be calibrated on
+    every split are not eligible.
     """
-    eligible = [r for r in results if not r.failures]
+    candidates = [r for r in results if not r.rung.comparison_only]
+    eligible = [r for r in candidates if not r.failures]
     if not eligible:
         # Each rung's first failure already names its split and itself.
         raise CalibrationError(
-            "no rung could be calibrated on every split, so none can be champion: "
-            + "; ".join(r.failures[0] for r in results)
+            "no rung that may be champion could be calibrated on every split: "
+            + "; ".join(r.failures[0] for r in candidates)
         )
     return max(eligible, key=lambda r: selection_score(r, penalty))
 
@@ -237,8 +271,14 @@ def eligibility(
         score = selection_score(r, penalty)
         if r is champion:
             words[r.rung.name] = (
-                f"champion: the best selection score, {score:.3f} (mean precision in the top 2% "
-                f"{r.mean('precision_at_2'):.3f} less half its spread {r.std('precision_at_2'):.3f})"
+                f"champion: the best selection score of the eligible rungs, {score:.3f} (mean "
+                f"precision in the top 2% {r.mean('precision_at_2'):.3f} less half its spread "
+                f"{r.std('precision_at_2'):.3f})"
+            )
+        elif r.rung.comparison_only:
+            words[r.rung.name] = (
+                f"not eligible: a comparison only, {r.rung.comparison_only}; "
+                f"selection score {score:.3f}, the champion's {best:.3f}"
             )
         elif r.failures:
             words[r.rung.name] = (

@@ -23,6 +23,7 @@ FILE_TAG = "model_file"
 """Model-version tag: the model file's path relative to the workspace's artifact root."""
 
 TRUSTED: tuple[str, ...] = (
+    "models.estimators.SignConstrainedLogisticRegression",
     "models.estimators.signed_log1p",
     "models.rules.AbsenceTenPercentRule",
     "models.rules.DutchMZLRule",

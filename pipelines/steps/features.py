@@ -22,7 +22,7 @@ from pipelines.workspace import Workspace, locked, write_json, write_parquet
 
 Say = Callable[[str], None]
 
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
 """Bump when a feature's definition changes without its name changing."""
 
 

@@ -4,14 +4,15 @@ import numpy as np
 import pytest
 
 from features.catalog import BY_NAME
-from models.estimators import calibrate, monotone_boosting, scorecard
+from models.estimators import calibrate, constrained_scorecard, monotone_boosting, scorecard
 from models.explain import explain, log_odds
-from models.reasons import format_value, top_reasons
+from models.reasons import format_value, shows, top_reasons
 from models.rules import FlemishBRule
-from tests.models.test_estimators import FEATURES, synthetic
+from tests.models.test_estimators import FEATURES, against_the_catalog, synthetic
 
 MAKERS = {
     "scorecard": scorecard,
+    "scorecard_constrained": constrained_scorecard,
     "scorecard_splines": lambda f: scorecard(f, splines=True),
     "monotone_gbm": monotone_boosting,
     "rule": lambda _f: FlemishBRule(),
@@ -47,6 +48,31 @@ def test_reasons_quote_the_feature_value_and_only_push_risk_up() -> None:
                 assert reason.text == BY_NAME[reason.feature].en
             else:
                 assert format_value(reason.feature, reason.value, "en") in reason.text
+
+
+@pytest.mark.parametrize("maker", [scorecard, constrained_scorecard])
+def test_no_reason_quotes_a_zero_the_safe_side_or_context_as_the_pupils_own(maker: object) -> None:
+    # The free scorecard learns that being on time raises the risk here; the reasons must
+    # still name only what the pupil shows, in the catalog's direction.
+    X, y = against_the_catalog(3000, 11)
+    Xc, yc = against_the_catalog(1500, 12)
+    model = calibrate(maker(FEATURES).fit(X, y), Xc, yc)  # type: ignore[operator]
+    rows = X.head(200).copy()
+    rows["late_arrivals_ytd"] = np.where(np.arange(200) % 2 == 0, 0.0, rows["late_arrivals_ytd"])
+    explanation = explain(model, rows, X.sample(100, random_state=0))
+    typical = np.tile(np.median(X.to_numpy(), axis=0), (len(rows), 1))
+    quoted = [r for reasons in top_reasons(explanation, typical, "en", n=5) for r in reasons]
+    assert quoted
+    for reason in quoted:
+        spec = BY_NAME[reason.feature]
+        assert reason.contribution > 0 and shows(reason.feature, reason.value, reason.typical)
+        assert reason.value != 0
+        if spec.unit == "yes/no":
+            assert reason.value >= 0.5  # a yes
+        elif spec.direction == 1:
+            assert reason.value > max(0.0, reason.typical)
+        assert reason.context == (spec.direction == 0)
+        assert reason.text.startswith("Context: ") == reason.context
 
 
 def test_a_rule_names_only_the_criterion_that_set_its_score() -> None:

@@ -6,9 +6,12 @@ import numpy as np
 import polars as pl
 import pytest
 
+from features.catalog import CATALOG
 from models import ladder
 from models.metrics import METRIC_KEYS
 from models.rules import FlemishBRule
+from tests.models.test_estimators import FEATURES as ALL_FEATURES
+from tests.models.test_estimators import against_the_catalog
 
 
 def rung(name: str, kind: str = "model") -> ladder.Rung:
@@ -30,8 +33,10 @@ def test_the_ladder_climbs_from_todays_rules_to_learned_models() -> None:
         ("rule_mzl", "rule"),
         ("rule_absence_10pct", "rule"),
         ("scorecard", "model"),
+        ("scorecard_free", "model"),
         ("monotone_gbm", "model"),
     ]
+    assert [r.name for r in rungs if r.comparison_only] == ["scorecard_free"]
     assert rungs[0].description == (
         "Flanders: act at 5 or more B-code half-days in the school year; rank by the count."
     )
@@ -78,9 +83,16 @@ def test_with_no_eligible_rung_the_error_names_each_rungs_first_failure_in_one_l
     with pytest.raises(ladder.CalibrationError) as refused:
         ladder.select(results)
     assert str(refused.value) == (
-        "no rung could be calibrated on every split, so none can be champion: "
+        "no rung that may be champion could be calibrated on every split: "
         "split 0: refused; split 0: refused"
     )
+    # a comparison rung calibrated everywhere does not make one
+    free = ladder.RungResult(
+        ladder.Rung("free", "model", lambda _f: FlemishBRule(), "free", comparison_only="free"),
+        metrics=[{"precision_at_2": 0.5}],
+    )
+    with pytest.raises(ladder.CalibrationError, match="no rung that may be champion"):
+        ladder.select([*results, free])
 
 
 MONDAY = dt.date(2024, 9, 2)
@@ -145,23 +157,50 @@ def test_a_rule_is_scored_by_its_own_quantity_and_a_calibrated_risk_in_the_same_
 
 
 def test_each_rung_is_told_in_words_why_it_is_or_is_not_the_champion() -> None:
+    rungs = {r.name: r for r in ladder.default_ladder()}
     results = [
-        ladder.RungResult(
-            ladder.default_ladder()[i], metrics=[{"precision_at_2": p}, {"precision_at_2": p}]
-        )
-        for i, p in ((0, 0.1), (3, 0.3))
+        ladder.RungResult(rungs[name], metrics=[{"precision_at_2": p}, {"precision_at_2": p}])
+        for name, p in (("rule_flanders_b5", 0.1), ("scorecard", 0.3), ("scorecard_free", 0.4))
     ]
-    failed = ladder.RungResult(
-        ladder.default_ladder()[4], metrics=[{"precision_at_2": float("nan")}]
-    )
+    failed = ladder.RungResult(rungs["monotone_gbm"], metrics=[{"precision_at_2": float("nan")}])
     failed.failures.append(
         "split 1: monotone_gbm: 1 case(s) in the calibration slice, fewer than 2"
     )
+    assert ladder.select([*results, failed]) is results[1]
     words = ladder.eligibility([*results, failed], results[1])
     assert words == {
         "rule_flanders_b5": "eligible, selection score 0.100, below the champion's 0.300",
-        "scorecard": "champion: the best selection score, 0.300 (mean precision in the top 2% "
-        "0.300 less half its spread 0.000)",
+        "scorecard": "champion: the best selection score of the eligible rungs, 0.300 (mean "
+        "precision in the top 2% 0.300 less half its spread 0.000)",
+        "scorecard_free": "not eligible: a comparison only, its weights are free, so a signal "
+        "can count against the catalog's risk direction (being on time raising the risk); "
+        "selection score 0.400, the champion's 0.300",
         "monotone_gbm": "not eligible: it could not be calibrated on every split (split 1: "
         "monotone_gbm: 1 case(s) in the calibration slice, fewer than 2)",
     }
+
+
+def test_no_rung_that_may_be_champion_can_contradict_the_catalog() -> None:
+    # On rows where late arrivals lower the risk, every rung that may be champion still never
+    # lowers a pupil's risk when a +1 signal rises; the free scorecard does, so it is only a
+    # comparison.
+    fit, calibration = against_the_catalog_frame(3000, 1), against_the_catalog_frame(1500, 2)
+    X = against_the_catalog_frame(300, 3).select(ALL_FEATURES).to_pandas()
+    rising = [f.name for f in CATALOG if f.direction == 1]
+    contradicts = {}
+    rungs = [r for r in ladder.default_ladder() if r.kind == "model"]  # rules are thresholds
+    for rung in rungs:
+        model = ladder.fit_calibrated(rung, fit, calibration, ALL_FEATURES, ladder.FitOptions())
+        base = model.predict_proba(X)[:, 1]
+        contradicts[rung.name] = any(
+            (model.predict_proba(X.assign(**{f: X[f] + 2.0}))[:, 1] < base - 1e-12).any()
+            for f in rising
+        )
+    assert contradicts == {r.name: bool(r.comparison_only) for r in rungs}
+    assert contradicts["scorecard_free"]
+
+
+def against_the_catalog_frame(n: int, seed: int) -> pl.DataFrame:
+    """:func:`tests.models.test_estimators.against_the_catalog` as the ladder's rows."""
+    X, y = against_the_catalog(n, seed)
+    return pl.from_pandas(X).with_columns(label=pl.Series(y))

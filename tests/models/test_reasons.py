@@ -6,7 +6,15 @@ import pytest
 import shap
 
 from features.catalog import BY_NAME
-from models.reasons import Reason, format_value, school_medians, sentence, top_reasons
+from models.reasons import (
+    Reason,
+    format_value,
+    is_context,
+    school_medians,
+    sentence,
+    shows,
+    top_reasons,
+)
 
 SICK_BAY = "sick_bay_visits_4w"  # visits
 ABSENCE = "absence_rate_4w"  # share of half-days
@@ -20,13 +28,15 @@ def en(feature: str) -> str:
     return BY_NAME[feature].en
 
 
-def explanation(values: list[list[float]], data: list[list[float]]) -> shap.Explanation:
+def explanation(
+    values: list[list[float]], data: list[list[float]], names: list[str] = FEATURES
+) -> shap.Explanation:
     """Contributions (log-odds) and the pupils' values, one row per pupil."""
     return shap.Explanation(
         values=np.array(values),
         base_values=np.full(len(values), -3.0),
         data=np.array(data),
-        feature_names=FEATURES,
+        feature_names=names,
     )
 
 
@@ -78,13 +88,62 @@ def test_a_yes_no_signal_is_named_when_yes_and_skipped_without_taking_a_place_wh
     assert [r.feature for r in no] == [CHANGE, LATE, ABSENCE]  # the next three
 
 
-def test_a_count_of_zero_that_raises_the_risk_is_quoted_as_a_reason() -> None:
-    # What the code does today: a signal's contribution decides, not its value. A pupil with
-    # no late arrival at a school where the median is 2 can read "late arrivals: 0".
+def test_a_count_of_zero_is_never_a_reason_even_when_it_raises_the_risk() -> None:
+    # A model can weigh a pupil's zero late arrivals at a school where the median is 2 (being
+    # on time, against the catalog's direction); "late arrivals: 0" is no signal to talk about.
     data = [[*DATA[:3], 0.0, *DATA[4:]]]
     typical = np.array([[0.0, 0.05, 0.0, 2.0, 0.0]])
     [reasons] = top_reasons(explanation([[0.0, 0.0, 0.0, 0.2, 0.0]], data), typical, "nl")
-    assert reasons == [Reason(LATE, 0.0, 2.0, 0.2, f"{BY_NAME[LATE].nl}: 0 (mediaan school 2)")]
+    assert reasons == []
+
+
+@pytest.mark.parametrize(
+    ("feature", "value", "typical", "expected"),
+    [
+        (LATE, 0.0, 0.0, False),  # nothing happened
+        (LATE, 0.0, 2.0, False),  # on time where others are late: the safe side
+        (LATE, 2.0, 2.0, False),  # as usual at the school
+        (LATE, 2.4, 2.0, False),  # reads "2 (school median 2)"
+        (LATE, 3.0, 2.0, True),
+        (SICK_BAY, 1.0, 0.0, True),
+        (ABSENCE, 0.004, 0.0, False),  # reads "0%"
+        (ABSENCE, 0.25, 0.05, True),
+        (ABSENCE, 0.03, 0.04, False),  # below the school's median
+        (CHANGE, -0.03, -0.05, False),  # falling absence is no warning sign, whatever the median
+        (CHANGE, 0.05, 0.0, True),
+        ("absence_slope_8w", 0.0004, 0.0, False),  # reads "+0.0 points a week"
+        ("absence_slope_8w", 0.004, 0.0, True),
+        (FIRST_YEAR, 1.0, 1.0, True),  # yes/no: the answer, not the median
+        (FIRST_YEAR, 0.0, 0.0, False),
+        ("class_absence_rate_4w", 0.03, 0.04, True),  # context: no side to check
+        ("class_absence_rate_4w", 0.0, 0.04, False),  # but never a 0
+        ("school_weeks_into_year", 0.0, 0.0, False),
+    ],
+)
+def test_a_pupil_shows_a_signal_on_the_risky_side_of_both_zero_and_the_school_median(
+    feature: str, value: float, typical: float, expected: bool
+) -> None:
+    assert shows(feature, value, typical) is expected
+
+
+def test_context_is_named_as_context_after_the_pupils_own_signals() -> None:
+    names = ["class_absence_rate_4w", LATE, "school_weeks_into_year"]
+    assert [is_context(n) for n in names] == [True, False, True]
+    assert not is_context("absence_rate_vs_class_4w")  # the pupil's own absence, against the class
+    data = [[0.03, 3.0, 5.0]]
+    typical = np.array([[0.04, 1.0, 5.0]])
+    [reasons] = top_reasons(explanation([[0.9, 0.1, 0.5]], data, names), typical, "en")
+    assert [(r.feature, r.context) for r in reasons] == [
+        (LATE, False),
+        ("class_absence_rate_4w", True),
+        ("school_weeks_into_year", True),
+    ]
+    assert reasons[1].text == (f"Context: {en('class_absence_rate_4w')}: 3% (school median 4%)")
+    [dutch] = top_reasons(explanation([[0.9, 0.1, 0.5]], data, names), typical, "nl")
+    assert dutch[1].text.startswith(f"Context: {BY_NAME['class_absence_rate_4w'].nl}: 3%")
+    # context takes only the places the pupil's own signals leave
+    [one] = top_reasons(explanation([[0.9, 0.1, 0.5]], data, names), typical, "en", n=1)
+    assert [r.feature for r in one] == [LATE]
 
 
 @pytest.mark.parametrize(

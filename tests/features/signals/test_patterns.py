@@ -29,7 +29,8 @@ PATTERNS = (
         ("after_holiday_absences_ytd", 0),
         # All 4 absent days include the morning; 25 days over 45 half-days is chance.
         ("first_period_excess_ytd", 4 / 4 - 25 / 45),
-        ("weekday_concentration_ytd", 2 / 4 - 0.2),
+        # 2 of the 4 absent days on one weekday, with 10 days spread evenly added (2 a weekday).
+        ("weekday_concentration_ytd", (2 + 2) / (4 + 10) - 0.2),
     ],
 )
 def test_patterns_by_hand(name: str, expected: float) -> None:
@@ -46,4 +47,14 @@ def test_fewer_absent_days_than_the_minimum_make_no_pattern() -> None:
     three = two + "P2;2024-09-30;AM;B;\n"
     p2 = row(features_at(files={**EXPORT, "absences.csv": EXPORT["absences.csv"] + three}), "P2")
     assert p2["monday_excess_ytd"] == pytest.approx(1 - 5 / 25)
-    assert p2["weekday_concentration_ytd"] == pytest.approx(1 - 0.2)
+    assert p2["weekday_concentration_ytd"] == pytest.approx((3 + 2) / (3 + 10) - 0.2)
+
+
+def test_a_few_absent_days_on_different_weekdays_are_hardly_a_concentration() -> None:
+    # P2 is absent on a Monday, a Tuesday and a Thursday: the largest weekday share is 1/3,
+    # 0.13 above 1/5 by the raw shares, but three days say little; the even prior keeps it
+    # near 0, and below three days on one weekday.
+    spread = "P2;2024-09-09;AM;B;\nP2;2024-09-17;AM;B;\nP2;2024-09-26;AM;B;\n"
+    p2 = row(features_at(files={**EXPORT, "absences.csv": EXPORT["absences.csv"] + spread}), "P2")
+    assert p2["weekday_concentration_ytd"] == pytest.approx((1 + 2) / (3 + 10) - 0.2)
+    assert p2["weekday_concentration_ytd"] < (3 + 2) / (3 + 10) - 0.2

@@ -13,11 +13,14 @@ import polars as pl
 import pytest
 from matplotlib.image import imread
 
+from features.catalog import BY_NAME
 from models.ranking import list_size
+from models.reasons import shown
 from pipelines.render.reports import TEXT
 from pipelines.settings import IngestSettings, ScoreSettings
+from pipelines.steps.features import FeatureStore
 from pipelines.steps.ingest import run_ingest
-from pipelines.steps.score import backfill_warning, load_champion, previous_list
+from pipelines.steps.score import backfill_warning, load_champion, previous_list, score_week
 from pipelines.steps.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, cut_export, score_dates
@@ -180,6 +183,32 @@ class CareList(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._text is not None:
             self._text.append(data)
+
+
+def test_every_reason_on_the_lists_is_a_signal_the_pupil_shows_in_the_catalogs_direction(
+    scored: tuple[Workspace, Path],
+) -> None:
+    ws, _ = scored
+    champion = load_champion(ws, "schoolpoort-risk")
+    table = pl.read_parquet(FeatureStore(ws).path(AS_OF))
+    _, by_key = score_week(ws, champion, table, AS_OF, SETTINGS)
+    reasons = [r for rs in by_key.values() for r in rs]
+    assert reasons
+    for reason in reasons:
+        spec, value, typical = BY_NAME[reason.feature], reason.value, reason.typical
+        assert reason.contribution > 0, reason
+        assert shown(reason.feature, value) != 0, reason  # never a zero count or rate
+        if spec.unit == "yes/no":
+            assert spec.direction == 1 and value >= 0.5, reason
+        elif spec.direction == 1:  # above nothing and above the school's median
+            assert shown(reason.feature, value) > max(0.0, shown(reason.feature, typical)), reason
+        elif spec.direction == -1:
+            assert shown(reason.feature, value) < shown(reason.feature, typical), reason
+        # context (no risk direction: the class, the school, the time of year) says so
+        assert reason.context == (spec.direction == 0), reason
+        assert reason.text.startswith("Context: ") == reason.context, reason
+    for rs in by_key.values():  # the pupil's own signals before any context
+        assert [r.context for r in rs] == sorted(r.context for r in rs)
 
 
 def listed_rows(path: Path, school: str) -> pl.DataFrame:

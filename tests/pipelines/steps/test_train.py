@@ -65,8 +65,10 @@ def test_training_logs_a_parent_run_nested_rungs_and_registers_the_champion(
         "rule_mzl",
         "rule_absence_10pct",
         "scorecard",
+        "scorecard_free",
         "monotone_gbm",
     ]
+    assert report.champion != "scorecard_free"  # a comparison only
     assert len(report.splits) == 2
     tracking.use_workspace(ws.root)
     client = mlflow.MlflowClient()
@@ -76,7 +78,7 @@ def test_training_logs_a_parent_run_nested_rungs_and_registers_the_champion(
     children = client.search_runs(
         [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{report.run_id}'"
     )
-    assert len(children) == 5
+    assert len(children) == 6
     failed = {r.rung.name: len(r.failures) for r in report.results}
     assert failed[report.champion] == 0  # a rung not calibrated on every split cannot win
     selection = {}
@@ -90,7 +92,9 @@ def test_training_logs_a_parent_run_nested_rungs_and_registers_the_champion(
         precision = [m.value for m in history]
         score = statistics.fmean(precision) - 0.5 * statistics.pstdev(precision)
         assert child.data.metrics["selection_score"] == pytest.approx(score)
-        if failed[name] == 0:
+        comparison = child.data.tags["eligibility"].startswith("not eligible: a comparison only")
+        assert comparison == (name == "scorecard_free")
+        if failed[name] == 0 and not comparison:
             selection[name] = score
     best = max(selection.values())
     ladder_order = [r.rung.name for r in report.results]
@@ -225,9 +229,11 @@ def test_a_rung_with_too_few_calibration_cases_is_skipped_for_that_split() -> No
     one_split = ladder.evaluate(
         ladder.default_ladder(), data, [OK_SPLIT], feature_names(), ladder.FitOptions()
     )
-    # one split, no spread: the champion has the best precision in the top 2%, the earlier
-    # rung on a tie
-    precision = {r.rung.name: r.metrics[0]["precision_at_2"] for r in one_split}
+    # one split, no spread: the champion has the best precision in the top 2% of the rungs
+    # that may be champion, the earlier rung on a tie
+    precision = {
+        r.rung.name: r.metrics[0]["precision_at_2"] for r in one_split if not r.rung.comparison_only
+    }
     best = max(precision.values())
     expected = next(name for name, p in precision.items() if p == best)
     assert ladder.select(one_split).rung.name == expected
