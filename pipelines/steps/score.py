@@ -227,8 +227,15 @@ def score_week(
     frame = frame.with_columns(
         [pl.Series(name, values, dtype=pl.String) for name, values in signals.items()]
     )
+    # Against the school's base rate: its ranked pupils' mean risk this week ("3x the usual").
+    usual = pl.col("risk").filter(~pl.col("known_case")).mean().over("school_id")
+    frame = frame.with_columns(
+        times_usual=pl.when(~pl.col("known_case")).then(pl.col("risk") / usual)
+    )
     if not champion.calibrated:  # a rule's score orders pupils; it is no probability
-        frame = frame.with_columns(risk=pl.lit(None, dtype=pl.Float64))
+        frame = frame.with_columns(
+            risk=pl.lit(None, dtype=pl.Float64), times_usual=pl.lit(None, dtype=pl.Float64)
+        )
     return frame.drop("_i", "explained"), by_key
 
 
@@ -281,6 +288,7 @@ SCORE_COLUMNS = (
     "student_id",
     "class_key",
     "risk",
+    "times_usual",
     "rank",
     "listed",
     "change",
@@ -314,7 +322,7 @@ def write_week(
     table = frame.select(*SCORE_COLUMNS, "student_key").sort(
         ["school_id", "rank", "student_id"], nulls_last=True
     )
-    table = table.with_columns(pl.col("risk").round(6))
+    table = table.with_columns(pl.col("risk").round(6), pl.col("times_usual").round(2))
     path = write_csv(table.select(SCORE_COLUMNS), folder / "scores.csv")
     left = left.join(identities, on="student_key", how="left").with_columns(shown_id())
     return path, table, left

@@ -110,11 +110,13 @@ def test_each_profile_is_checked_against_the_case_that_followed() -> None:
 
     flagged = pl.DataFrame(
         {
-            "profile": ["refusal-like"] * 4 + ["truancy-like"] * 2 + ["unclear"] * 4,
-            "label": [1, 1, 0, 0] + [0, 0] + [1, 0, 0, 0],
-            "outcome": ["school_refusal", "school_refusal", "none", "truancy"]
-            + ["truancy", "none"]
-            + ["school_refusal", "none", "none", "none"],
+            "profile": [*["refusal-like"] * 4, *["truancy-like"] * 2, *["unclear"] * 4],
+            "label": [1, 1, 0, 0, 0, 0, 1, 0, 0, 0],
+            "outcome": [
+                *("school_refusal", "school_refusal", "none", "truancy"),
+                *("truancy", "none"),
+                *("school_refusal", "none", "none", "none"),
+            ],
         }
     )
     table = profile_outcomes(flagged, min_cell=3)
