@@ -14,7 +14,7 @@ from jinja2 import Environment, select_autoescape
 from xlsxwriter import Workbook
 
 from models.reasons import Reason
-from pipelines.workspace import school_folder, write_atomic, write_csv
+from pipelines.workspace import neutralise_formulas, school_folder, write_atomic
 
 TEXT: dict[str, dict[str, Any]] = {
     "nl": {
@@ -234,7 +234,7 @@ def write_care_list(
     ``reasons`` their reasons by ``student_key``; ``about`` what the list says of itself.
     """
     table = _list_table(listed, language)
-    csv = _write_csv(table, folder / "risk_list.csv")
+    csv = write_atomic(folder / "risk_list.csv", lambda p: _write_csv(table, p))
     title = _title_lines(school_id, as_of, language, about, listed.height)
     xlsx = write_atomic(
         folder / "risk_list.xlsx", lambda p: _write_xlsx(table, p, school_id, as_of, title)
@@ -244,12 +244,20 @@ def write_care_list(
     return [csv, xlsx, page]
 
 
-def _write_csv(table: pl.DataFrame, path: Path) -> Path:
-    """The list as a CSV, ``Kans`` as a percentage."""
+def _write_csv(table: pl.DataFrame, path: Path) -> None:
+    """The list as a CSV for people: what Excel opens right in Belgium and the Netherlands.
+
+    Excel there reads ``;`` as the separator and ``,`` as the decimal sign, so ``Kans (%)`` is
+    written ``18,9`` (with ``.`` it would be text and sort wrongly). Excel reads a CSV it opens
+    by double-click in the Windows code page (cp1252) unless it starts with a UTF-8 byte order
+    mark, so the file starts with one: ``ë`` and ``é`` in names and signals stay themselves.
+    ``scores.csv`` is for programs and keeps ``.`` decimals and no mark.
+    """
     risk = table.columns[3]
-    return write_csv(
-        table.with_columns((pl.col(risk) * 100).round(1)).rename({risk: f"{risk} (%)"}), path
+    people = neutralise_formulas(
+        table.with_columns((pl.col(risk) * 100).round(1)).rename({risk: f"{risk} (%)"})
     )
+    people.write_csv(path, separator=";", decimal_comma=True, include_bom=True)
 
 
 # The sheet's layout. Its font is Arial 10: Excel has it, and LibreOffice draws it with

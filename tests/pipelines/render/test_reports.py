@@ -198,6 +198,21 @@ def test_hostile_text_stays_text_in_the_sheet(tmp_path: Path) -> None:
     assert all(r[i].data_type == "s" for r in rows for i in (1, 2, 6, 7, 8))
 
 
+def test_the_csv_has_decimal_commas_and_reads_back_the_same_numbers(tmp_path: Path) -> None:
+    listed = a_list(5).with_columns(
+        risk=pl.Series([0.189, 0.05, 0.1234, None, 0.0], dtype=pl.Float64)
+    )
+    path = written(tmp_path, listed) / "risk_list.csv"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only after this mark
+    assert "18,9" in raw.decode("utf-8-sig").splitlines()[1].split(";")
+    back = pl.read_csv(path, separator=";", decimal_comma=True)
+    assert back.columns[0] == "#"  # the mark is no part of the first column's name
+    assert back["Kans (%)"].dtype == pl.Float64
+    assert back["Kans (%)"].to_list() == [18.9, 5.0, 12.3, None, 0.0]
+    assert back["Signalen 1"].to_list() == listed["signal_1"].to_list()  # accents too
+
+
 def printed(path: Path, out: Path) -> tuple[int, str]:
     """``path`` printed by LibreOffice to PDF: its page count and its text on one line, in
     the order it is drawn (a wrapped cell's lines together)."""
