@@ -85,14 +85,30 @@ PAGE = """<!doctype html>
  .guide { background: #f0f4f8; border-left: 4px solid #486581; padding: .6rem 1rem; margin: 1rem 0 1.5rem; }
  .guide li { margin: .25rem 0; }
  table { border-collapse: collapse; width: 100%; font-size: .95rem; }
- th, td { text-align: left; vertical-align: top; padding: .45rem .5rem; border-bottom: 1px solid #d9e2ec; }
+ th, td { text-align: left; vertical-align: top; padding: .45rem .5rem; border-bottom: 1px solid #d9e2ec; overflow-wrap: break-word; }
  th { background: #243b53; color: white; font-weight: 600; }
  td.num { text-align: right; white-space: nowrap; }
- .bar { display: flex; align-items: center; gap: .4rem; margin: .15rem 0; }
- .bar span.b { display: inline-block; flex: none; height: .7rem; background: #d64545; border-radius: 2px; }
+ .bar { display: flex; align-items: flex-start; gap: .4rem; margin: .15rem 0; }
+ .bar .track { flex: none; width: 120px; }
+ .bar span.b { display: block; height: .7em; margin-top: .3em; background: #d64545; border-radius: 2px; }
  .muted { color: #7b8794; font-size: .85rem; }
  .notice { background: #fffbea; border-left: 4px solid #cb6e17; padding: .6rem 1rem; margin: 1rem 0; }
- @media print { body { margin: 0; max-width: none; } th { background: #ddd; color: black; } .guide { border-left-color: black; } tr { page-break-inside: avoid; } }
+ @page { size: A4 landscape; margin: 12mm 10mm; }
+ @media print {
+  body { margin: 0; padding: 0; max-width: none; font-size: 9pt; color: black; }
+  h1 { font-size: 14pt; }
+  .guide, .notice { padding: .2rem .6rem; margin: .4rem 0 .6rem; }
+  .guide { background: none; border-left-color: black; }
+  .guide li { margin: 0; }
+  table { font-size: 9pt; }
+  th, td { padding: .2rem .35rem; }
+  th { background: #d9e2ec; color: black; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; }
+  .bar { margin: 0; }
+  .bar .track { width: 80px; }
+  th, .bar span.b, .notice { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+ }
 </style></head><body>
 <h1>{{ t.title }} &mdash; {{ school }}</h1>
 <p class="sub">{{ t.week }} {{ week }}</p>
@@ -103,7 +119,7 @@ PAGE = """<!doctype html>
 {% for r in rows %}<tr>
  <td class="num">{{ r.rank }}</td><td>{{ r.student_id }}</td><td>{{ r.class_key }}</td>
  <td class="num">{{ r.risk_pct }}</td><td>{{ r.change }}</td><td>{{ r.profile }}</td>
- <td>{% for s in r.signals %}<div class="bar"><span class="b" style="width: {{ s.width }}px"></span><span>{{ s.text }}</span></div>{% endfor %}</td>
+ <td>{% for s in r.signals %}<div class="bar"><span class="track"><span class="b" style="width: {{ s.width }}%"></span></span><span>{{ s.text }}</span></div>{% endfor %}</td>
 </tr>{% endfor %}
 </tbody></table>
 {% else %}<p>{{ t.empty }}</p>{% endif %}
@@ -146,7 +162,7 @@ def _rows(
     rows = []
     for r in listed.iter_rows(named=True):
         signals = [
-            {"text": reason.text, "width": max(4, round(120 * reason.contribution / top))}
+            {"text": reason.text, "width": max(3, round(100 * reason.contribution / top))}
             for reason in reasons.get(r["student_key"], [])
         ]
         rows.append(
