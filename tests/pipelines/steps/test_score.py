@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
+import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
@@ -24,6 +24,7 @@ from pipelines.steps.score import backfill_warning, load_champion, previous_list
 from pipelines.steps.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, cut_export, score_dates
+from tests.tools import required
 
 AS_OF = dt.date(2025, 3, 10)  # a school week (3 March is the spring holiday)
 SETTINGS = ScoreSettings()
@@ -115,12 +116,7 @@ def test_no_event_from_the_as_of_date_on_changes_a_score(
 
 
 def _chromium() -> str:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is missing: .ci/run installs Debian's chromium package")
-        pytest.skip("chromium not installed (apt-get install chromium)")
-    return browser
+    return required("chromium", "chromium", "chromium-browser")
 
 
 def headless(browser: str, profile: Path, *args: str) -> str:
@@ -270,11 +266,7 @@ def test_the_printed_list_holds_the_headings_pupils_and_reasons(
     scored: tuple[Workspace, Path], tmp_path: Path
 ) -> None:
     browser = _chromium()
-    pdftotext = shutil.which("pdftotext")
-    if pdftotext is None:
-        if os.environ.get("CI"):
-            pytest.fail("pdftotext is missing: .ci/run installs Debian's poppler-utils package")
-        pytest.skip("pdftotext not installed (apt-get install poppler-utils)")
+    pdftotext = required("poppler-utils", "pdftotext")
     _, path = scored
     page = next(path.parent.glob("*/risk_list.html"))
     pdf = tmp_path / "list.pdf"
@@ -299,6 +291,26 @@ def test_the_printed_list_holds_the_headings_pupils_and_reasons(
             assert signal in words, signal
     ids = [row["student_id"] for row in expected.iter_rows(named=True)]
     assert [words.index(i) for i in ids] == sorted(words.index(i) for i in ids)  # in rank order
+
+    # on A4 landscape, with no column cut off at the page's edge
+    info = subprocess.run(
+        [required("poppler-utils", "pdfinfo"), str(pdf)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    size = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts \(A4\)", info)
+    assert size is not None, info
+    width, height = float(size[1]), float(size[2])
+    assert width > height
+    boxes = subprocess.run(
+        [pdftotext, "-bbox", str(pdf), "-"], check=True, capture_output=True, text=True, timeout=60
+    ).stdout
+    right = [
+        float(x) for x in re.findall(r'<word xMin="[\d.]+" yMin="[\d.]+" xMax="([\d.]+)"', boxes)
+    ]
+    assert right and max(right) <= width - 20  # inside the right margin (1 cm is 28 pt)
 
 
 def test_scoring_before_the_training_cut_off_warns_that_it_is_a_backfill(
