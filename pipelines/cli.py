@@ -409,6 +409,36 @@ def score(
 
 
 @app.command()
+def feedback(
+    files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="The care teams' risk_list.xlsx files, with their Status column filled in."
+        ),
+    ],
+    workspace: WorkspaceOpt = Path("workspace"),
+    config: ConfigOpt = None,
+) -> None:
+    """Read what the care teams said of their listed pupils (the XLSX list's Status column)
+    back into the workspace: next week's lists follow it. Never a model feature."""
+    from pipelines.steps.feedback import FeedbackError
+
+    settings = load_settings(config, workspace=workspace)
+    errors = (FeedbackError, OSError, ValueError)
+    for path, report in zip(
+        files, run_flow("feedback_flow", files, settings, errors=errors), strict=True
+    ):
+        out.print(report.line(path.name))
+        if report.unknown_rows:
+            rows = ", ".join(str(r) for r in report.unknown_rows[:5])
+            say(
+                f"{path.name}: rows {rows}: pupil not known in this workspace, left out",
+                "notice:",
+                "yellow",
+            )
+
+
+@app.command()
 def evaluate(
     workspace: WorkspaceOpt = Path("workspace"),
     until: UntilOpt = None,

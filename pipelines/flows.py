@@ -31,7 +31,7 @@ from features.school.schooldays import OutsideCalendarError, school_weeks
 from models.reasons import Reason
 from pipelines.render import reports
 from pipelines.settings import Settings
-from pipelines.steps import evaluate, features, ingest, score, train
+from pipelines.steps import evaluate, features, feedback, ingest, score, train
 from pipelines.workspace import Workspace, locked, staged, write_csv
 
 RETRIES = 2
@@ -128,17 +128,36 @@ def write_school_list(
     school: str,
     table: pl.DataFrame,
     reasons: dict[str, list[Reason]],
+    left: pl.DataFrame,
     folder: Path,
     about: reports.About,
 ) -> str:
     """One school's care-team list (CSV, XLSX, HTML) in the date's staged ``folder``, saying
     ``about`` itself (the model, its window or rule, the week's failed data gates)."""
+    ws = Workspace(settings.workspace)
     try:
-        score.write_school_list(as_of, school, table, reasons, settings.score, folder, about)
+        score.write_school_list(
+            ws, as_of, school, table, reasons, left, settings.score, folder, about
+        )
     except Exception:
         score.drop_school(folder, school)  # no half-written list is swapped in
         raise
     return school
+
+
+@_retrying
+def read_feedback(path: Path, settings: Settings) -> feedback.FeedbackReport:
+    """One care team's marks on its list, pseudonymised into the workspace."""
+    report = feedback.run_feedback(path, Workspace(settings.workspace), say=_log)
+    _log(report.line(path.name))
+    return report
+
+
+@flow(name="feedback")
+def feedback_flow(paths: list[Path], settings: Settings) -> list[feedback.FeedbackReport]:
+    """Read the care teams' ``Status`` columns back from their XLSX lists, one file at a time
+    (each file's marks replace what an earlier reading of the same list gave)."""
+    return [read_feedback(path, settings) for path in paths]
 
 
 @flow(name="ingest")
@@ -221,7 +240,7 @@ def _score_dates(
         with staged(ws) as stage:
             folder = stage.path(score.date_folder(ws, as_of))
             memory = stage.path(ws.listed(as_of))
-            table, reasons, _left = score_board(settings, as_of, champion, week, folder, memory)
+            table, reasons, left = score_board(settings, as_of, champion, week, folder, memory)
             schools = score.schools_of(table)
             shared = score.shared_folders(schools)
             failures += [f"{as_of} {s}: {score.SHARED_FOLDER}" for s in schools if s in shared]
@@ -237,6 +256,7 @@ def _score_dates(
                 schools,
                 unmapped(table),
                 unmapped(reasons),
+                unmapped(left),
                 unmapped(folder),
                 [score.about(champion, name, gates.get(s, [])) for s in schools],
             )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import polars as pl
 from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
 from xlsxwriter import Workbook
 
 from models.reasons import Reason
@@ -26,7 +27,33 @@ TEXT: dict[str, dict[str, Any]] = {
             "Kijk naar alle afwezigheden, niet alleen naar B-codes: te laat komen, halve dagen, de ziekenkamer en patronen tellen mee.",
             "Zoek geen oorzaak in deze lijst; bekijk de leerling samen, vanuit verschillende perspectieven (klastitularis, leerlingbegeleiding, CLB).",
         ],
-        "columns": ["#", "Leerling", "Klas", "Kans", "Sinds vorige week", "Profiel", "Signalen"],
+        "columns": [
+            "#",
+            "Leerling",
+            "Klas",
+            "Kans",
+            "× gewoon",
+            "Sinds vorige lijst",
+            "Weken op de lijst",
+            "Profiel",
+            "Signalen",
+        ],
+        "feedback": ["Status", "Datum status"],
+        "picture": "Schooljaar",
+        "usual_means": "× gewoon: de kans tegenover de gemiddelde kans van de leerlingen van de school deze week.",
+        "status_help": "Zorgteam: kies per leerling een Status en een datum; het datateam leest ze terug (schoolpoort feedback), zodat de volgende lijsten ermee rekening houden.",
+        "followed": "Gevolgd: in opvolging, een dossier geopend, of een zorgdossier schoolweigering sinds een jaar. Zij nemen geen plaats op de lijst.",
+        "left": "Van de lijst sinds de vorige lijst",
+        "left_columns": ["Leerling", "Klas", "Weken op de lijst", "Waarom"],
+        "why": {
+            "followed": "gevolgd",
+            "resting": "geen zorg nu (rust)",
+            "below the cut": "kans onder de grens",
+            "waiting": "wacht op een plaats",
+            "gone": "niet meer ingeschreven",
+        },
+        "waiting": "{n} leerling(en) boven de grens wachten op een plaats: de lijst neemt hoogstens {max_new} nieuwe namen per week.",
+        "resting": "{n} leerling(en) boven de grens rusten na 'geen zorg nu'.",
         "change": {"new": "nieuw", "rising": "stijgt", "steady": "gelijk", "falling": "daalt"},
         "profile": {
             "refusal-like": "lijkt op schoolweigering",
@@ -54,7 +81,33 @@ TEXT: dict[str, dict[str, Any]] = {
             "Look at all absences, not only B-codes: late arrivals, partial days, the sick bay and patterns count.",
             "Do not look for a cause in this list; look at the pupil together, from several perspectives (class teacher, pupil guidance, CLB).",
         ],
-        "columns": ["#", "Pupil", "Class", "Risk", "Since last week", "Profile", "Signals"],
+        "columns": [
+            "#",
+            "Pupil",
+            "Class",
+            "Risk",
+            "× usual",
+            "Since last list",
+            "Weeks on list",
+            "Profile",
+            "Signals",
+        ],
+        "feedback": ["Status", "Status date"],
+        "picture": "School year",
+        "usual_means": "× usual: the risk against the mean risk of the school's pupils this week.",
+        "status_help": "Care team: pick a Status and a date per pupil; the data team reads them back (schoolpoort feedback), and the next lists take them into account.",
+        "followed": "Followed: in follow-up, a case file opened, or a school-refusal case in the last year. They take no place on the list.",
+        "left": "Off the list since the last list",
+        "left_columns": ["Pupil", "Class", "Weeks on list", "Why"],
+        "why": {
+            "followed": "followed",
+            "resting": "no concern now (resting)",
+            "below the cut": "risk below the cut",
+            "waiting": "waiting for a place",
+            "gone": "no longer enrolled",
+        },
+        "waiting": "{n} pupil(s) above the cut wait for a place: the list takes at most {max_new} new names a week.",
+        "resting": "{n} pupil(s) above the cut rest after 'no concern now'.",
         "change": {"new": "new", "rising": "rising", "steady": "steady", "falling": "falling"},
         "profile": {
             "refusal-like": "refusal-like",
@@ -80,7 +133,7 @@ PAGE = """<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{ t.title }} {{ school }} {{ week }}</title>
 <style>
- body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 68rem; color: #1f2933; padding: 0 1rem; }
+ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2rem auto; max-width: 84rem; color: #1f2933; padding: 0 1rem; }
  h1 { font-size: 1.5rem; margin-bottom: .2rem; } .sub { color: #52606d; margin-top: 0; }
  .guide { background: #f0f4f8; border-left: 4px solid #486581; padding: .6rem 1rem; margin: 1rem 0 1.5rem; }
  .guide li { margin: .25rem 0; }
@@ -93,6 +146,8 @@ PAGE = """<!doctype html>
  .bar span.b { display: block; height: .7em; margin-top: .3em; background: #d64545; border-radius: 2px; }
  .muted { color: #7b8794; font-size: .85rem; }
  .notice { background: #fffbea; border-left: 4px solid #cb6e17; padding: .6rem 1rem; margin: 1rem 0; }
+ h2 { font-size: 1.1rem; margin: 1.5rem 0 .4rem; }
+ td.pic { width: 210px; } td.pic svg { display: block; width: 210px; height: auto; }
  @page { size: A4 landscape; margin: 12mm 10mm; }
  @media print {
   body { margin: 0; padding: 0; max-width: none; font-size: 9pt; color: black; }
@@ -107,6 +162,7 @@ PAGE = """<!doctype html>
   tr { break-inside: avoid; }
   .bar { margin: 0; }
   .bar .track { width: 80px; }
+  td.pic { width: 170px; } td.pic svg { width: 170px; }
   th, .bar span.b, .notice { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
  }
 </style></head><body>
@@ -115,18 +171,61 @@ PAGE = """<!doctype html>
 {% if notices %}<div class="notice"><strong>{{ t.notice }}</strong><ul>{% for n in notices %}<li>{{ n }}</li>{% endfor %}</ul></div>{% endif %}
 <div class="guide"><ul>{% for line in t.intro %}<li>{{ line }}</li>{% endfor %}</ul></div>
 {% if rows %}
-<table><thead><tr>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead><tbody>
+<table><thead><tr>{% for c in t.columns[:8] %}<th>{{ c }}</th>{% endfor %}<th>{{ t.picture }}</th><th>{{ t.columns[8] }}</th></tr></thead><tbody>
 {% for r in rows %}<tr>
  <td class="num">{{ r.rank }}</td><td>{{ r.student_id }}</td><td>{{ r.class_key }}</td>
- <td class="num">{{ r.risk_pct }}</td><td>{{ r.change }}</td><td>{{ r.profile }}</td>
+ <td class="num">{{ r.risk_pct }}</td><td class="num">{{ r.usual }}</td><td>{{ r.change }}</td><td class="num">{{ r.weeks }}</td><td>{{ r.profile }}</td>
+ <td class="pic">{{ r.picture }}</td>
  <td>{% for s in r.signals %}<div class="bar"><span class="track"><span class="b" style="width: {{ s.width }}%"></span></span><span>{{ s.text }}</span></div>{% endfor %}</td>
 </tr>{% endfor %}
 </tbody></table>
+{% if legend %}<p class="muted">{{ legend }}</p>{% endif %}
 {% else %}<p>{{ t.empty }}</p>{% endif %}
+{% for line in counts %}<p class="muted">{{ line }}</p>{% endfor %}
+{% if followed %}<h2>{{ t.followed }}</h2><table><thead><tr>{% for c in t.columns[:4] %}<th>{{ c }}</th>{% endfor %}<th>{{ t.feedback[0] }}</th></tr></thead><tbody>
+{% for r in followed %}<tr><td class="num">{{ r.rank }}</td><td>{{ r.student_id }}</td><td>{{ r.class_key }}</td><td class="num">{{ r.risk_pct }}</td><td>{{ r.status }}</td></tr>{% endfor %}
+</tbody></table>{% endif %}
+{% if left %}<h2>{{ t.left }}</h2><table><thead><tr>{% for c in t.left_columns %}<th>{{ c }}</th>{% endfor %}</tr></thead><tbody>
+{% for r in left %}<tr><td>{{ r.student_id }}</td><td>{{ r.class_key }}</td><td class="num">{{ r.weeks }}</td><td>{{ r.why }}</td></tr>{% endfor %}
+</tbody></table>{% endif %}
 <p class="muted">{{ footer }}</p>
 {% if made_by %}<p class="muted">{{ made_by }}</p>{% endif %}
 </body></html>
 """
+
+
+LIST_PROPERTIES = ("schoolpoort_school", "schoolpoort_list_date")
+"""The XLSX list's document properties that say which school's list of which date it is:
+they survive a save in Excel and LibreOffice, so the care team's Status column reads back
+to the right list (:mod:`pipelines.steps.feedback`)."""
+
+FEEDBACK_HEADERS = {
+    language: (text["columns"][1], *text["feedback"]) for language, text in TEXT.items()
+}
+"""Per language: the XLSX list's pupil, Status and status-date column names."""
+
+
+@dataclass(frozen=True)
+class CareList:
+    """One school's list of one week, and what surrounds it (:mod:`models.carelist`)."""
+
+    listed: pl.DataFrame
+    """The listed rows of the scores table (with ``student_key``), by rank."""
+    reasons: dict[str, list[Reason]]
+    """The listed pupils' reasons by ``student_key``."""
+    followed: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """The school's followed pupils (rows of the scores table)."""
+    left: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """The pupils of the last list not on this one: ``student_id, class_key, weeks_on_list, why``."""
+    waiting: int = 0
+    """Pupils above the cut who wait for a place (the week's new names are taken)."""
+    resting: int = 0
+    """Pupils above the cut who rest after ``geen zorg nu``."""
+    max_new: int = 5
+    pictures: dict[str, str] = field(default_factory=dict)
+    """Each listed pupil's picture (an SVG text), by ``student_key``."""
+    legend: str = ""
+    """What the pictures' looks mean (an SVG text)."""
 
 
 @dataclass(frozen=True)
@@ -148,10 +247,9 @@ class About:
 _ENV = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 
 
-def _rows(
-    listed: pl.DataFrame, reasons: dict[str, list[Reason]], language: str
-) -> list[dict[str, Any]]:
+def _rows(care: CareList, language: str) -> list[dict[str, Any]]:
     t = TEXT[language]
+    listed, reasons = care.listed, care.reasons
     top = (
         max(
             (r.contribution for key in listed["student_key"] for r in reasons.get(key, [])),
@@ -171,7 +269,10 @@ def _rows(
                 "student_id": r["student_id"],
                 "class_key": r["class_key"] or "",
                 "risk_pct": "" if r["risk"] is None else f"{100 * r['risk']:.1f}%",
+                "usual": "" if r["times_usual"] is None else f"{r['times_usual']:.1f}×",
                 "change": t["change"].get(r["change"] or "", ""),
+                "weeks": r["weeks_on_list"] or "",
+                "picture": Markup(care.pictures.get(r["student_key"], "")),
                 "profile": t["profile"].get(r["profile"], r["profile"]),
                 "signals": signals,
             }
@@ -180,26 +281,59 @@ def _rows(
 
 
 def render_html(
-    school_id: str,
-    as_of: dt.date,
-    listed: pl.DataFrame,
-    reasons: dict[str, list[Reason]],
-    language: str,
-    about: About = About(),
+    school_id: str, as_of: dt.date, care: CareList, language: str, about: About = About()
 ) -> str:
-    """The care team's page for one school and week, saying what ``about`` says."""
+    """The care team's page for one school and week, saying what ``about`` says.
+
+    The pictures are SVG texts :func:`pipelines.render.picture.pupil_picture` made (every
+    value in them escaped there); everything else is escaped here.
+    """
     t = TEXT[language]
     bars = t["rule_bars"] if about.rule else t["bars"]
+    usual = "" if about.rule else f" {t['usual_means']}"
+    followed = [
+        {
+            "rank": r["rank"] or "",
+            "student_id": r["student_id"],
+            "class_key": r["class_key"] or "",
+            "risk_pct": "" if r["risk"] is None else f"{100 * r['risk']:.1f}%",
+            "status": r["status"] or "",
+        }
+        for r in care.followed.iter_rows(named=True)
+    ]
+    left = [
+        {
+            "student_id": r["student_id"],
+            "class_key": r["class_key"] or "",
+            "weeks": r["weeks_on_list"],
+            "why": t["why"].get(r["why"], r["why"]),
+        }
+        for r in care.left.iter_rows(named=True)
+    ]
     return _ENV.from_string(PAGE).render(
         lang=language,
         t=t,
         school=school_id,
         week=as_of.isoformat(),
-        rows=_rows(listed, reasons, language),
-        footer=f"{_risk_means(t, about)} {bars}",
+        rows=_rows(care, language),
+        legend=Markup(care.legend),
+        counts=_counts(t, care),
+        followed=followed,
+        left=left,
+        footer=f"{_risk_means(t, about)}{usual} {bars}",
         made_by=_made_by(t, about),
         notices=about.notices,
     )
+
+
+def _counts(t: dict[str, Any], care: CareList) -> list[str]:
+    """The lines on who waits for a place and who rests, when anyone does."""
+    lines = []
+    if care.waiting:
+        lines.append(str(t["waiting"]).format(n=care.waiting, max_new=care.max_new))
+    if care.resting:
+        lines.append(str(t["resting"]).format(n=care.resting))
+    return lines
 
 
 def _risk_means(t: dict[str, Any], about: About) -> str:
@@ -227,11 +361,13 @@ def _list_table(listed: pl.DataFrame, language: str) -> pl.DataFrame:
         pl.col("student_id").alias(names[1]),
         pl.col("class_key").alias(names[2]),
         pl.col("risk").alias(names[3]),
-        pl.col("change").replace_strict(t["change"], default=None).alias(names[4]),
-        pl.col("profile").replace_strict(t["profile"], default=pl.col("profile")).alias(names[5]),
-        pl.col("signal_1").alias(f"{names[6]} 1"),
-        pl.col("signal_2").alias(f"{names[6]} 2"),
-        pl.col("signal_3").alias(f"{names[6]} 3"),
+        pl.col("times_usual").round(1).alias(names[4]),
+        pl.col("change").replace_strict(t["change"], default=None).alias(names[5]),
+        pl.col("weeks_on_list").alias(names[6]),
+        pl.col("profile").replace_strict(t["profile"], default=pl.col("profile")).alias(names[7]),
+        pl.col("signal_1").alias(f"{names[8]} 1"),
+        pl.col("signal_2").alias(f"{names[8]} 2"),
+        pl.col("signal_3").alias(f"{names[8]} 3"),
     )
 
 
@@ -239,23 +375,24 @@ def write_care_list(
     folder: Path,
     school_id: str,
     as_of: dt.date,
-    listed: pl.DataFrame,
-    reasons: dict[str, list[Reason]],
+    care: CareList,
     language: str,
     about: About = About(),
 ) -> list[Path]:
     """Write ``risk_list.csv``, ``risk_list.xlsx`` and ``risk_list.html`` for one school.
 
-    ``listed`` holds the school's listed rows of the scores table (with ``student_key``),
-    ``reasons`` their reasons by ``student_key``; ``about`` what the list says of itself.
+    ``care`` holds the school's list and what surrounds it; ``about`` what the list says of
+    itself. The XLSX has an empty ``Status`` and status-date column for the care team, read
+    back by ``schoolpoort feedback``.
     """
-    table = _list_table(listed, language)
+    table = _list_table(care.listed, language)
     csv = write_atomic(folder / "risk_list.csv", lambda p: _write_csv(table, p))
-    title = _title_lines(school_id, as_of, language, about, listed.height)
+    title = _title_lines(school_id, as_of, language, about, care.listed.height)
     xlsx = write_atomic(
-        folder / "risk_list.xlsx", lambda p: _write_xlsx(table, p, school_id, as_of, title)
+        folder / "risk_list.xlsx",
+        lambda p: _write_xlsx(table, p, school_id, as_of, title, language),
     )
-    html = render_html(school_id, as_of, listed, reasons, language, about)
+    html = render_html(school_id, as_of, care, language, about)
     page = write_atomic(folder / "risk_list.html", lambda p: p.write_text(html, encoding="utf-8"))
     return [csv, xlsx, page]
 
@@ -300,9 +437,10 @@ def _title_lines(
     lines = [
         f"{t['title']} — {school_id}",
         f"{t['week']} {as_of.isoformat()}",
-        _risk_means(t, about),
+        _risk_means(t, about) + ("" if about.rule else f" {t['usual_means']}"),
         str(t["rule_signal_columns"] if about.rule else t["signal_columns"]),
         str(t["intro"][0]),
+        str(t["status_help"]),
     ]
     if made_by := _made_by(t, about):
         lines.append(made_by)
@@ -316,6 +454,8 @@ def _shown(value: Any, percent: bool) -> str:
     """A cell's text as the sheet shows it."""
     if value is None:
         return ""
+    if isinstance(value, float) and not percent:
+        return f"{value:.1f}×"
     return f"{100 * value:.1f}%" if percent else str(value)
 
 
@@ -330,7 +470,7 @@ def _layout(table: pl.DataFrame) -> tuple[list[int], float, list[float]]:
     """Each column's width (its longest cell, or its name's longest word beside the filter
     button, up to its cap), the header row's height and each data row's height."""
     risk = table.columns[3]
-    caps = [SHORT] * 6 + [SIGNAL] * 3
+    caps = [SHORT] * 8 + [SIGNAL] * 3
     shown = {name: [_shown(v, name == risk) for v in table[name]] for name in table.columns}
     widths = []
     for cap, (name, cells) in zip(caps, shown.items(), strict=True):
@@ -348,7 +488,12 @@ def _layout(table: pl.DataFrame) -> tuple[list[int], float, list[float]]:
 
 
 def _write_xlsx(
-    table: pl.DataFrame, path: Path, school_id: str, as_of: dt.date, title: list[str]
+    table: pl.DataFrame,
+    path: Path,
+    school_id: str,
+    as_of: dt.date,
+    title: list[str],
+    language: str,
 ) -> None:
     """The list as a workbook that opens readable and prints on A4 landscape, one page wide."""
     options = {
@@ -362,20 +507,26 @@ def _write_xlsx(
     # A fixed creation date keeps reruns byte-identical (xlsxwriter stamps "now" otherwise).
     with Workbook(str(path), options) as workbook:
         workbook.set_properties({"created": dt.datetime.combine(as_of, dt.time())})
+        workbook.set_custom_property(LIST_PROPERTIES[0], school_id)
+        workbook.set_custom_property(LIST_PROPERTIES[1], as_of.isoformat())
         sheet = workbook.add_worksheet(school_folder(school_id)[:31])  # names refuse []:*?/\
         cell = {**FONT, "valign": "top", "text_wrap": True}
         heading = workbook.add_format({**FONT, "bold": True, "font_size": 14})
         header = workbook.add_format({**cell, "bold": True, "bg_color": "#D9E2EC", "bottom": 1})
         line = {**cell, "border": 1, "border_color": "#BCCCDC"}  # light lines between cells
         # Per column: rank, pupil, class, Kans (the cell holds the fraction and shows it as a
-        # percentage), change, profile and the three signals.
+        # percentage), times the usual, change, weeks on the list, profile, the three signals.
         text = workbook.add_format(line)
+        whole = workbook.add_format({**line, "num_format": "0", "align": "center"})
         formats = [
-            workbook.add_format({**line, "num_format": "0", "align": "center"}),
+            whole,
             text,
             text,
             workbook.add_format({**line, "num_format": "0.0%"}),
-            *[text] * 5,
+            workbook.add_format({**line, "num_format": '0.0"×"'}),
+            text,
+            whole,
+            *[text] * 4,
         ]
 
         sheet.set_row(0, 18)
@@ -399,11 +550,55 @@ def _write_xlsx(
                 else:
                     sheet.write_string(row, col, str(value), style)
 
+        _feedback_columns(workbook, sheet, table, top, language, line)
         sheet.freeze_panes(top + 1, 0)
-        sheet.autofilter(top, 0, top + max(1, table.height), table.width - 1)
+        sheet.autofilter(top, 0, top + max(1, table.height), table.width + 1)
         sheet.set_landscape()
         sheet.set_paper(9)  # A4
         sheet.set_margins(left=0.3, right=0.3, top=0.4, bottom=0.5)
         sheet.fit_to_pages(1, 0)  # one page wide, as many long as it takes
         sheet.repeat_rows(top)
         sheet.set_footer("&R&P / &N")
+
+
+STATUS_WIDTH = 16
+
+
+def _feedback_columns(
+    workbook: Workbook, sheet: Any, table: pl.DataFrame, top: int, language: str, line: Any
+) -> None:
+    """The care team's two columns after the list's: ``Status``, a drop-down of
+    :data:`models.carelist.STATUSES`, and the date it was decided (a date, or blank)."""
+    from models.carelist import STATUSES
+
+    header = workbook.add_format(
+        {
+            **FONT,
+            "valign": "top",
+            "text_wrap": True,
+            "bold": True,
+            "bg_color": "#FFF3C4",
+            "bottom": 1,
+        }
+    )
+    entry = workbook.add_format({**line, "bg_color": "#FFFBEA"})
+    day = workbook.add_format({**line, "bg_color": "#FFFBEA", "num_format": "dd/mm/yyyy"})
+    status, when = table.width, table.width + 1
+    names = TEXT[language]["feedback"]
+    for col, name, style in ((status, names[0], entry), (when, names[1], day)):
+        sheet.set_column(col, col, STATUS_WIDTH)
+        sheet.write_string(top, col, name, header)
+        for row in range(top + 1, top + 1 + table.height):
+            sheet.write_blank(row, col, None, style)
+    if table.height:
+        last = top + table.height
+        sheet.data_validation(
+            top + 1, status, last, status, {"validate": "list", "source": list(STATUSES)}
+        )
+        sheet.data_validation(
+            top + 1,
+            when,
+            last,
+            when,
+            {"validate": "date", "criteria": ">", "value": dt.date(2000, 1, 1)},
+        )

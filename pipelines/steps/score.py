@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import polars as pl
 
@@ -26,6 +26,7 @@ from features.build import Prepared
 from features.canonical.pseudonym import id_school, shown_id
 from features.catalog import CATALOG
 from features.gates import Gate
+from features.pupil_weeks import pupil_weeks
 from features.school.schooldays import first_school_days, week_of, weeks_into_year
 from models import carelist, drift
 from models.explain import explain
@@ -36,6 +37,7 @@ from models.ranking import rank_in_school
 from models.reasons import Reason, school_medians, top_reasons
 from pipelines import tracking
 from pipelines.render import reports
+from pipelines.render.picture import picture_legend, pupil_picture
 from pipelines.settings import ScoreSettings
 from pipelines.workspace import (
     Workspace,
@@ -334,10 +336,12 @@ def schools_of(table: pl.DataFrame) -> list[str]:
 
 
 def write_school_list(
+    workspace: Workspace,
     as_of: dt.date,
     school_id: str,
     table: pl.DataFrame,
     reasons: dict[str, list[Reason]],
+    left: pl.DataFrame,
     settings: ScoreSettings,
     folder: Path,
     about: reports.About,
@@ -345,19 +349,76 @@ def write_school_list(
     """The care-team list of one school (CSV, XLSX and HTML), in its own folder of ``folder``.
 
     ``table`` is the board's scores table from :func:`write_week`; ``reasons`` the explained
-    pupils' reasons by ``student_key`` from :func:`score_week`; ``about`` what the list says
-    of itself (:func:`about`).
+    pupils' reasons by ``student_key`` from :func:`score_week`; ``left`` the pupils who left
+    the lists (:func:`write_week`); ``about`` what the list says of itself (:func:`about`).
     """
-    listed = table.filter((pl.col("school_id") == school_id) & pl.col("listed")).sort("rank")
+    school = table.filter(pl.col("school_id") == school_id)
+    listed = school.filter(pl.col("listed")).sort("rank")
+    pictures = pupil_pictures(workspace, as_of, school_id, listed, settings.language)
+    care = reports.CareList(
+        listed=listed,
+        reasons={key: reasons.get(key, []) for key in listed["student_key"]},
+        followed=school.filter(pl.col("section") == "followed").sort("rank", nulls_last=True),
+        left=left.filter(pl.col("school_id") == school_id)
+        .join(school.select("student_key", "class_key"), on="student_key", how="left")
+        .sort("last_rank"),
+        waiting=school.filter(pl.col("section") == "waiting").height,
+        resting=school.filter(pl.col("section") == "resting").height,
+        max_new=settings.max_new,
+        pictures=pictures,
+        legend=picture_legend(settings.language) if pictures else "",
+    )
     return reports.write_care_list(
         inside(folder, school_folder(school_id)),
         school_id,
         as_of,
-        listed,
-        {key: reasons.get(key, []) for key in listed["student_key"]},
+        care,
         settings.language,
         about,
     )
+
+
+PICTURE_WEEKS = 12
+"""The recent lists whose risk a pupil's picture draws as a line."""
+
+
+def pupil_pictures(
+    workspace: Workspace,
+    as_of: dt.date,
+    school_id: str,
+    listed: pl.DataFrame,
+    language: Literal["nl", "en"],
+) -> dict[str, str]:
+    """Each listed pupil's school year so far as a picture (:mod:`pipelines.render.picture`),
+    with the pupil's risk on the recent lists it was on, this one included."""
+    if listed.is_empty():
+        return {}
+    keys = listed.select("student_key", pl.lit(school_id).alias("school_id"))
+    absences, late, visits, calendar = (
+        pl.scan_parquet(workspace.canonical_table(name)) for name in PICTURE_TABLES
+    )
+    weeks = pupil_weeks(absences, late, visits, calendar, keys, as_of)
+    earlier = [d for d in list_dates(workspace) if d < as_of][-PICTURE_WEEKS + 1 :]
+    risks = [
+        pl.read_parquet(workspace.listed(d))
+        .select("student_key", "risk")
+        .with_columns(as_of=pl.lit(d))
+        for d in earlier
+        if workspace.listed(d).exists()
+    ]
+    now = listed.select("student_key", "risk", as_of=pl.lit(as_of))
+    risk = pl.concat([*risks, now], how="vertical_relaxed")
+    return {
+        key: pupil_picture(
+            weeks.filter(pl.col("student_key") == key),
+            risk.filter(pl.col("student_key") == key).select("as_of", "risk"),
+            language,
+        )
+        for key in listed["student_key"]
+    }
+
+
+PICTURE_TABLES = ("absences", "late_arrivals", "sick_bay_visits", "calendar")
 
 
 def about(champion: Champion, name: str, gates: list[Gate]) -> reports.About:
