@@ -10,7 +10,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from features.catalog import CATALOG
 from models.reasons import Reason, sentence
-from pipelines.render.reports import TEXT, About, render_html, write_care_list
+from pipelines.render.reports import TEXT, About, CareList, render_html, write_care_list
 from tests.tools import required
 
 LISTED = pl.DataFrame(
@@ -20,18 +20,28 @@ LISTED = pl.DataFrame(
         "student_key": ["k1"],
         "class_key": ["1A"],
         "risk": [0.123],
+        "times_usual": [4.1],
         "change": ["new"],
+        "weeks_on_list": [1],
         "profile": ["unclear"],
     }
 )
 
 
+def care(listed: pl.DataFrame, reasons: dict[str, list[Reason]] | None = None) -> CareList:
+    return CareList(listed, reasons or {})
+
+
 def test_the_page_names_the_models_horizon_and_the_pupils_reasons() -> None:
     reasons = {"k1": [Reason("late_minutes_4w", 52.0, 0.0, 0.8, "Minuten te laat: 52")]}
-    page = render_html("S1", dt.date(2025, 3, 3), LISTED, reasons, "nl", About(horizon_weeks=6))
+    page = render_html(
+        "S1", dt.date(2025, 3, 3), care(LISTED, reasons), "nl", About(horizon_weeks=6)
+    )
     assert "binnen 6 weken" in page and "8 weken" not in page
     assert "Minuten te laat: 52" in page and "12.3%" in page
-    english = render_html("S1", dt.date(2025, 3, 3), LISTED, reasons, "en", About(horizon_weeks=12))
+    english = render_html(
+        "S1", dt.date(2025, 3, 3), care(LISTED, reasons), "en", About(horizon_weeks=12)
+    )
     assert "within 12 weeks" in english
 
 
@@ -41,7 +51,7 @@ def test_the_page_names_the_model_and_the_weeks_failed_data_gates_above_the_list
         until=dt.date(2025, 3, 1),
         notices=("S1: no sick-bay visits in the last 3 school weeks <check>",),
     )
-    page = render_html("S1", dt.date(2025, 3, 10), LISTED, {}, "nl", about)
+    page = render_html("S1", dt.date(2025, 3, 10), care(LISTED), "nl", about)
     notice = page.index("Let op, de gegevens van deze week:")
     assert notice < page.index("<table>")  # above the list
     assert "no sick-bay visits in the last 3 school weeks &lt;check&gt;" in page  # as text
@@ -51,8 +61,7 @@ def test_the_page_names_the_model_and_the_weeks_failed_data_gates_above_the_list
     rule = render_html(
         "S1",
         dt.date(2025, 3, 10),
-        LISTED.with_columns(risk=None),
-        {},
+        care(LISTED.with_columns(risk=None, times_usual=None)),
         "en",
         About(rule="rule_mzl", model="schoolpoort-risk v1 (rule_mzl)", until=dt.date(2025, 3, 1)),
     )
@@ -77,7 +86,9 @@ def a_list(n: int) -> pl.DataFrame:
             "student_key": [f"k{i}" for i in range(n)],
             "class_key": [f"{1 + i % 6}{'ABC'[i % 3]}" for i in range(n)],
             "risk": [round(0.62 - 0.02 * i, 6) for i in range(n)],
-            "change": [("new", "up", "down", "same")[i % 4] for i in range(n)],
+            "times_usual": [round(31.0 - i, 2) for i in range(n)],
+            "change": [("new", "rising", "falling", "steady")[i % 4] for i in range(n)],
+            "weeks_on_list": [1 + i % 5 for i in range(n)],
             "profile": [("refusal-like", "unclear", "illness-like")[i % 3] for i in range(n)],
             **{
                 f"signal_{j}": [sentences[(3 * i + j) % len(sentences)] for i in range(n)]
@@ -88,7 +99,10 @@ def a_list(n: int) -> pl.DataFrame:
             "rank": pl.UInt32,
             **dict.fromkeys(["student_id", "student_key", "class_key"], pl.String),
             "risk": pl.Float64,
-            **dict.fromkeys(["change", "profile", "signal_1", "signal_2", "signal_3"], pl.String),
+            "times_usual": pl.Float64,
+            "change": pl.String,
+            "weeks_on_list": pl.Int32,
+            **dict.fromkeys(["profile", "signal_1", "signal_2", "signal_3"], pl.String),
         },
     )
 
@@ -97,17 +111,18 @@ ABOUT = About(horizon_weeks=8, model="schoolpoort-risk v3 (scorecard)", until=dt
 
 
 def written(tmp_path: Path, listed: pl.DataFrame, school: str = "SCH01") -> Path:
-    write_care_list(tmp_path, school, AS_OF, listed, {}, "nl", ABOUT)
+    write_care_list(tmp_path, school, AS_OF, care(listed), "nl", ABOUT)
     return tmp_path
 
 
 def column_widths(sheet: Worksheet) -> list[float]:
-    """The width of columns A to I (openpyxl keeps a run of equal widths under its first letter)."""
+    """The width of columns A to M: the list's 11 and the care team's Status and date
+    (openpyxl keeps a run of equal widths under its first letter)."""
     widths: dict[int, float] = {}
     for dim in sheet.column_dimensions.values():
         for i in range(dim.min or 1, (dim.max or dim.min or 1) + 1):
             widths[i] = dim.width
-    return [widths[i] for i in range(1, 10)]
+    return [widths[i] for i in range(1, 14)]
 
 
 def header_row(sheet: Worksheet) -> int:
@@ -127,8 +142,12 @@ def test_the_sheet_opens_readable_with_a_title_and_kans_as_a_percentage(tmp_path
     assert sheet["A1"].value == "Signalenlijst schoolweigering — SCH01"
     title = [sheet.cell(r, 1).value for r in range(1, top)]
     assert "Week van 2025-03-10" in title
-    assert (
-        "Kans = geschatte kans dat binnen 8 weken een zorgdossier schoolweigering start." in title
+    assert any(
+        str(line).startswith(
+            "Kans = geschatte kans dat binnen 8 weken een zorgdossier schoolweigering start. "
+            "× gewoon: de kans tegenover de gemiddelde kans"
+        )
+        for line in title
     )
     assert any(
         str(line).startswith("Gemaakt door schoolpoort-risk v3 (scorecard)") for line in title
@@ -141,8 +160,9 @@ def test_the_sheet_opens_readable_with_a_title_and_kans_as_a_percentage(tmp_path
         # a name wraps at its spaces; its longest word and the filter's arrow fit
         assert max(map(len, name.split())) + 2 <= width <= 70, (name, width)
     assert widths[1] >= max(map(len, listed["student_id"])) and widths[3] >= len("62.0%")
-    assert all(w >= 40 for w in widths[6:])  # a reason reads in two or three lines, not ten
-    assert all(sheet.cell(top + 1, i).alignment.wrap_text for i in (7, 8, 9))
+    assert all(w >= 40 for w in widths[8:11])  # a reason reads in two or three lines, not ten
+    assert all(sheet.cell(top + 1, i).alignment.wrap_text for i in (9, 10, 11))
+    assert headers[11:] == ["Status", "Datum status"]
     heights = [sheet.row_dimensions[r].height for r in range(top + 1, top + 1 + listed.height)]
     assert all(h is not None and 12 <= h <= 4 * 13 for h in heights)  # set, not left to luck
 
@@ -151,7 +171,13 @@ def test_the_sheet_opens_readable_with_a_title_and_kans_as_a_percentage(tmp_path
     assert {c.number_format for c in kans} == {"0.0%"}
 
     assert sheet.freeze_panes == f"A{top + 1}"
-    assert sheet.auto_filter.ref == f"A{top}:I{top + listed.height}"
+    assert sheet.auto_filter.ref == f"A{top}:M{top + listed.height}"
+    # The Status column offers the care team's words, and the file says which list it is.
+    [status] = [v for v in sheet.data_validations.dataValidation if v.type == "list"]
+    assert status.formula1 == '"besproken,in opvolging,geen zorg nu,dossier geopend,niet bereikt"'
+    assert str(status.sqref) == f"L{top + 1}:L{top + listed.height}"
+    props = {p.name: p.value for p in book.custom_doc_props.props}
+    assert props == {"schoolpoort_school": "SCH01", "schoolpoort_list_date": "2025-03-10"}
     assert sheet.page_setup.orientation == "landscape"
     assert sheet.page_setup.paperSize == 9  # A4
     assert sheet.sheet_properties.pageSetUpPr is not None
@@ -192,10 +218,10 @@ def test_hostile_text_stays_text_in_the_sheet(tmp_path: Path) -> None:
     top = header_row(sheet)
     rows = list(sheet.iter_rows(min_row=top + 1))
     assert [r[1].value for r in rows] == [hyperlink] * 3
-    assert {(r[2].value, r[6].value, r[7].value, r[8].value) for r in rows} == {
+    assert {(r[2].value, r[8].value, r[9].value, r[10].value) for r in rows} == {
         ("+1A", "=1+1", "@SUM(A1:A9)", "-3")
     }
-    assert all(r[i].data_type == "s" for r in rows for i in (1, 2, 6, 7, 8))
+    assert all(r[i].data_type == "s" for r in rows for i in (1, 2, 8, 9, 10))
 
 
 def test_the_csv_has_decimal_commas_and_reads_back_the_same_numbers(tmp_path: Path) -> None:
