@@ -40,6 +40,8 @@ TEXT: dict[str, dict[str, Any]] = {
         ],
         "feedback": ["Status", "Datum status"],
         "picture": "Schooljaar",
+        "year_sheet": "Schooljaar",
+        "year_title": "Halve dagen afwezig per schoolweek (alle redenen), per leerling op de lijst; grijs: een week zonder school.",
         "usual_means": "× gewoon: de kans tegenover de gemiddelde kans van de leerlingen van de school deze week.",
         "status_help": "Zorgteam: kies per leerling een Status en een datum; het datateam leest ze terug (schoolpoort feedback), zodat de volgende lijsten ermee rekening houden.",
         "followed": "Gevolgd: in opvolging, een dossier geopend, of een zorgdossier schoolweigering sinds een jaar. Zij nemen geen plaats op de lijst.",
@@ -94,6 +96,8 @@ TEXT: dict[str, dict[str, Any]] = {
         ],
         "feedback": ["Status", "Status date"],
         "picture": "School year",
+        "year_sheet": "School year",
+        "year_title": "Half-days absent per school week (any reason), per listed pupil; grey: a week without school.",
         "usual_means": "× usual: the risk against the mean risk of the school's pupils this week.",
         "status_help": "Care team: pick a Status and a date per pupil; the data team reads them back (schoolpoort feedback), and the next lists take them into account.",
         "followed": "Followed: in follow-up, a case file opened, or a school-refusal case in the last year. They take no place on the list.",
@@ -226,6 +230,9 @@ class CareList:
     """Each listed pupil's picture (an SVG text), by ``student_key``."""
     legend: str = ""
     """What the pictures' looks mean (an SVG text)."""
+    weeks: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """The listed pupils' school year week by week (:func:`features.pupil_weeks.pupil_weeks`),
+    the XLSX's second sheet."""
 
 
 @dataclass(frozen=True)
@@ -390,7 +397,7 @@ def write_care_list(
     title = _title_lines(school_id, as_of, language, about, care.listed.height)
     xlsx = write_atomic(
         folder / "risk_list.xlsx",
-        lambda p: _write_xlsx(table, p, school_id, as_of, title, language),
+        lambda p: _write_xlsx(table, p, school_id, as_of, title, language, _year(care)),
     )
     html = render_html(school_id, as_of, care, language, about)
     page = write_atomic(folder / "risk_list.html", lambda p: p.write_text(html, encoding="utf-8"))
@@ -487,6 +494,22 @@ def _layout(table: pl.DataFrame) -> tuple[list[int], float, list[float]]:
     return widths, header, rows
 
 
+def _year(care: CareList) -> pl.DataFrame:
+    """The listed pupils' absent half-days per school week, a column per week (``dd/mm`` of
+    its Monday; null in a week without school), a row per pupil in the list's order."""
+    if care.weeks.is_empty() or care.listed.is_empty():
+        return pl.DataFrame()
+    halves = pl.sum_horizontal(c for c in care.weeks.columns if c.endswith("_halves"))
+    weekly = care.weeks.select(
+        "student_key",
+        pl.col("week_start").dt.strftime("%d/%m").alias("week"),
+        pl.when(pl.col("school_days") > 0).then(halves).alias("absent"),
+    )
+    wide = weekly.pivot("week", index="student_key", values="absent", sort_columns=False)
+    order = care.listed.select("rank", "student_id", "student_key")
+    return order.join(wide, on="student_key", how="left").drop("student_key")
+
+
 def _write_xlsx(
     table: pl.DataFrame,
     path: Path,
@@ -494,6 +517,7 @@ def _write_xlsx(
     as_of: dt.date,
     title: list[str],
     language: str,
+    year: pl.DataFrame,
 ) -> None:
     """The list as a workbook that opens readable and prints on A4 landscape, one page wide."""
     options = {
@@ -559,6 +583,8 @@ def _write_xlsx(
         sheet.fit_to_pages(1, 0)  # one page wide, as many long as it takes
         sheet.repeat_rows(top)
         sheet.set_footer("&R&P / &N")
+        if year.width > 2:
+            _year_sheet(workbook, year, language, line)
 
 
 STATUS_WIDTH = 16
@@ -602,3 +628,45 @@ def _feedback_columns(
             when,
             {"validate": "date", "criteria": ">", "value": dt.date(2000, 1, 1)},
         )
+
+
+def _year_sheet(workbook: Workbook, year: pl.DataFrame, language: str, line: Any) -> None:
+    """The second sheet: each listed pupil's absent half-days school week by school week, as a
+    heat map (the HTML list's picture, as numbers); a week without school is grey."""
+    t = TEXT[language]
+    sheet = workbook.add_worksheet(str(t["year_sheet"]))
+    sheet.write_string(0, 0, str(t["year_title"]), workbook.add_format({**FONT, "bold": True}))
+    band = {**FONT, "bold": True, "bg_color": "#D9E2EC", "valign": "bottom"}
+    header, upright = workbook.add_format({**band, "rotation": 90}), workbook.add_format(band)
+    number = workbook.add_format({**line, "num_format": "0", "align": "center"})
+    holiday = workbook.add_format({**line, "bg_color": "#D9D9D9"})
+    top = 2
+    names = [t["columns"][0], t["columns"][1], *year.columns[2:]]
+    for col, name in enumerate(names):
+        sheet.write_string(top, col, str(name), header if col > 1 else upright)
+        sheet.set_column(col, col, 4 if col != 1 else 12)
+        for row, value in enumerate(year[year.columns[col]], start=top + 1):
+            if value is None:
+                sheet.write_blank(row, col, None, holiday)
+            elif col == 1:
+                sheet.write_string(row, col, str(value), workbook.add_format(line))
+            else:
+                sheet.write_number(row, col, value, number)
+    last_row, last_col = top + year.height, year.width - 1
+    sheet.conditional_format(
+        top + 1,
+        2,
+        last_row,
+        last_col,
+        {
+            "type": "2_color_scale",
+            "min_color": "#FFFFFF",
+            "max_color": "#D64545",
+            "min_type": "num",
+            "min_value": 0,
+        },
+    )
+    sheet.freeze_panes(top + 1, 2)
+    sheet.set_landscape()
+    sheet.set_paper(9)
+    sheet.fit_to_pages(1, 0)

@@ -354,7 +354,8 @@ def write_school_list(
     """
     school = table.filter(pl.col("school_id") == school_id)
     listed = school.filter(pl.col("listed")).sort("rank")
-    pictures = pupil_pictures(workspace, as_of, school_id, listed, settings.language)
+    weeks = listed_weeks(workspace, as_of, school_id, listed)
+    pictures = pupil_pictures(workspace, as_of, listed, weeks, settings.language)
     care = reports.CareList(
         listed=listed,
         reasons={key: reasons.get(key, []) for key in listed["student_key"]},
@@ -366,6 +367,7 @@ def write_school_list(
         resting=school.filter(pl.col("section") == "resting").height,
         max_new=settings.max_new,
         pictures=pictures,
+        weeks=weeks,
         legend=picture_legend(settings.language) if pictures else "",
     )
     return reports.write_care_list(
@@ -382,22 +384,29 @@ PICTURE_WEEKS = 12
 """The recent lists whose risk a pupil's picture draws as a line."""
 
 
-def pupil_pictures(
-    workspace: Workspace,
-    as_of: dt.date,
-    school_id: str,
-    listed: pl.DataFrame,
-    language: Literal["nl", "en"],
-) -> dict[str, str]:
-    """Each listed pupil's school year so far as a picture (:mod:`pipelines.render.picture`),
-    with the pupil's risk on the recent lists it was on, this one included."""
-    if listed.is_empty():
-        return {}
+def listed_weeks(
+    workspace: Workspace, as_of: dt.date, school_id: str, listed: pl.DataFrame
+) -> pl.DataFrame:
+    """The listed pupils' school year so far, week by week (:func:`features.pupil_weeks.pupil_weeks`)."""
     keys = listed.select("student_key", pl.lit(school_id).alias("school_id"))
     absences, late, visits, calendar = (
         pl.scan_parquet(workspace.canonical_table(name)) for name in PICTURE_TABLES
     )
-    weeks = pupil_weeks(absences, late, visits, calendar, keys, as_of)
+    return pupil_weeks(absences, late, visits, calendar, keys, as_of)
+
+
+def pupil_pictures(
+    workspace: Workspace,
+    as_of: dt.date,
+    listed: pl.DataFrame,
+    weeks: pl.DataFrame,
+    language: Literal["nl", "en"],
+) -> dict[str, str]:
+    """Each listed pupil's school year so far (``weeks``, :func:`listed_weeks`) as a picture
+    (:mod:`pipelines.render.picture`), with the pupil's risk on the recent lists it was on,
+    this one included."""
+    if listed.is_empty():
+        return {}
     earlier = [d for d in list_dates(workspace) if d < as_of][-PICTURE_WEEKS + 1 :]
     risks = [
         pl.read_parquet(workspace.listed(d))

@@ -34,20 +34,36 @@ def mark(xlsx: Path, statuses: dict[int, str], out: Path) -> Path:
     return out
 
 
-@pytest.fixture
-def workspace(
-    trained_board: tuple[Workspace, TrainReport], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture(scope="module")
+def first_week(
+    trained_board: tuple[Workspace, TrainReport], tmp_path_factory: pytest.TempPathFactory
 ) -> Workspace:
+    """The trained board with the lists of its first week, made once for these tests."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, BOARD_KEY.hex())
+        ws = Workspace(tmp_path_factory.mktemp("feedback") / "ws")
+        shutil.copytree(trained_board[0].root, ws.root)
+        score_dates(ws, [WEEK1])
+    return ws
+
+
+@pytest.fixture
+def workspace(first_week: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """A copy of :func:`first_week` of one's own."""
     monkeypatch.setenv(KEY_ENV, BOARD_KEY.hex())
     ws = Workspace(tmp_path / "ws")
-    shutil.copytree(trained_board[0].root, ws.root)
+    shutil.copytree(first_week.root, ws.root)
     return ws
+
+
+def scores_of(ws: Workspace, day: dt.date) -> Path:
+    return ws.outputs / day.isoformat() / "scores.csv"
 
 
 def test_a_pupil_in_follow_up_leaves_the_new_names_and_no_concern_now_rests(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    [first] = score_dates(workspace, [WEEK1])
+    first = scores_of(workspace, WEEK1)
     scores = pl.read_csv(first, separator=";", infer_schema=False)
     school = scores["school_id"][0]
     listed = scores.filter((pl.col("school_id") == school) & (pl.col("listed") == "true"))
@@ -86,7 +102,7 @@ def test_a_pupil_in_follow_up_leaves_the_new_names_and_no_concern_now_rests(
 def test_a_status_the_list_does_not_offer_is_refused_in_one_line(
     workspace: Workspace, tmp_path: Path
 ) -> None:
-    [first] = score_dates(workspace, [WEEK1])
+    first = scores_of(workspace, WEEK1)
     school = pl.read_csv(first, separator=";", infer_schema=False)["school_id"][0]
     xlsx = first.parent / school / "risk_list.xlsx"
     settings = Settings(workspace=workspace.root)

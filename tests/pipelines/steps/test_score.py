@@ -144,8 +144,9 @@ def headless(browser: str, profile: Path, *args: str) -> str:
 
 
 class CareList(HTMLParser):
-    """What a browser made of the page: the title, the headings and each row's cells as text
-    (the signals cell as one line per signal)."""
+    """What a browser made of the page: the title, the list's headings and each of its rows'
+    cells as text (the signals cell as one line per signal); the tables after the list (the
+    followed pupils, those who left) are not the list."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -154,8 +155,11 @@ class CareList(HTMLParser):
         self.rows: list[list[str]] = []
         self._text: list[str] | None = None
         self._row: list[str] = []
+        self._done = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._done:
+            return
         if tag in ("h1", "th", "td"):
             self._text = []
         elif tag == "tr":
@@ -164,6 +168,10 @@ class CareList(HTMLParser):
             self._text.append("\n")  # a signal's bar and text
 
     def handle_endtag(self, tag: str) -> None:
+        if self._done:
+            return
+        if tag == "table":
+            self._done = True
         if tag == "tr" and self._row:
             self.rows.append(self._row)
         if tag not in ("h1", "th", "td") or self._text is None:
@@ -232,11 +240,14 @@ def test_the_html_list_renders_in_headless_chromium(
     dom = CareList()
     dom.feed(headless(browser, tmp_path / "dom", "--dump-dom", page.as_uri()))
     assert dom.title == f"{text['title']} — {school}"
-    assert dom.headings == text["columns"]
+    assert dom.headings == [*text["columns"][:8], text["picture"], text["columns"][8]]
     expected = listed_rows(path, school)
     assert len(dom.rows) == expected.height > 0
     for cells, row in zip(dom.rows, expected.iter_rows(named=True), strict=True):
-        rank, pupil, klass, risk, change, profile, signals = cells
+        rank, pupil, klass, risk, usual, change, weeks, profile, picture, signals = cells
+        assert usual == f"{float(row['times_usual']):.1f}×"
+        assert weeks.strip() == row["weeks_on_list"]
+        assert picture.strip()  # the picture's title says it in words
         assert (rank.strip(), pupil, klass) == (
             row["rank"],
             row["student_id"],
@@ -260,6 +271,28 @@ def test_the_html_list_renders_in_headless_chromium(
     assert len(colours) > 50
     dark = (pixels[..., :3].mean(axis=-1) < 0.3).mean()
     assert 0.01 < dark < 0.5
+
+
+def test_the_sheet_has_each_listed_pupils_school_year_week_by_week(
+    scored: tuple[Workspace, Path],
+) -> None:
+    import openpyxl
+
+    _, path = scored
+    school = next(path.parent.glob("*/risk_list.xlsx")).parent.name
+    book = openpyxl.load_workbook(path.parent / school / "risk_list.xlsx")
+    year = book.worksheets[1]
+    rows = list(year.iter_rows(values_only=True))
+    header = next(r for r in rows if r[0] == "#")
+    weeks = header[2:]
+    assert weeks[0] == "02/09" and all(re.fullmatch(r"\d\d/\d\d", str(w)) for w in weeks)
+    pupils = rows[rows.index(header) + 1 :]
+    expected = listed_rows(path, school)
+    assert [r[1] for r in pupils] == expected["student_id"].to_list()
+    # the autumn holiday (28 October) has no school: blank, not 0; a school week is a count
+    autumn = weeks.index("28/10") + 2
+    assert all(r[autumn] is None for r in pupils)
+    assert all(isinstance(r[2], int) for r in pupils)
 
 
 def test_the_printed_list_holds_the_headings_pupils_and_reasons(
