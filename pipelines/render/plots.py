@@ -191,11 +191,32 @@ def dependence_plot(
     return _save(fig, path)
 
 
+def with_breaks(series: pl.DataFrame, date: str = "as_of") -> pl.DataFrame:
+    """``series`` sorted by ``date``, with a row of nulls in every run of weeks without a date.
+
+    A holiday has no as-of date; a line drawn through the null row breaks there instead of
+    joining the last week before the summer to the first one after it. The null row's date is
+    the Monday after the last date before the gap.
+    """
+    ordered = series.sort(date)
+    week = pl.col(date).dt.truncate("1w")
+    gaps = ordered.filter((week.shift(-1) - week) > pl.duration(weeks=1)).select(
+        (pl.col(date).dt.truncate("1w") + pl.duration(weeks=1)).cast(ordered.schema[date])
+    )
+    return pl.concat([ordered, gaps], how="diagonal").sort(date)
+
+
 def weekly_precision_plot(weekly: pl.DataFrame, path: Path, k: float) -> Path:
-    """Precision in the top ``k``% week by week, one line per model."""
+    """Precision in the top ``k``% week by week, one line per model, broken across holidays."""
     fig, ax = plt.subplots(figsize=(9, 3.8))
     for (name,), part in weekly.group_by("model", maintain_order=True):
-        ax.plot(part["as_of"].to_numpy(), part["precision"].to_numpy(), marker=".", label=str(name))
+        line = with_breaks(part.select("as_of", "precision"))
+        ax.plot(
+            line["as_of"].to_numpy(),
+            line["precision"].fill_null(float("nan")).to_numpy(),
+            marker=".",
+            label=str(name),
+        )
     ax.set_ylabel(f"precision in the top {k:g}%")
     ax.legend(fontsize=8)
     fig.autofmt_xdate()

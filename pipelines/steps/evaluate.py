@@ -552,7 +552,8 @@ def _calibration_section(doc: Document, results: _Results, settings: Settings) -
     )
     doc.text(
         f"Precision in the top {k_signal:g}% week by week ({ev.FULL}"
-        + (f" and {best_rule}, the best rule)." if best_rule else ").")
+        + (f" and {best_rule}, the best rule)" if best_rule else ")")
+        + "; each line breaks where a week has no as-of date (holidays, the summer)."
     )
     doc.figure(
         plots.weekly_precision_plot(tables["weekly_precision"], fig / "weekly.png", k_signal),
