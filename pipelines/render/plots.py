@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -154,13 +155,21 @@ def calibration_curves(bins: dict[str, pl.DataFrame], path: Path) -> Path:
     return _save(fig, path)
 
 
+def _wrap(label: str, width: int) -> str:
+    """A long label broken into lines of at most ``width`` characters."""
+    return textwrap.fill(label, width)
+
+
 def importance_plot(importance: pl.DataFrame, path: Path, top: int = 15) -> Path:
-    """Mean absolute SHAP value of the ``top`` features."""
+    """Mean absolute SHAP value of the ``top`` features (long names wrapped)."""
     head = importance.head(top)
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.35 * head.height))
+    labels = [_wrap(name, 45) for name in head["feature"]]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    fig, ax = plt.subplots(figsize=(7, 0.8 + 0.12 * lines + 0.18 * head.height))
     y = np.arange(head.height)[::-1]
     ax.barh(y, head["mean_abs_shap"].to_numpy(), color="#fd8d3c")
-    ax.set_yticks(y, head["feature"].to_list(), fontsize=8)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_ylim(-0.6, head.height - 0.4)
     ax.set_xlabel("mean |SHAP| (log-odds)")
     return _save(fig, path)
 
@@ -184,7 +193,8 @@ def dependence_plot(
         y = [float(values[c, i].mean()) for c in chunks if len(c)]
         ax.plot(x, y, marker="o", ms=3, color="#3182bd")
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xlabel(f"{name} (bin mean)", fontsize=8)
+        ax.set_title(_wrap(name, 55), fontsize=8)
+        ax.set_xlabel("feature value (bin mean)", fontsize=8)
         ax.set_ylabel("mean SHAP (log-odds)", fontsize=8)
     for j in range(len(names), rows * cols):
         axes[j // cols][j % cols].axis("off")

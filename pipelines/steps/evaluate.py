@@ -390,6 +390,14 @@ def _ablation_view(table: pl.DataFrame, k: float, k_signal: float) -> pl.DataFra
     )
 
 
+def _labelled(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with each catalog feature named by its words rather than its column."""
+    return table.with_columns(pl.col("feature").replace_strict(_LABELS))
+
+
+_LABELS = {name: feature.en for name, feature in BY_NAME.items()}
+
+
 def _document(folder: Path, rows: _Rows, results: _Results, settings: Settings) -> Document:
     """The report: how it was tested, then its seven sections, figures drawn into ``folder``."""
     doc = Document(f"schoolpoort research evaluation (until {rows.until})", folder)
@@ -446,7 +454,7 @@ def _signals_section(doc: Document, tables: dict[str, pl.DataFrame], settings: S
         "median lead time of the cases it flags. Prevalence: share of pupil-weeks where the "
         "feature is not 0."
     )
-    doc.table(tables["signals"])
+    doc.table(_labelled(tables["signals"]))
     doc.text(
         f"Each family on its own: {conf.model} refitted on that family's features only "
         "(prevalence: share of pupil-weeks where any of its features is not 0; lift: precision "
@@ -536,15 +544,17 @@ def _calibration_section(doc: Document, results: _Results, settings: Settings) -
         f"plots show the mean SHAP value per bin of the feature (bins of at least "
         f"{conf.min_cell} rows; no single pupil's value is drawn)."
     )
-    doc.table(importance.head(15))
-    doc.figure(plots.importance_plot(importance, fig / "shap_importance.png"), "Global SHAP")
+    doc.table(_labelled(importance.head(15)))
+    doc.figure(
+        plots.importance_plot(_labelled(importance), fig / "shap_importance.png"), "Global SHAP"
+    )
     top = _top_features(importance)
     order = [feature_names().index(f) for f in top]
     doc.figure(
         plots.dependence_plot(
             shap_values[:, order],
             shap_data[:, order],
-            top,
+            [_LABELS[f] for f in top],
             fig / "shap_dependence.png",
             min_rows=conf.min_cell,
         ),
@@ -593,7 +603,7 @@ def _errors_section(
         f"Flagged pupil-weeks (top {k:g}%) without a new refusal case next to those with one: "
         "feature means, sorted by their difference in standard deviations of the feature."
     )
-    doc.table(tables["errors"].head(15))
+    doc.table(_labelled(tables["errors"].head(15)))
     doc.text(
         "What the false positives turn out to be (pupils; a refusal case after the window "
         f"counts only if known before {rows.until}; counts under {conf.min_cell} are hidden, "

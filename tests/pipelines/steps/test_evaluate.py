@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from features.catalog import FAMILIES
+from features.catalog import BY_NAME, FAMILIES, names
 from models.evaluation import ABLATIONS, FULL
 from models.fairness import METRICS, verdict
 from pipelines import tracking
@@ -43,6 +43,40 @@ def test_the_report_has_all_seven_parts_in_markdown_and_html(
     for name in figures:  # every figure is linked from the Markdown and embedded in the HTML
         assert f"(figures/{name})" in markdown
     assert page.count("data:image/png;base64,") == markdown.count("](figures/")
+
+
+def _markdown_tables(markdown: str) -> list[list[dict[str, str]]]:
+    """Every table of a Markdown report, as rows of cells by column name."""
+    tables: list[list[dict[str, str]]] = []
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("|---"):
+            header = [c.strip() for c in lines[i - 1].strip("|").split(" | ")]
+            rows = []
+            for row in lines[i + 1 :]:
+                if not row.startswith("| "):
+                    break
+                cells = [c.strip() for c in row.strip("|").split(" | ")]
+                rows.append(dict(zip(header, cells, strict=True)))
+            tables.append(rows)
+    return tables
+
+
+def test_the_tables_name_features_by_their_catalog_words(
+    evaluated_board: tuple[Workspace, Evaluation],
+) -> None:
+    _, result = evaluated_board
+    markdown = result.report.read_text("utf-8")
+    words = {f.en for f in BY_NAME.values()}
+    featured = [t for t in _markdown_tables(markdown) if t and "feature" in t[0]]
+    assert len(featured) == 3  # signals, SHAP importance, errors
+    for table in featured:
+        assert {row["feature"] for row in table} <= words
+    assert len(featured[0]) == len(names())  # every signal, each by its words
+    cells = {c for table in _markdown_tables(markdown) for row in table for c in row.values()}
+    assert not cells & set(names())  # no column name left in any table
+    importance = result.tables["importance"]["feature"].to_list()
+    assert importance and set(importance) <= set(names())  # the parquet keeps the columns
 
 
 def test_ablations_are_the_ladder_of_signal_groups_on_the_same_pupils(
