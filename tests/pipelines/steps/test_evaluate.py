@@ -62,6 +62,43 @@ def _markdown_tables(markdown: str) -> list[list[dict[str, str]]]:
     return tables
 
 
+def test_the_summary_states_the_numbers_of_the_tables_below_it(
+    evaluated_board: tuple[Workspace, Evaluation],
+) -> None:
+    _, result = evaluated_board
+    markdown = result.report.read_text("utf-8")
+    lines = markdown.splitlines()
+    assert lines[2] == "## Summary"  # first, under the title
+    summary = lines[4]
+    tables = _markdown_tables(markdown)
+    [sample] = [t for t in tables if t and "pupil_weeks" in t[0]]
+    [ranking] = [t for t in tables if t and "precision top 2%" in t[0] and "model" in t[0]]
+    n = result.tables["sample"].row(0, named=True)
+    assert sample == [{k: str(v) for k, v in n.items()}]  # the table shows the sample...
+    for words in (  # ...and the summary says it
+        f"On {n['weeks']:,} school weeks held out forward in time ({n['splits']} splits)",
+        f"{n['pupils']:,} pupils in {n['schools']:,} schools ({n['pupil_weeks']:,} pupil-weeks)",
+        f"and {n['cases']:,} new school-refusal cases",
+        "within the 8-week horizon",
+    ):
+        assert words in summary
+    shown = {row["model"]: row for row in ranking}
+    numbers = {r["model"]: r for r in result.tables["rules_vs_model"].iter_rows(named=True)}
+    [rule] = [m for m in numbers if m != FULL and f"rules, {m} (" in summary]
+    full = numbers[FULL]
+    for name in (FULL, rule):  # the cell of the table, with its interval, is the summary's
+        cell = shown[name]["precision top 2%"]
+        values = (numbers[name][f"precision_at_2{end}"] for end in ("", "_low", "_high"))
+        assert cell == "{:.3f} ({:.3f}-{:.3f})".format(*values)
+        assert cell in summary
+    assert f"reached a precision of {shown[FULL]['precision top 2%']} on the weekly list" in summary
+    assert shown[FULL]["flagged >= 4 weeks ahead"] == f"{full['flagged_4w_ahead']:.3f}"
+    assert f"flagged {full['flagged_4w_ahead']:.1%} of the new cases" in summary
+    assert f"(the rule {numbers[rule]['flagged_4w_ahead']:.1%})" in summary
+    assert shown[FULL]["median lead (weeks)"] == f"{full['median_lead_weeks']:.3f}"
+    assert f"a median of {full['median_lead_weeks']:.1f} weeks ahead" in summary
+
+
 def test_the_tables_name_features_by_their_catalog_words(
     evaluated_board: tuple[Workspace, Evaluation],
 ) -> None:
