@@ -94,6 +94,13 @@ def test_each_plot_draws_a_png_where_it_is_asked(name: str, tmp_path: Path) -> N
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 10  # not blank
 
 
+@pytest.mark.parametrize("name", sorted(set(PLOTS) - {"precision_at_k", "calibration"}))
+def test_each_figure_of_the_research_report_fits_an_a4_page(name: str, tmp_path: Path) -> None:
+    # (precision_at_k and calibration are drawn for MLflow, not for a printed page)
+    width = imread(PLOTS[name](tmp_path / f"{name}.png")).shape[1]
+    assert width <= plots.WIDTH * plots.DPI < 182 / 25.4 * plots.DPI  # A4 less 14 mm margins
+
+
 def test_the_week_by_week_line_breaks_where_a_week_has_no_as_of_date() -> None:
     # June into the summer; back on a Tuesday in September (a Monday off), every week to the
     # one-week autumn break, then November: a null row in each gap, none between school weeks
