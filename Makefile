@@ -1,4 +1,5 @@
 # schoolpoort: `make demo` and `make test` each set up .venv when missing, then run.
+# `make notebooks` runs the research notebooks on the evaluation in $(WS) (after `make demo`).
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -11,7 +12,7 @@ export MPLBACKEND := Agg
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 120
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo notebooks test lint bench clean
 
 setup: $(STAMP)
 
@@ -25,6 +26,16 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/schoolpoort demo --workspace $(WS)
+
+# Each notebook (jupytext percent script) becomes WS/notebooks/<name>.ipynb, run with its outputs.
+notebooks: $(STAMP)
+	@ls $(WS)/evaluation/until=*/report.md >/dev/null 2>&1 || { echo "error: no evaluation in $(WS) (run: make demo, or schoolpoort evaluate --workspace $(WS))"; exit 1; }
+	mkdir -p $(WS)/notebooks
+	for nb in notebooks/*.py; do \
+	  out=$(WS)/notebooks/$$(basename $$nb .py).ipynb; \
+	  $(BIN)/jupytext --quiet --to ipynb --output $$out $$nb && \
+	  SCHOOLPOORT_WORKSPACE=$(abspath $(WS)) $(BIN)/jupyter-execute --inplace --timeout=600 $$out || exit 1; \
+	done
 
 test: $(STAMP)
 	$(BIN)/ruff check .

@@ -209,6 +209,27 @@ def lead_time_curve(
     return pl.DataFrame(out)
 
 
+def sample_sizes(frame: pl.DataFrame) -> pl.DataFrame:
+    """What a model was tested on, in one row: ``splits, schools, pupils, weeks, pupil_weeks,
+    positive_weeks, cases``.
+
+    ``weeks`` counts distinct as-of dates; a case is a pupil's label date reached from a
+    positive week, as in :func:`models.metrics.lead_times`.
+    """
+    positive = frame.filter(pl.col("label") == 1)
+    return pl.DataFrame(
+        {
+            "splits": [frame["split"].n_unique() if "split" in frame.columns else 1],
+            "schools": [frame["school_id"].n_unique()],
+            "pupils": [frame["student_key"].n_unique()],
+            "weeks": [frame["as_of"].n_unique()],
+            "pupil_weeks": [frame.height],
+            "positive_weeks": [positive.height],
+            "cases": [positive.select("student_key", "label_date").n_unique()],
+        }
+    )
+
+
 def weekly_precision(scored: dict[str, pl.DataFrame], k: float = 5.0) -> pl.DataFrame:
     """Precision in the top ``k``% week by week: ``as_of, model, precision``.
 

@@ -15,8 +15,15 @@ body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; 
 table { border-collapse: collapse; margin: 0.6em 0 1.2em; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; white-space: nowrap; }
 th { background: #333; color: #fff; } td:first-child, th:first-child { text-align: left; }
+td:first-child { white-space: normal; max-width: 30em; }
 figure { margin: 0.5em 0 1.5em; } figcaption { font-size: 0.85em; color: #555; }
+img { max-width: 100%; height: auto; }
 .note { background: #f3f3f3; padding: 0.6em 1em; border-left: 4px solid #888; }
+@page { size: A4; margin: 14mm; }
+@media print {
+  body { max-width: none; margin: 0; font-size: 10pt; }
+  table { font-size: 0.75em; } figure, tr { break-inside: avoid; } h2 { break-after: avoid; }
+}
 """
 
 

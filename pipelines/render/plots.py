@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,10 +17,14 @@ if TYPE_CHECKING:
     from models.ladder import RungResult
     from models.splits import Split
 
+WIDTH = 7.0
+"""Inches: the widest a report's figure is drawn, an A4 page's width inside 14 mm margins."""
+DPI = 110
+
 
 def splits_plot(splits: list[Split], path: Path) -> Path:
     """Fit, calibration and test slices of each forward split on a time line."""
-    fig, ax = plt.subplots(figsize=(9, 0.6 + 0.45 * len(splits)))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.6 + 0.45 * len(splits)))
     for i, s in enumerate(splits):
         start = min(s.fit_end, s.calibration_start)
         ax.barh(
@@ -46,8 +51,9 @@ def splits_plot(splits: list[Split], path: Path) -> Path:
     ax.set_yticks(range(len(splits)), [s.name for s in splits])
     ax.set_title("Forward-in-time splits (fit continues to the left)")
     ax.legend(loc="lower right", fontsize=8)
+    fig.autofmt_xdate()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
@@ -67,7 +73,7 @@ def precision_at_k_plot(results: list[RungResult], path: Path) -> Path:
     ax.set_ylabel("precision (mean over forward splits)")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
@@ -88,14 +94,14 @@ def calibration_plot(scored: pl.DataFrame, path: Path, title: str, bins: int = 1
     ax.set_ylabel("observed share of new cases")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
 
 def _save(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
 
@@ -113,7 +119,7 @@ def interval_plot(
     mid = table[value].to_numpy()
     low = table[f"{value}_low"].to_numpy()
     high = table[f"{value}_high"].to_numpy()
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.4 * len(names)))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.8 + 0.4 * len(names)))
     y = np.arange(len(names))[::-1]
     ax.barh(y, mid, color="#6baed6")
     ax.errorbar(mid, y, xerr=_spread(mid, low, high), fmt="none", ecolor="#333", capsize=3)
@@ -125,7 +131,7 @@ def interval_plot(
 
 def lead_time_plot(curve: pl.DataFrame, path: Path, k: float) -> Path:
     """Share of cases flagged at least N weeks before their label date, per model."""
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(WIDTH, 4))
     weeks = curve["weeks_before"].to_numpy()
     for name in curve.columns[1:]:
         ax.plot(weeks, curve[name].to_numpy(), marker="o", label=name)
@@ -154,13 +160,21 @@ def calibration_curves(bins: dict[str, pl.DataFrame], path: Path) -> Path:
     return _save(fig, path)
 
 
+def _wrap(label: str, width: int) -> str:
+    """A long label broken into lines of at most ``width`` characters."""
+    return textwrap.fill(label, width)
+
+
 def importance_plot(importance: pl.DataFrame, path: Path, top: int = 15) -> Path:
-    """Mean absolute SHAP value of the ``top`` features."""
+    """Mean absolute SHAP value of the ``top`` features (long names wrapped)."""
     head = importance.head(top)
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.35 * head.height))
+    labels = [_wrap(name, 45) for name in head["feature"]]
+    lines = sum(label.count("\n") + 1 for label in labels)
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.8 + 0.12 * lines + 0.18 * head.height))
     y = np.arange(head.height)[::-1]
     ax.barh(y, head["mean_abs_shap"].to_numpy(), color="#fd8d3c")
-    ax.set_yticks(y, head["feature"].to_list(), fontsize=8)
+    ax.set_yticks(y, labels, fontsize=7)
+    ax.set_ylim(-0.6, head.height - 0.4)
     ax.set_xlabel("mean |SHAP| (log-odds)")
     return _save(fig, path)
 
@@ -175,7 +189,7 @@ def dependence_plot(
     """
     cols = min(len(names), 2)
     rows = int(np.ceil(len(names) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(WIDTH / 2 * cols, 2.8 * rows), squeeze=False)
     bins = max(1, min(20, len(values) // min_rows))
     for i, name in enumerate(names):
         ax = axes[i // cols][i % cols]
@@ -184,18 +198,40 @@ def dependence_plot(
         y = [float(values[c, i].mean()) for c in chunks if len(c)]
         ax.plot(x, y, marker="o", ms=3, color="#3182bd")
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_xlabel(f"{name} (bin mean)", fontsize=8)
+        ax.set_title(_wrap(name, 55), fontsize=8)
+        ax.set_xlabel("feature value (bin mean)", fontsize=8)
         ax.set_ylabel("mean SHAP (log-odds)", fontsize=8)
     for j in range(len(names), rows * cols):
         axes[j // cols][j % cols].axis("off")
     return _save(fig, path)
 
 
+def with_breaks(series: pl.DataFrame, date: str = "as_of") -> pl.DataFrame:
+    """``series`` sorted by ``date``, with a row of nulls in every run of weeks without a date.
+
+    A holiday has no as-of date; a line drawn through the null row breaks there instead of
+    joining the last week before the summer to the first one after it. The null row's date is
+    the Monday after the last date before the gap.
+    """
+    ordered = series.sort(date)
+    week = pl.col(date).dt.truncate("1w")
+    gaps = ordered.filter((week.shift(-1) - week) > pl.duration(weeks=1)).select(
+        (pl.col(date).dt.truncate("1w") + pl.duration(weeks=1)).cast(ordered.schema[date])
+    )
+    return pl.concat([ordered, gaps], how="diagonal").sort(date)
+
+
 def weekly_precision_plot(weekly: pl.DataFrame, path: Path, k: float) -> Path:
-    """Precision in the top ``k``% week by week, one line per model."""
-    fig, ax = plt.subplots(figsize=(9, 3.8))
+    """Precision in the top ``k``% week by week, one line per model, broken across holidays."""
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.4))
     for (name,), part in weekly.group_by("model", maintain_order=True):
-        ax.plot(part["as_of"].to_numpy(), part["precision"].to_numpy(), marker=".", label=str(name))
+        line = with_breaks(part.select("as_of", "precision"))
+        ax.plot(
+            line["as_of"].to_numpy(),
+            line["precision"].fill_null(float("nan")).to_numpy(),
+            marker=".",
+            label=str(name),
+        )
     ax.set_ylabel(f"precision in the top {k:g}%")
     ax.legend(fontsize=8)
     fig.autofmt_xdate()
@@ -208,7 +244,7 @@ def fairness_plot(table: pl.DataFrame, path: Path, band: tuple[float, float]) ->
     labels = [
         f"{a} {g}: {m}" for a, g, m in shown.select("attribute", "group", "metric").iter_rows()
     ]
-    fig, ax = plt.subplots(figsize=(8, 0.8 + 0.3 * max(len(labels), 1)))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.8 + 0.3 * max(len(labels), 1)))
     y = np.arange(len(labels))[::-1]
     ax.axvspan(*band, color="#c7e9c0", alpha=0.6, label=f"{band[0]}-{band[1]}")
     ratio = shown["ratio"].to_numpy()

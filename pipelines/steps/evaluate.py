@@ -210,6 +210,7 @@ def _evaluate(workspace: Workspace, settings: Settings, say: Say) -> Evaluation:
     compared = _common(
         {ev.FULL: _pooled(fits.full), **{n: _pooled(r) for n, r in fits.rules.items()}}, notes
     )
+    tables["sample"] = ev.sample_sizes(compared[ev.FULL])
     tables["lead_time"] = ev.lead_time_curve(compared, k=conf.list_percent)
     tables["list_policies"] = _list_policies(compared[ev.FULL], settings)
     tables["rules_vs_model"] = _ranking(compared, conf)
@@ -399,10 +400,36 @@ def _ablation_view(table: pl.DataFrame, k: float, k_signal: float) -> pl.DataFra
     )
 
 
+def _rules_view(table: pl.DataFrame, k: float) -> pl.DataFrame:
+    """The learned model against today's rules as read in the report, with 95% intervals."""
+    return pl.DataFrame(
+        [
+            {
+                "model": row["model"],
+                f"precision top {k:g}%": _ci(row, f"precision_at_{k:g}"),
+                f"recall top {k:g}%": _ci(row, f"recall_at_{k:g}"),
+                "flagged >= 4 weeks ahead": row["flagged_4w_ahead"],
+                "median lead (weeks)": row["median_lead_weeks"],
+            }
+            for row in table.iter_rows(named=True)
+        ]
+    )
+
+
+def _labelled(table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` with each catalog feature named by its words rather than its column."""
+    return table.with_columns(pl.col("feature").replace_strict(_LABELS))
+
+
+_LABELS = {name: feature.en for name, feature in BY_NAME.items()}
+
+
 def _document(folder: Path, rows: _Rows, results: _Results, settings: Settings) -> Document:
-    """The report: how it was tested, then its seven sections, figures drawn into ``folder``."""
+    """The report: a summary, how it was tested, then its seven sections, figures drawn into
+    ``folder``."""
     doc = Document(f"schoolpoort research evaluation (until {rows.until})", folder)
-    _introduction(doc, rows, results.notes, settings)
+    _summary(doc, results, settings)
+    _introduction(doc, rows, results.tables["sample"], results.notes, settings)
     _signals_section(doc, results.tables, settings)
     _ablations_section(doc, results.tables, settings)
     _lead_time_section(doc, results.tables, settings)
@@ -419,11 +446,45 @@ def _figures(doc: Document) -> Path:
     return doc.folder / "figures"
 
 
-def _introduction(doc: Document, rows: _Rows, failures: list[str], settings: Settings) -> None:
+def _summary(doc: Document, results: _Results, settings: Settings) -> None:
+    """The headline numbers in one paragraph, each read from a table the report shows."""
+    k, horizon = settings.evaluate.list_percent, settings.train.horizon_weeks
+    n = results.tables["sample"].row(0, named=True)
+    ranking = {row["model"]: row for row in results.tables["rules_vs_model"].iter_rows(named=True)}
+    full, precision = ranking[ev.FULL], f"precision_at_{k:g}"
+    rule = ranking.get(results.best_rule or "")
+    words = {r.name: r.description.rstrip(".") for r in ladder.default_ladder()}
+    doc.heading("Summary")
+    doc.text(
+        f"On {n['weeks']:,} school weeks held out forward in time ({n['splits']} splits), with "
+        f"{n['pupils']:,} pupils in {n['schools']:,} schools ({n['pupil_weeks']:,} pupil-weeks) "
+        f"and {n['cases']:,} new school-refusal cases, the learned model "
+        f"({settings.evaluate.model} on every feature) reached a precision of "
+        f"{_ci(full, precision)} on the weekly list, the top {k:g}% of each school: that share "
+        f"of the listed pupil-weeks was followed by a new case within the {horizon}-week horizon. "
+        + (
+            f"The best of today's rules, {rule['model']} ({words[rule['model']]}), reached "
+            f"{_ci(rule, precision)}. "
+            if rule
+            else "No rule could be calibrated to compare with. "
+        )
+        + f"The model flagged {full['flagged_4w_ahead']:.1%} of the new cases at least 4 weeks "
+        "before their label date"
+        + (f" (the rule {rule['flagged_4w_ahead']:.1%})" if rule else "")
+        + f", a median of {full['median_lead_weeks']:.1f} weeks ahead for the cases it flagged. "
+        "The intervals after each precision are 95% pupil-bootstrap intervals; every number is "
+        "in the tables below (what was compared, and section 3)."
+    )
+
+
+def _introduction(
+    doc: Document, rows: _Rows, sample: pl.DataFrame, failures: list[str], settings: Settings
+) -> None:
     """How the models were tested (splits, labels, lists, intervals) and what could not be."""
     conf = settings.evaluate
     k = conf.list_percent
     positives = int(rows.tests["label"].sum())
+    doc.heading("How the models were tested")
     doc.text(
         f"{len(rows.splits)} forward-in-time splits (fit, then calibrate on later weeks, then test "
         f"on the weeks after); {rows.tests.height:,} test pupil-weeks, {positives:,} of them "
@@ -434,6 +495,12 @@ def _introduction(doc: Document, rows: _Rows, failures: list[str], settings: Set
         f"so they are narrower than a full refit-and-cluster bootstrap would give. Learned "
         f"model: {conf.model}, refitted on every split for every feature set."
     )
+    doc.text(
+        "What the learned model and the rules were compared on (the test weeks of the splits "
+        "every one of them could be calibrated on; cases: new school-refusal cases those weeks "
+        "lead to):"
+    )
+    doc.table(sample)
     doc.figure(plots.splits_plot(rows.splits, _figures(doc) / "splits.png"), "Forward splits")
     if failures:
         doc.note(
@@ -456,7 +523,7 @@ def _signals_section(doc: Document, tables: dict[str, pl.DataFrame], settings: S
         "median lead time of the cases it flags. Prevalence: share of pupil-weeks where the "
         "feature is not 0."
     )
-    doc.table(tables["signals"])
+    doc.table(_labelled(tables["signals"]))
     doc.text(
         f"Each family on its own: {conf.model} refitted on that family's features only "
         "(prevalence: share of pupil-weeks where any of its features is not 0; lift: precision "
@@ -511,15 +578,7 @@ def _lead_time_section(doc: Document, tables: dict[str, pl.DataFrame], settings:
     doc.figure(
         plots.lead_time_plot(tables["lead_time"], _figures(doc) / "lead_time.png", k), "Lead time"
     )
-    doc.table(
-        tables["rules_vs_model"].select(
-            "model",
-            f"precision_at_{k:g}",
-            f"recall_at_{k:g}",
-            "flagged_4w_ahead",
-            "median_lead_weeks",
-        )
-    )
+    doc.table(_rules_view(tables["rules_vs_model"], k))
 
 
 def _list_policies(scored: pl.DataFrame, settings: Settings) -> pl.DataFrame:
@@ -583,15 +642,17 @@ def _calibration_section(doc: Document, results: _Results, settings: Settings) -
         f"plots show the mean SHAP value per bin of the feature (bins of at least "
         f"{conf.min_cell} rows; no single pupil's value is drawn)."
     )
-    doc.table(importance.head(15))
-    doc.figure(plots.importance_plot(importance, fig / "shap_importance.png"), "Global SHAP")
+    doc.table(_labelled(importance.head(15)))
+    doc.figure(
+        plots.importance_plot(_labelled(importance), fig / "shap_importance.png"), "Global SHAP"
+    )
     top = _top_features(importance)
     order = [feature_names().index(f) for f in top]
     doc.figure(
         plots.dependence_plot(
             shap_values[:, order],
             shap_data[:, order],
-            top,
+            [_LABELS[f] for f in top],
             fig / "shap_dependence.png",
             min_rows=conf.min_cell,
         ),
@@ -599,7 +660,8 @@ def _calibration_section(doc: Document, results: _Results, settings: Settings) -
     )
     doc.text(
         f"Precision in the top {k_signal:g}% week by week ({ev.FULL}"
-        + (f" and {best_rule}, the best rule)." if best_rule else ").")
+        + (f" and {best_rule}, the best rule)" if best_rule else ")")
+        + "; each line breaks where a week has no as-of date (holidays, the summer)."
     )
     doc.figure(
         plots.weekly_precision_plot(tables["weekly_precision"], fig / "weekly.png", k_signal),
@@ -639,7 +701,7 @@ def _errors_section(
         f"Flagged pupil-weeks (top {k:g}%) without a new refusal case next to those with one: "
         "feature means, sorted by their difference in standard deviations of the feature."
     )
-    doc.table(tables["errors"].head(15))
+    doc.table(_labelled(tables["errors"].head(15)))
     doc.text(
         "What the false positives turn out to be (pupils; a refusal case after the window "
         f"counts only if known before {rows.until}; counts under {conf.min_cell} are hidden, "

@@ -12,6 +12,7 @@ from models.evaluation import (
     false_positive_outcomes,
     lead_time_curve,
     ranking_table,
+    sample_sizes,
     signal_table,
     weekly_precision,
 )
@@ -112,6 +113,27 @@ def test_weekly_precision_and_calibration_bins() -> None:
     bins = calibration_bins(perfect, bins=5)
     assert bins["rows"].sum() == 300
     assert bins["observed"].to_list()[-1] > bins["observed"].to_list()[0]
+
+
+def test_sample_sizes_count_each_case_once_however_many_weeks_lead_to_it() -> None:
+    # two schools, three weeks each; pupils 1 and 2 of school S are positive every week
+    frame = pl.concat(
+        [
+            scored_weeks(3, 20, {1, 2}, perfect=True).with_columns(split=pl.lit("a")),
+            scored_weeks(3, 30, set(), perfect=True).with_columns(
+                school_id=pl.lit("T"), student_key="t" + pl.col("student_key"), split=pl.lit("b")
+            ),
+        ]
+    )
+    assert sample_sizes(frame).row(0, named=True) == {
+        "splits": 2,
+        "schools": 2,
+        "pupils": 50,
+        "weeks": 3,
+        "pupil_weeks": 150,
+        "positive_weeks": 6,
+        "cases": 2,
+    }
 
 
 def test_false_positives_are_named_by_what_they_turn_out_to_be_and_small_cells_hidden() -> None:

@@ -92,3 +92,26 @@ def test_each_plot_draws_a_png_where_it_is_asked(name: str, tmp_path: Path) -> N
     pixels = imread(path)
     assert pixels.shape[0] > 100 and pixels.shape[1] > 100
     assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 10  # not blank
+
+
+@pytest.mark.parametrize("name", sorted(set(PLOTS) - {"precision_at_k", "calibration"}))
+def test_each_figure_of_the_research_report_fits_an_a4_page(name: str, tmp_path: Path) -> None:
+    # (precision_at_k and calibration are drawn for MLflow, not for a printed page)
+    width = imread(PLOTS[name](tmp_path / f"{name}.png")).shape[1]
+    assert width <= plots.WIDTH * plots.DPI < 182 / 25.4 * plots.DPI  # A4 less 14 mm margins
+
+
+def test_the_week_by_week_line_breaks_where_a_week_has_no_as_of_date() -> None:
+    # June into the summer; back on a Tuesday in September (a Monday off), every week to the
+    # one-week autumn break, then November: a null row in each gap, none between school weeks
+    autumn = [dt.date(2024, 9, 9) + k * W for k in range(7)]
+    dates = [dt.date(2024, 6, 17), dt.date(2024, 6, 24), dt.date(2024, 9, 3), *autumn]
+    dates.append(dt.date(2024, 11, 4))
+    series = pl.DataFrame({"as_of": dates[::-1], "precision": np.linspace(0.1, 0.5, len(dates))})
+    line = plots.with_breaks(series)
+    assert line["as_of"].is_sorted()
+    assert line.filter(pl.col("precision").is_null())["as_of"].to_list() == [
+        dt.date(2024, 7, 1),
+        dt.date(2024, 10, 28),
+    ]
+    assert line.drop_nulls().equals(series.sort("as_of"))

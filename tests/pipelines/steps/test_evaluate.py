@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from features.catalog import FAMILIES
+from features.catalog import BY_NAME, FAMILIES, names
 from models.evaluation import ABLATIONS, FULL
 from models.fairness import METRICS, verdict
 from pipelines import tracking
@@ -43,6 +43,77 @@ def test_the_report_has_all_seven_parts_in_markdown_and_html(
     for name in figures:  # every figure is linked from the Markdown and embedded in the HTML
         assert f"(figures/{name})" in markdown
     assert page.count("data:image/png;base64,") == markdown.count("](figures/")
+
+
+def _markdown_tables(markdown: str) -> list[list[dict[str, str]]]:
+    """Every table of a Markdown report, as rows of cells by column name."""
+    tables: list[list[dict[str, str]]] = []
+    lines = markdown.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("|---"):
+            header = [c.strip() for c in lines[i - 1].strip("|").split(" | ")]
+            rows = []
+            for row in lines[i + 1 :]:
+                if not row.startswith("| "):
+                    break
+                cells = [c.strip() for c in row.strip("|").split(" | ")]
+                rows.append(dict(zip(header, cells, strict=True)))
+            tables.append(rows)
+    return tables
+
+
+def test_the_summary_states_the_numbers_of_the_tables_below_it(
+    evaluated_board: tuple[Workspace, Evaluation],
+) -> None:
+    _, result = evaluated_board
+    markdown = result.report.read_text("utf-8")
+    lines = markdown.splitlines()
+    assert lines[2] == "## Summary"  # first, under the title
+    summary = lines[4]
+    tables = _markdown_tables(markdown)
+    n = result.tables["sample"].row(0, named=True)
+    [sample] = [t for t in tables if t and list(t[0]) == list(n)]
+    [ranking] = [t for t in tables if t and list(t[0])[:2] == ["model", "precision top 2%"]]
+    assert sample == [{k: str(v) for k, v in n.items()}]  # the table shows the sample...
+    for words in (  # ...and the summary says it
+        f"On {n['weeks']:,} school weeks held out forward in time ({n['splits']} splits)",
+        f"{n['pupils']:,} pupils in {n['schools']:,} schools ({n['pupil_weeks']:,} pupil-weeks)",
+        f"and {n['cases']:,} new school-refusal cases",
+        "within the 8-week horizon",
+    ):
+        assert words in summary
+    shown = {row["model"]: row for row in ranking}
+    numbers = {r["model"]: r for r in result.tables["rules_vs_model"].iter_rows(named=True)}
+    [rule] = [m for m in numbers if m != FULL and f"rules, {m} (" in summary]
+    full = numbers[FULL]
+    for name in (FULL, rule):  # the cell of the table, with its interval, is the summary's
+        cell = shown[name]["precision top 2%"]
+        values = (numbers[name][f"precision_at_2{end}"] for end in ("", "_low", "_high"))
+        assert cell == "{:.3f} ({:.3f}-{:.3f})".format(*values)
+        assert cell in summary
+    assert f"reached a precision of {shown[FULL]['precision top 2%']} on the weekly list" in summary
+    assert shown[FULL]["flagged >= 4 weeks ahead"] == f"{full['flagged_4w_ahead']:.3f}"
+    assert f"flagged {full['flagged_4w_ahead']:.1%} of the new cases" in summary
+    assert f"(the rule {numbers[rule]['flagged_4w_ahead']:.1%})" in summary
+    assert shown[FULL]["median lead (weeks)"] == f"{full['median_lead_weeks']:.3f}"
+    assert f"a median of {full['median_lead_weeks']:.1f} weeks ahead" in summary
+
+
+def test_the_tables_name_features_by_their_catalog_words(
+    evaluated_board: tuple[Workspace, Evaluation],
+) -> None:
+    _, result = evaluated_board
+    markdown = result.report.read_text("utf-8")
+    words = {f.en for f in BY_NAME.values()}
+    featured = [t for t in _markdown_tables(markdown) if t and "feature" in t[0]]
+    assert len(featured) == 3  # signals, SHAP importance, errors
+    for table in featured:
+        assert {row["feature"] for row in table} <= words
+    assert len(featured[0]) == len(names())  # every signal, each by its words
+    cells = {c for table in _markdown_tables(markdown) for row in table for c in row.values()}
+    assert not cells & set(names())  # no column name left in any table
+    importance = result.tables["importance"]["feature"].to_list()
+    assert importance and set(importance) <= set(names())  # the parquet keeps the columns
 
 
 def test_ablations_are_the_ladder_of_signal_groups_on_the_same_pupils(
