@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -17,3 +19,14 @@ def required(package: str, *names: str) -> str:
     if os.environ.get("CI"):
         pytest.fail(f"{names[0]} is missing: .ci/run installs Debian's {package} package")
     pytest.skip(f"{names[0]} not installed (apt-get install {package})")
+
+
+def pdf_info(pdf: Path) -> str:
+    """What ``pdfinfo`` says of ``pdf`` (pages, page size)."""
+    return subprocess.run(
+        [required("poppler-utils", "pdfinfo"), str(pdf)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout

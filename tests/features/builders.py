@@ -21,7 +21,7 @@ import datetime as dt
 import polars as pl
 
 from features.build import Prepared, feature_table, prepare
-from features.canonical.codes import builtin_profile
+from features.canonical.codes import CategoryDtype, builtin_profile
 from features.canonical.pseudonym import pseudonym
 from features.canonical.tables import IngestOptions, canonicalise
 from tests.conftest import raw_tables
@@ -78,3 +78,32 @@ P1_ROW = row(features_at(), "P1")
 P2_ROW = row(features_at(), "P2")
 P3_ROW = row(features_at(), "P3")
 """Each pupil's features on the unchanged export at :data:`AS_OF`."""
+
+
+# The columns pupil_days reads from each canonical table, typed as canonicalise types them.
+ABSENCES = pl.Schema(
+    {
+        "student_key": pl.String(),
+        "school_id": pl.String(),
+        "date": pl.Date(),
+        "half": pl.String(),
+        "category": CategoryDtype,
+    }
+)
+LATE_ARRIVALS = pl.Schema(
+    {
+        "student_key": pl.String(),
+        "school_id": pl.String(),
+        "date": pl.Date(),
+        "time": pl.String(),
+        "minutes_late": pl.Int32(),
+    }
+)
+SICK_BAY_VISITS = pl.Schema(
+    {
+        "student_key": pl.String(),
+        "school_id": pl.String(),
+        "date": pl.Date(),
+        "outcome": pl.String(),
+    }
+)

@@ -15,7 +15,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from features.canonical.codes import CategoryDtype, builtin_profile
+from features.canonical.codes import builtin_profile
 from features.canonical.pseudonym import pseudonym
 from features.canonical.tables import IngestOptions, canonicalise
 from features.pupil_days import (
@@ -25,36 +25,10 @@ from features.pupil_days import (
     pupil_days,
 )
 from tests.conftest import raw_tables
+from tests.features.builders import ABSENCES, LATE_ARRIVALS, SICK_BAY_VISITS
 
 MON, TUE, WED, THU, FRI = (dt.date(2024, 11, d) for d in range(4, 9))
 
-# The columns pupil_days reads from each canonical table, typed as canonicalise types them.
-ABSENCES = pl.Schema(
-    {
-        "student_key": pl.String(),
-        "school_id": pl.String(),
-        "date": pl.Date(),
-        "half": pl.String(),
-        "category": CategoryDtype,
-    }
-)
-LATE_ARRIVALS = pl.Schema(
-    {
-        "student_key": pl.String(),
-        "school_id": pl.String(),
-        "date": pl.Date(),
-        "time": pl.String(),
-        "minutes_late": pl.Int32(),
-    }
-)
-SICK_BAY_VISITS = pl.Schema(
-    {
-        "student_key": pl.String(),
-        "school_id": pl.String(),
-        "date": pl.Date(),
-        "outcome": pl.String(),
-    }
-)
 DAYS = pl.LazyFrame(
     {
         "school_id": ["S1"] * 5 + ["S2"],

@@ -17,40 +17,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from features.canonical.codes import CATEGORIES, CategoryDtype
+from features.canonical.codes import CATEGORIES
 from features.pupil_days import absence_days
 from features.pupil_weeks import HALF_COLUMNS, WEEK_SCHEMA, pupil_weeks
 from features.school.calendar import flemish_calendar
+from tests.features.builders import ABSENCES, LATE_ARRIVALS, SICK_BAY_VISITS
 
 D = dt.date
 AS_OF = D(2024, 11, 18)
 
-ABSENCES = pl.Schema(
-    {
-        "student_key": pl.String(),
-        "school_id": pl.String(),
-        "date": pl.Date(),
-        "half": pl.String(),
-        "category": CategoryDtype,
-    }
-)
-LATE_ARRIVALS = pl.Schema(
-    {
-        "student_key": pl.String(),
-        "school_id": pl.String(),
-        "date": pl.Date(),
-        "time": pl.String(),
-        "minutes_late": pl.Int32(),
-    }
-)
-SICK_BAY_VISITS = pl.Schema(
-    {
-        "student_key": pl.String(),
-        "school_id": pl.String(),
-        "date": pl.Date(),
-        "outcome": pl.String(),
-    }
-)
 CALENDAR = flemish_calendar(D(2024, 6, 1), D(2024, 12, 31)).select(
     pl.lit(None, dtype=pl.String).alias("school_id"), pl.all()
 )

@@ -11,7 +11,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from features.catalog import CATALOG
 from models.reasons import Reason, sentence
 from pipelines.render.reports import TEXT, About, CareList, render_html, write_care_list
-from tests.tools import required
+from tests.tools import pdf_info, required
 
 LISTED = pl.DataFrame(
     {
@@ -259,13 +259,7 @@ def printed(path: Path, out: Path) -> tuple[int, str]:
         timeout=180,
     )
     pdf = out / path.with_suffix(".pdf").name
-    info = subprocess.run(
-        [required("poppler-utils", "pdfinfo"), str(pdf)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    info = pdf_info(pdf)
     [pages] = [int(line.split()[-1]) for line in info.splitlines() if line.startswith("Pages:")]
     text = subprocess.run(
         [required("poppler-utils", "pdftotext"), "-raw", str(pdf), "-"],

@@ -24,7 +24,7 @@ from pipelines.steps.score import backfill_warning, load_champion, previous_list
 from pipelines.steps.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, cut_export, score_dates
-from tests.tools import required
+from tests.tools import pdf_info, required
 
 AS_OF = dt.date(2025, 3, 10)  # a school week (3 March is the spring holiday)
 SETTINGS = ScoreSettings()
@@ -326,13 +326,7 @@ def test_the_printed_list_holds_the_headings_pupils_and_reasons(
     assert [words.index(i) for i in ids] == sorted(words.index(i) for i in ids)  # in rank order
 
     # on A4 landscape, with no column cut off at the page's edge
-    info = subprocess.run(
-        [required("poppler-utils", "pdfinfo"), str(pdf)],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    info = pdf_info(pdf)
     size = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts \(A4\)", info)
     assert size is not None, info
     width, height = float(size[1]), float(size[2])
