@@ -110,15 +110,15 @@ def score_board(
     table: pl.DataFrame,
     folder: Path,
     memory: Path,
-) -> tuple[pl.DataFrame, dict[str, list[Reason]], pl.DataFrame]:
+) -> tuple[pl.DataFrame, dict[str, list[Reason]], score.Surroundings]:
     """Score the board from its feature ``table``, place each pupil on the week's lists, write
     ``scores.csv`` into the date's staged ``folder`` and what the lists remember into
     ``memory``; what the schools' lists need (the scores table, the reasons by pupil key and
-    the pupils who left the lists)."""
+    what the lists show besides their rows)."""
     ws = Workspace(settings.workspace)
     scored, reasons = score.score_week(ws, champion, table, as_of, settings.score)
     _, scores, left = score.write_week(ws, as_of, scored, settings.score, folder, memory)
-    return scores, reasons, left
+    return scores, reasons, score.surroundings(ws, as_of, scores, left)
 
 
 @_retrying
@@ -126,19 +126,17 @@ def write_school_list(
     settings: Settings,
     as_of: dt.date,
     school: str,
-    table: pl.DataFrame,
+    rows: pl.DataFrame,
     reasons: dict[str, list[Reason]],
-    left: pl.DataFrame,
+    around: score.Surroundings,
     folder: Path,
     about: reports.About,
 ) -> str:
-    """One school's care-team list (CSV, XLSX, HTML) in the date's staged ``folder``, saying
-    ``about`` itself (the model, its window or rule, the week's failed data gates)."""
-    ws = Workspace(settings.workspace)
+    """One school's care-team list (CSV, XLSX, HTML) from its ``rows`` of the scores table, in
+    the date's staged ``folder``, saying ``about`` itself (the model, its window or rule, the
+    week's failed data gates)."""
     try:
-        score.write_school_list(
-            ws, as_of, school, table, reasons, left, settings.score, folder, about
-        )
+        score.write_school_list(as_of, school, rows, reasons, around, settings.score, folder, about)
     except Exception:
         score.drop_school(folder, school)  # no half-written list is swapped in
         raise
@@ -240,7 +238,7 @@ def _score_dates(
         with staged(ws) as stage:
             folder = stage.path(score.date_folder(ws, as_of))
             memory = stage.path(ws.listed(as_of))
-            table, reasons, left = score_board(settings, as_of, champion, week, folder, memory)
+            table, reasons, around = score_board(settings, as_of, champion, week, folder, memory)
             schools = score.schools_of(table)
             shared = score.shared_folders(schools)
             failures += [f"{as_of} {s}: {score.SHARED_FOLDER}" for s in schools if s in shared]
@@ -249,14 +247,15 @@ def _score_dates(
             gates = _gate(prepared, week, as_of, folder)
             held = [s for s in schools if score.held(gates.get(s, []))]
             schools = [s for s in schools if s not in held]
+            parts = score.by_school(table)
             name = settings.score.model_name
             futures = write_school_list.map(
                 unmapped(settings),
                 unmapped(as_of),
                 schools,
-                unmapped(table),
+                [parts[s] for s in schools],
                 unmapped(reasons),
-                unmapped(left),
+                unmapped(around),
                 unmapped(folder),
                 [score.about(champion, name, gates.get(s, [])) for s in schools],
             )

@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 
@@ -335,32 +335,88 @@ def schools_of(table: pl.DataFrame) -> list[str]:
     return sorted(table["school_id"].unique().to_list())
 
 
+@dataclass(frozen=True)
+class Surroundings:
+    """What the week's lists show besides their rows, worked out once for all the schools."""
+
+    left: pl.DataFrame
+    """The pupils who left the lists since the last (:func:`write_week`), with their ids."""
+    weeks: pl.DataFrame
+    """The listed pupils' school year week by week (:func:`features.pupil_weeks.pupil_weeks`)."""
+    risks: pl.DataFrame
+    """``student_key, as_of, risk``: the listed pupils' risk on the recent lists they were on,
+    this week's included."""
+
+
+PICTURE_WEEKS = 12
+"""The recent lists whose risk a pupil's picture draws as a line."""
+
+PICTURE_TABLES = ("absences", "late_arrivals", "sick_bay_visits", "calendar")
+
+
+def surroundings(
+    workspace: Workspace, as_of: dt.date, table: pl.DataFrame, left: pl.DataFrame
+) -> Surroundings:
+    """The week's :class:`Surroundings`, from the board's scores ``table``: one read of the
+    canonical events and of the recent lists for every listed pupil of every school."""
+    listed = table.filter(pl.col("listed"))
+    absences, late, visits, calendar = (
+        pl.scan_parquet(workspace.canonical_table(name)) for name in PICTURE_TABLES
+    )
+    keys = listed.select("student_key", "school_id")
+    weeks = pupil_weeks(absences, late, visits, calendar, keys, as_of)
+    earlier = [d for d in list_dates(workspace) if d < as_of][-PICTURE_WEEKS + 1 :]
+    wanted = listed["student_key"].implode()
+    risks = [
+        pl.read_parquet(workspace.listed(d))
+        .filter(pl.col("student_key").is_in(wanted))
+        .select("student_key", pl.lit(d).alias("as_of"), "risk")
+        for d in earlier
+        if workspace.listed(d).exists()
+    ]
+    now = listed.select("student_key", pl.lit(as_of).alias("as_of"), "risk")
+    return Surroundings(left, weeks, pl.concat([*risks, now], how="vertical_relaxed"))
+
+
+def by_school(table: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The scores table split by school, once (each school's list reads only its own rows)."""
+    return {
+        str(key[0]): part for key, part in table.partition_by("school_id", as_dict=True).items()
+    }
+
+
 def write_school_list(
-    workspace: Workspace,
     as_of: dt.date,
     school_id: str,
-    table: pl.DataFrame,
+    school: pl.DataFrame,
     reasons: dict[str, list[Reason]],
-    left: pl.DataFrame,
+    around: Surroundings,
     settings: ScoreSettings,
     folder: Path,
     about: reports.About,
 ) -> list[Path]:
     """The care-team list of one school (CSV, XLSX and HTML), in its own folder of ``folder``.
 
-    ``table`` is the board's scores table from :func:`write_week`; ``reasons`` the explained
-    pupils' reasons by ``student_key`` from :func:`score_week`; ``left`` the pupils who left
-    the lists (:func:`write_week`); ``about`` what the list says of itself (:func:`about`).
+    ``school`` is the school's rows of the scores table (:func:`write_week`, :func:`by_school`);
+    ``reasons`` the explained pupils' reasons by ``student_key`` from :func:`score_week`;
+    ``around`` what the lists show besides (:func:`surroundings`); ``about`` what the list
+    says of itself (:func:`about`).
     """
-    school = table.filter(pl.col("school_id") == school_id)
     listed = school.filter(pl.col("listed")).sort("rank")
-    weeks = listed_weeks(workspace, as_of, school_id, listed)
-    pictures = pupil_pictures(workspace, as_of, listed, weeks, settings.language)
+    weeks = around.weeks.filter(pl.col("school_id") == school_id)
+    pictures = {
+        key: pupil_picture(
+            weeks.filter(pl.col("student_key") == key),
+            around.risks.filter(pl.col("student_key") == key).select("as_of", "risk"),
+            settings.language,
+        )
+        for key in listed["student_key"]
+    }
     care = reports.CareList(
         listed=listed,
         reasons={key: reasons.get(key, []) for key in listed["student_key"]},
         followed=school.filter(pl.col("section") == "followed").sort("rank", nulls_last=True),
-        left=left.filter(pl.col("school_id") == school_id)
+        left=around.left.filter(pl.col("school_id") == school_id)
         .join(school.select("student_key", "class_key"), on="student_key", how="left")
         .sort("last_rank"),
         waiting=school.filter(pl.col("section") == "waiting").height,
@@ -378,56 +434,6 @@ def write_school_list(
         settings.language,
         about,
     )
-
-
-PICTURE_WEEKS = 12
-"""The recent lists whose risk a pupil's picture draws as a line."""
-
-
-def listed_weeks(
-    workspace: Workspace, as_of: dt.date, school_id: str, listed: pl.DataFrame
-) -> pl.DataFrame:
-    """The listed pupils' school year so far, week by week (:func:`features.pupil_weeks.pupil_weeks`)."""
-    keys = listed.select("student_key", pl.lit(school_id).alias("school_id"))
-    absences, late, visits, calendar = (
-        pl.scan_parquet(workspace.canonical_table(name)) for name in PICTURE_TABLES
-    )
-    return pupil_weeks(absences, late, visits, calendar, keys, as_of)
-
-
-def pupil_pictures(
-    workspace: Workspace,
-    as_of: dt.date,
-    listed: pl.DataFrame,
-    weeks: pl.DataFrame,
-    language: Literal["nl", "en"],
-) -> dict[str, str]:
-    """Each listed pupil's school year so far (``weeks``, :func:`listed_weeks`) as a picture
-    (:mod:`pipelines.render.picture`), with the pupil's risk on the recent lists it was on,
-    this one included."""
-    if listed.is_empty():
-        return {}
-    earlier = [d for d in list_dates(workspace) if d < as_of][-PICTURE_WEEKS + 1 :]
-    risks = [
-        pl.read_parquet(workspace.listed(d))
-        .select("student_key", "risk")
-        .with_columns(as_of=pl.lit(d))
-        for d in earlier
-        if workspace.listed(d).exists()
-    ]
-    now = listed.select("student_key", "risk", as_of=pl.lit(as_of))
-    risk = pl.concat([*risks, now], how="vertical_relaxed")
-    return {
-        key: pupil_picture(
-            weeks.filter(pl.col("student_key") == key),
-            risk.filter(pl.col("student_key") == key).select("as_of", "risk"),
-            language,
-        )
-        for key in listed["student_key"]
-    }
-
-
-PICTURE_TABLES = ("absences", "late_arrivals", "sick_bay_visits", "calendar")
 
 
 def about(champion: Champion, name: str, gates: list[Gate]) -> reports.About:
