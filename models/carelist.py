@@ -11,8 +11,9 @@ pupil (its feedback: :data:`STATUSES`):
 - **resting**: a pupil marked ``geen zorg nu`` (no concern now) is not listed for
   :attr:`Capacity.rest_weeks` weeks after the list it was marked on, unless the risk rises
   clearly (:attr:`Capacity.rest_rise` times the risk it had then);
-- **list**: every other pupil above the cut who was on the last list stays; pupils above the
-  cut who were not are new, at most :attr:`Capacity.max_new` a week, best ranked first;
+- **list**: every other pupil who was on the last list stays while above the cut (or within
+  the wider :attr:`Capacity.keep_percent`); pupils above the cut who were not are new, at most
+  :attr:`Capacity.max_new` a week, best ranked first;
 - **waiting**: the pupils above the cut beyond that capacity; they may get a place next week.
 
 Feedback only decides where a pupil appears: it is never a model feature.
@@ -75,6 +76,10 @@ class Capacity:
     """Weeks a pupil marked ``geen zorg nu`` is not listed again."""
     rest_rise: float = 1.5
     """A resting pupil whose risk reaches this many times its risk when marked is listed."""
+    keep_percent: float | None = None
+    """A pupil on the list stays while in this top share of its school's ranking (a wider
+    cut than the list's own, so that a pupil does not leave and come back with every small
+    move of the ranking); ``None``: while above the list's cut."""
 
 
 def latest_feedback(feedback: pl.DataFrame) -> pl.DataFrame:
@@ -145,9 +150,16 @@ def weekly_list(
     resting = (
         (pl.col("status") == RESTING) & (pl.lit(as_of) < rest_ends) & ~risen.fill_null(False)
     ).fill_null(False)
-    staying = pl.col("last_rank").is_not_null()
-    candidate = pl.col("above_cut").fill_null(False) & ~followed & ~resting
-    newcomer = candidate & ~staying
+    above = pl.col("above_cut").fill_null(False)
+    if capacity.keep_percent is None:
+        within = above
+    else:
+        ranked_pupils = pl.col("rank").is_not_null().sum().over("school_id")
+        keep = (ranked_pupils * capacity.keep_percent / 100.0).ceil()
+        within = above | (pl.col("rank") <= keep).fill_null(False)
+    staying = pl.col("last_rank").is_not_null() & within & ~followed & ~resting
+    candidate = above & ~followed & ~resting
+    newcomer = candidate & pl.col("last_rank").is_null()
     # The best-ranked newcomers of each school take the week's new places.
     new_place = pl.when(newcomer).then(pl.col("rank")).rank("ordinal").over("school_id")
     admitted = newcomer & (new_place <= capacity.max_new)
@@ -156,7 +168,7 @@ def weekly_list(
         .then(pl.lit("followed"))
         .when(resting & pl.col("above_cut").fill_null(False))
         .then(pl.lit("resting"))
-        .when((candidate & staying) | admitted)
+        .when(staying | admitted)
         .then(pl.lit("list"))
         .when(newcomer)
         .then(pl.lit("waiting"))

@@ -78,6 +78,12 @@ class ScoreSettings(_Frozen):
     max_new: int = Field(
         5, ge=0, description="new names on a school's list a week, on top of those already on it"
     )
+    keep_percent: float = Field(
+        4.0,
+        gt=0,
+        le=100,
+        description="a pupil on the list stays while in this top share of the school",
+    )
     rest_weeks: int = Field(
         6, ge=0, description="weeks a pupil marked 'geen zorg nu' is not listed again"
     )

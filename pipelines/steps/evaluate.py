@@ -587,6 +587,7 @@ def _list_policies(scored: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     k, lists = settings.evaluate.list_percent, settings.score
     capacity = carelist.Capacity(lists.max_new, lists.rest_weeks, lists.rest_rise)
     unlimited = carelist.Capacity(max_new=scored.height or 1)
+    kept = carelist.Capacity(lists.max_new, lists.rest_weeks, lists.rest_rise, lists.keep_percent)
     return carelist.compare_policies(
         scored,
         k,
@@ -594,6 +595,7 @@ def _list_policies(scored: pl.DataFrame, settings: Settings) -> pl.DataFrame:
         {
             f"top {k:g}% (at least {lists.list_min})": unlimited,
             f"top {k:g}%, at most {lists.max_new} new a week": capacity,
+            f"the same, staying while in the top {lists.keep_percent:g}% (the weekly lists)": kept,
         },
     )
 
@@ -608,8 +610,9 @@ def _list_policies_section(
         f"The weekly lists replayed over the test weeks, school by school, from the learned "
         f"model's scores: every pupil in the top {k:g}% of the school (at least "
         f"{lists.list_min}), against the same cut with at most {lists.max_new} new names a "
-        "week, a pupil already on the list keeping its place while above the cut (the lists "
-        "`score` writes, without the care team's feedback). Per school and week: names on the "
+        "week, a pupil already on the list keeping its place while above the cut, and against "
+        f"that with a pupil staying while in the top {lists.keep_percent:g}% (the lists `score` "
+        "writes, without the care team's feedback). Per school and week: names on the "
         "list, new names, and the share of the list that was on the last one; the median "
         "weeks a pupil stays on without a break; the share of pupils ever listed; precision "
         "(listed pupil-weeks with a new case in the horizon); the share of new cases listed "

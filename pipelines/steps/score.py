@@ -280,7 +280,9 @@ def place_week(
             }
         )
     )
-    capacity = carelist.Capacity(settings.max_new, settings.rest_weeks, settings.rest_rise)
+    capacity = carelist.Capacity(
+        settings.max_new, settings.rest_weeks, settings.rest_rise, settings.keep_percent
+    )
     week = carelist.weekly_list(scored, previous, feedback, marked_risk, as_of, capacity)
     return week, carelist.left_list(previous, week)
 

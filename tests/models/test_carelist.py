@@ -186,3 +186,17 @@ def test_capacity_lists_are_compared_with_every_pupil_above_the_cut_on_the_same_
     # A capacity list only lists pupils above the cut: never more pupils than every one of them.
     assert two["pupils_ever_listed"] <= every["pupils_ever_listed"] <= 1.0
     assert 0.0 <= two["precision"] <= 1.0 and 0.0 <= two["cases_listed"] <= 1.0
+
+
+def test_a_listed_pupil_stays_while_within_the_wider_keep_cut() -> None:
+    previous = carelist.listed_of(place(FIRST, pl.DataFrame(schema=carelist.LISTED_SCHEMA), WEEK1))
+    # 40 pupils, 5 above the cut; the last list's p0, p1, p2 now rank 7, 8 and 9.
+    risks = {f"q{i}": 0.9 - i / 100 for i in range(6)} | {"p0": 0.2, "p1": 0.1, "p2": 0.06}
+    risks |= {f"r{i}": 0.05 - i / 1000 for i in range(31)}
+    week = ranked(risks, cut=5)
+    keep = Capacity(max_new=3, keep_percent=20.0)  # 8 of 40 places
+    placed = sections(place(week, previous, WEEK2, capacity=keep))
+    assert (placed["p0"], placed["p1"]) == ("list", "list")  # ranks 7 and 8: within 20%
+    assert placed["p2"] is None  # rank 9: off the list
+    without = sections(place(week, previous, WEEK2))
+    assert (without["p0"], without["p1"]) == (None, None)
