@@ -240,11 +240,12 @@ def _fit_models(rows: _Rows, settings: Settings, say: Say) -> _Fits:
     options = ladder.FitOptions(
         negative_fraction=settings.train.negative_fraction, seed=settings.train.seed
     )
-    rule_rungs = [r for r in ladder.default_ladder() if r.kind == "rule"]
-    say("rules:")
+    # Today's rules, and the scorecard without its sign constraints: what the constraint costs.
+    rungs = [r for r in ladder.default_ladder() if r.kind == "rule" or r.comparison_only]
+    say("rules and the free scorecard:")
     rules = {
         r.rung.name: r
-        for r in ladder.evaluate(rule_rungs, rows.data, rows.splits, feature_names(), options, say)
+        for r in ladder.evaluate(rungs, rows.data, rows.splits, feature_names(), options, say)
     }
     say("ablations and families on their own:")
     fitted = _fit_sets({**ev.ablation_sets(), **ev.family_sets()}, rows, settings, say)
@@ -294,7 +295,7 @@ def _best_rule(
 ) -> str | None:
     """The rule to beat week by week: the best calibrated one (none when no rule could be)."""
     return max(
-        (n for n in compared if n != ev.FULL),
+        (n for n in compared if n in rules and rules[n].rung.kind == "rule"),
         key=lambda n: np.nan_to_num(ladder.selection_score(rules[n]), nan=-np.inf),
         default=None,
     )
@@ -572,7 +573,9 @@ def _lead_time_section(doc: Document, tables: dict[str, pl.DataFrame], settings:
         "A case never flagged counts as missed; ties in a score are broken at random, averaged "
         f"over {ev.TIE_DRAWS} draws. A lead is at most the {settings.train.horizon_weeks}-week "
         "horizon, and a case whose label date falls early in a test slice has fewer test weeks "
-        "before it, so the shares for large N are lower bounds."
+        "before it, so the shares for large N are lower bounds. Beside the rules, "
+        "`scorecard_free` is the scorecard fitted without its signs bound to the catalog's "
+        "directions: what the constraint (which keeps every reason in its direction) costs."
     )
     doc.table(tables["lead_time"])
     doc.figure(
