@@ -19,6 +19,7 @@ def test_every_command_has_help() -> None:
         "features",
         "train",
         "score",
+        "feedback",
         "evaluate",
         "serve",
         "demo",
