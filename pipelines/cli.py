@@ -227,6 +227,10 @@ def run_flow(name: str, *args: Any, errors: tuple[type[BaseException], ...]) -> 
     handlers = [*logging.getLogger().handlers, *logging.getLogger("prefect").handlers]
     for handler in handlers:
         handler.addFilter(quiet)
+        # Prefect's console handler keeps the stream it was first given: run again in the same
+        # process (a notebook, the tests' CLI runner), it would write to a stream since closed.
+        if (console := getattr(handler, "console", None)) is not None:
+            console.file = sys.stderr
     try:
         return getattr(flows, name)(*args)
     except errors as exc:
