@@ -209,6 +209,18 @@ FEEDBACK_HEADERS = {
 """Per language: the XLSX list's pupil, Status and status-date column names."""
 
 
+TIMES_FORMAT = '[>=10]0"×";0.0"×"'
+"""``× gewoon`` in the sheet: as :func:`times` writes it."""
+
+
+def times(value: float | None) -> str:
+    """A risk against the school's usual: ``4.6×``, and from 10 on whole (``808×``), since a
+    tenth means nothing there."""
+    if value is None:
+        return ""
+    return f"{value:.0f}×" if value >= 10 else f"{value:.1f}×"
+
+
 @dataclass(frozen=True)
 class CareList:
     """One school's list of one week, and what surrounds it (:mod:`models.carelist`)."""
@@ -276,7 +288,7 @@ def _rows(care: CareList, language: str) -> list[dict[str, Any]]:
                 "student_id": r["student_id"],
                 "class_key": r["class_key"] or "",
                 "risk_pct": "" if r["risk"] is None else f"{100 * r['risk']:.1f}%",
-                "usual": "" if r["times_usual"] is None else f"{r['times_usual']:.1f}×",
+                "usual": times(r["times_usual"]),
                 "change": t["change"].get(r["change"] or "", ""),
                 "weeks": r["weeks_on_list"] or "",
                 "picture": Markup(care.pictures.get(r["student_key"], "")),
@@ -462,7 +474,7 @@ def _shown(value: Any, percent: bool) -> str:
     if value is None:
         return ""
     if isinstance(value, float) and not percent:
-        return f"{value:.1f}×"
+        return times(value)
     return f"{100 * value:.1f}%" if percent else str(value)
 
 
@@ -547,7 +559,7 @@ def _write_xlsx(
             text,
             text,
             workbook.add_format({**line, "num_format": "0.0%"}),
-            workbook.add_format({**line, "num_format": '0.0"×"'}),
+            workbook.add_format({**line, "num_format": TIMES_FORMAT}),
             text,
             whole,
             *[text] * 4,

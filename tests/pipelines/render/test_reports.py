@@ -32,6 +32,19 @@ def care(listed: pl.DataFrame, reasons: dict[str, list[Reason]] | None = None) -
     return CareList(listed, reasons or {})
 
 
+def test_times_the_usual_is_whole_from_ten_on() -> None:
+    from pipelines.render.reports import times
+
+    assert [times(v) for v in (None, 0.46, 4.55, 9.94, 10.0, 807.9)] == [
+        "",
+        "0.5×",
+        "4.5×",  # 4.55 is 4.5499... as a binary float
+        "9.9×",
+        "10×",
+        "808×",
+    ]
+
+
 def test_the_page_names_the_models_horizon_and_the_pupils_reasons() -> None:
     reasons = {"k1": [Reason("late_minutes_4w", 52.0, 0.0, 0.8, "Minuten te laat: 52")]}
     page = render_html(

@@ -16,7 +16,7 @@ from matplotlib.image import imread
 from features.catalog import BY_NAME
 from models.ranking import list_size
 from models.reasons import shown
-from pipelines.render.reports import TEXT
+from pipelines.render.reports import TEXT, times
 from pipelines.settings import IngestSettings, ScoreSettings
 from pipelines.steps.features import FeatureStore
 from pipelines.steps.ingest import run_ingest
@@ -245,7 +245,7 @@ def test_the_html_list_renders_in_headless_chromium(
     assert len(dom.rows) == expected.height > 0
     for cells, row in zip(dom.rows, expected.iter_rows(named=True), strict=True):
         rank, pupil, klass, risk, usual, change, weeks, profile, picture, signals = cells
-        assert usual == f"{float(row['times_usual']):.1f}×"
+        assert usual == times(float(row["times_usual"]))
         assert weeks.strip() == row["weeks_on_list"]
         assert picture.strip()  # the picture's title says it in words
         assert (rank.strip(), pupil, klass) == (
