@@ -65,6 +65,14 @@ LISTED_SCHEMA = {
 }
 """A list as the workspace remembers it: the pupils on it, pseudonymised."""
 
+MARKED_SCHEMA = {
+    "school_id": pl.String,
+    "student_key": pl.String,
+    "list_date": pl.Date,
+    "risk": pl.Float64,
+}
+"""A pupil's risk on a list the care team marked it on (a resting pupil is compared with it)."""
+
 
 @dataclass(frozen=True)
 class Capacity:
@@ -112,8 +120,7 @@ def weekly_list(
     feedback
         The care team's marks (:data:`FEEDBACK_SCHEMA`), of lists before ``as_of``.
     marked_risk
-        ``school_id, student_key, list_date, risk``: each pupil's risk on the lists it was
-        marked on (a resting pupil's risk is compared with it).
+        :data:`MARKED_SCHEMA`: each pupil's risk on the lists it was marked on.
     as_of
         The list's date.
     capacity
@@ -245,12 +252,7 @@ def simulate(scored: pl.DataFrame, capacity: Capacity) -> pl.DataFrame:
     """
     previous = pl.DataFrame(schema=LISTED_SCHEMA)
     feedback = pl.DataFrame(schema=FEEDBACK_SCHEMA)
-    marked = pl.DataFrame(
-        schema={
-            k: LISTED_SCHEMA.get(k, pl.Date)
-            for k in ("school_id", "student_key", "list_date", "risk")
-        }
-    )
+    marked = pl.DataFrame(schema=MARKED_SCHEMA)
     weeks = []
     for (as_of,), week in scored.sort("as_of").group_by(["as_of"], maintain_order=True):
         assert isinstance(as_of, dt.date)

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from models.carelist import Capacity
+
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -90,6 +92,10 @@ class ScoreSettings(_Frozen):
     rest_rise: float = Field(
         1.5, gt=1, description="a resting pupil whose risk rises this many times is listed again"
     )
+
+    def capacity(self) -> Capacity:
+        """What the weekly lists take on (:class:`models.carelist.Capacity`)."""
+        return Capacity(self.max_new, self.rest_weeks, self.rest_rise, self.keep_percent)
 
 
 class EvaluateSettings(_Frozen):

@@ -23,6 +23,7 @@ import polars as pl
 
 from features.pupil_weeks import GROUPS
 from models.reasons import Language
+from pipelines.render.reports import percent
 
 WEEK = 6.0
 """Width of one calendar week."""
@@ -117,11 +118,6 @@ def _n(value: float) -> str:
     return "0" if text == "-0" else text
 
 
-def _pct(risk: float) -> str:
-    """A risk as the list writes it (one decimal)."""
-    return f"{100 * risk:.1f}%"
-
-
 @dataclass(frozen=True)
 class _Week:
     index: int
@@ -214,13 +210,13 @@ def _summary(weeks: list[_Week], points: list[_Point], t: dict[str, str]) -> str
     text += ", " + t["late_n"].format(n=late)
     text += ", " + (t["visit_1"] if visits == 1 else t["visit_n"].format(n=visits))
     if len(points) == 1:
-        text += "; " + t["risk_one"].format(a=_pct(points[0].risk))
+        text += "; " + t["risk_one"].format(a=percent(points[0].risk))
     elif points:
         school = _school_slots(weeks)
         span = sum(1 for i in range(points[0].index, points[-1].index) if i in school)
         text += "; " + t["risk_from_to"].format(
-            a=_pct(points[0].risk),
-            b=_pct(points[-1].risk),
+            a=percent(points[0].risk),
+            b=percent(points[-1].risk),
             n=span,
             weeks=t["week"] if span == 1 else t["weeks"],
         )
@@ -325,14 +321,14 @@ def _risk(points: list[_Point], weeks: list[_Week], right: float) -> list[str]:
     last_y = xy[-1][1]
     labels = [
         f'<text x="{_n(right + 3)}" y="{_n(min(last_y + 2.5, RISK_BASE))}">'
-        f"{escape(_pct(points[-1].risk))}</text>"
+        f"{escape(percent(points[-1].risk))}</text>"
     ]
     if len(points) > 1:
         first_x, first_y = xy[0]
         anchor = "middle" if first_x - LEFT > 12 else "start"  # clear of the row label
         labels.append(
             f'<text x="{_n(first_x)}" y="{_n(first_y - 3)}" text-anchor="{anchor}">'
-            f"{escape(_pct(points[0].risk))}</text>"
+            f"{escape(percent(points[0].risk))}</text>"
         )
     out.append(f'<g font-size="7" {LABEL}>{"".join(labels)}</g>')
     return out

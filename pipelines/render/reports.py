@@ -213,6 +213,11 @@ TIMES_FORMAT = '[>=10]0"×";0.0"×"'
 """``× gewoon`` in the sheet: as :func:`times` writes it."""
 
 
+def percent(risk: float | None) -> str:
+    """A risk as the lists write it: a percentage with one decimal (blank when none)."""
+    return "" if risk is None else f"{100 * risk:.1f}%"
+
+
 def times(value: float | None) -> str:
     """A risk against the school's usual: ``4.6×``, and from 10 on whole (``808×``), since a
     tenth means nothing there."""
@@ -287,7 +292,7 @@ def _rows(care: CareList, language: str) -> list[dict[str, Any]]:
                 "rank": r["rank"],
                 "student_id": r["student_id"],
                 "class_key": r["class_key"] or "",
-                "risk_pct": "" if r["risk"] is None else f"{100 * r['risk']:.1f}%",
+                "risk_pct": percent(r["risk"]),
                 "usual": times(r["times_usual"]),
                 "change": t["change"].get(r["change"] or "", ""),
                 "weeks": r["weeks_on_list"] or "",
@@ -315,7 +320,7 @@ def render_html(
             "rank": r["rank"] or "",
             "student_id": r["student_id"],
             "class_key": r["class_key"] or "",
-            "risk_pct": "" if r["risk"] is None else f"{100 * r['risk']:.1f}%",
+            "risk_pct": percent(r["risk"]),
             "status": r["status"] or "",
         }
         for r in care.followed.iter_rows(named=True)
@@ -469,13 +474,13 @@ def _title_lines(
     return lines
 
 
-def _shown(value: Any, percent: bool) -> str:
+def _shown(value: Any, as_percent: bool) -> str:
     """A cell's text as the sheet shows it."""
     if value is None:
         return ""
-    if isinstance(value, float) and not percent:
+    if isinstance(value, float) and not as_percent:
         return times(value)
-    return f"{100 * value:.1f}%" if percent else str(value)
+    return percent(value) if as_percent else str(value)
 
 
 def _lines(text: str, width: int) -> int:

@@ -18,7 +18,7 @@ import datetime as dt
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -588,9 +588,9 @@ def _list_policies(scored: pl.DataFrame, settings: Settings) -> pl.DataFrame:
     """The weekly lists replayed over the learned model's test weeks: every pupil above the
     cut, against at most ``max_new`` new names a week (:mod:`models.carelist`)."""
     k, lists = settings.evaluate.list_percent, settings.score
-    capacity = carelist.Capacity(lists.max_new, lists.rest_weeks, lists.rest_rise)
-    unlimited = carelist.Capacity(max_new=scored.height or 1)
-    kept = carelist.Capacity(lists.max_new, lists.rest_weeks, lists.rest_rise, lists.keep_percent)
+    kept = lists.capacity()
+    capacity = replace(kept, keep_percent=None)
+    unlimited = replace(capacity, max_new=scored.height or 1)
     return carelist.compare_policies(
         scored,
         k,

@@ -259,9 +259,11 @@ def place_week(
     the last list made before ``as_of`` and the care teams' feedback; and the pupils who left
     the list since (:func:`models.carelist.left_list`)."""
     day = previous_list(workspace, as_of)
-    previous = _remembered(workspace.listed(day), carelist.LISTED_SCHEMA) if day else None
-    if previous is None:
-        previous = pl.DataFrame(schema=carelist.LISTED_SCHEMA)
+    previous = (
+        _remembered(workspace.listed(day), carelist.LISTED_SCHEMA)
+        if day
+        else pl.DataFrame(schema=carelist.LISTED_SCHEMA)
+    )
     feedback = _remembered(workspace.feedback, carelist.FEEDBACK_SCHEMA)
     marked = [
         _remembered(workspace.listed(d), carelist.LISTED_SCHEMA).with_columns(list_date=pl.lit(d))
@@ -269,21 +271,11 @@ def place_week(
         if d < as_of
     ]
     marked_risk = (
-        pl.concat(marked).select("school_id", "student_key", "list_date", "risk")
+        pl.concat(marked).select(list(carelist.MARKED_SCHEMA))
         if marked
-        else pl.DataFrame(
-            schema={
-                "school_id": pl.String,
-                "student_key": pl.String,
-                "list_date": pl.Date,
-                "risk": pl.Float64,
-            }
-        )
+        else pl.DataFrame(schema=carelist.MARKED_SCHEMA)
     )
-    capacity = carelist.Capacity(
-        settings.max_new, settings.rest_weeks, settings.rest_rise, settings.keep_percent
-    )
-    week = carelist.weekly_list(scored, previous, feedback, marked_risk, as_of, capacity)
+    week = carelist.weekly_list(scored, previous, feedback, marked_risk, as_of, settings.capacity())
     return week, carelist.left_list(previous, week)
 
 
