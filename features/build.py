@@ -9,6 +9,7 @@ count with no events is 0); then the catalog's expressions. Nothing here reads a
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -80,11 +81,26 @@ def prepare(
     late_arrivals: pl.LazyFrame,
     sick_bay_visits: pl.LazyFrame,
     calendar: pl.LazyFrame,
+    schools: Sequence[str] | None = None,
 ) -> Prepared:
     """Resolve each school's calendar and build the pupil-day frame, its running counts and
-    the days of every spell, once for all dates."""
-    schools = enrolments.select("school_id").unique()
-    days = school_days(calendar, schools).collect()
+    the days of every spell, once for all dates.
+
+    With ``schools``, a shard of the board: only the pupils ever enrolled at one of them, each
+    with every enrolment and event of theirs (so a pupil who moved keeps their history). The
+    calendar stays the whole board's, so the shard's feature rows at those schools are the
+    whole board's rows (:func:`feature_table`, filtered to the schools).
+    """
+    all_schools = enrolments.select("school_id").unique()
+    if schools is not None:
+        shard = enrolments.filter(pl.col("school_id").is_in(list(schools)))
+        keys = shard.select("student_key").unique()
+        enrolments = enrolments.join(keys, on="student_key", how="semi", maintain_order="left")
+        absences_, late_arrivals, sick_bay_visits = (
+            frame.join(keys, on="student_key", how="semi", maintain_order="left")
+            for frame in (absences_, late_arrivals, sick_bay_visits)
+        )
+    days = school_days(calendar, all_schools).collect()
     frame = pupil_days(absences_, late_arrivals, sick_bay_visits, days.lazy()).collect()
     enrolled = enrolments.collect()
     pupils = enrolled.select(pl.col("student_key").unique().sort()).with_row_index("pupil")

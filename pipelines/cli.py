@@ -44,6 +44,20 @@ WorkspaceOpt = Annotated[
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="Settings file (TOML); flags override it.")
 ]
+RunnerOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Where the work runs: local (this process, the default) or dask (the workers of a "
+        "Dask cluster: see 'Larger boards' in the README)."
+    ),
+]
+DaskAddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="With --runner dask: the scheduler of an existing cluster, tcp://host:port "
+        "(default: a local cluster of 2 worker processes, for trying it)."
+    ),
+]
 UntilOpt = Annotated[
     dt.datetime | None,
     typer.Option(
@@ -221,6 +235,10 @@ def run_flow(name: str, *args: Any, errors: tuple[type[BaseException], ...]) -> 
     a traceback, and they end the command with ``error: ...`` and exit code 2."""
     from pipelines import flows
 
+    chosen = getattr(flows, name)
+    settings = next((a for a in args if isinstance(a, Settings)), None)
+    if settings is not None:
+        chosen = flows.on_runner(chosen, settings)
     quiet = _WithoutTraceback(errors)
     # Prefect's console handler sits on the root logger; its API handler (the UI) keeps the
     # traceback, since it handles a record before the record reaches the root.
@@ -232,7 +250,7 @@ def run_flow(name: str, *args: Any, errors: tuple[type[BaseException], ...]) -> 
         if (console := getattr(handler, "console", None)) is not None:
             console.file = sys.stderr
     try:
-        return getattr(flows, name)(*args)
+        return chosen(*args)
     except errors as exc:
         fail(str(exc))
     finally:
@@ -261,9 +279,12 @@ def load_settings(config: Path | None, **overrides: Any) -> Settings:
     """The settings of a command: defaults, then the settings file, then the options given;
     a bad file or value is said in one line."""
     try:
-        return Settings.load(config, **overrides)
+        settings = Settings.load(config, **overrides)
     except SettingsError as exc:
         fail(str(exc))
+    if settings.run.runner == "dask":  # workers may start in another folder, or machine
+        settings = settings.model_copy(update={"workspace": settings.workspace.resolve()})
+    return settings
 
 
 def _day(value: dt.datetime | None) -> dt.date | None:
@@ -309,11 +330,16 @@ def features(
             help="Last as-of date (default: a week after the last event).",
         ),
     ] = None,
+    runner: RunnerOpt = None,
+    dask_address: DaskAddressOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Build the weekly feature tables (one per school week's first day) in the workspace."""
     from pipelines.steps.features import MissingInputError
 
-    settings = Settings(workspace=workspace)
+    settings = load_settings(
+        config, workspace=workspace, run__runner=runner, run__dask_address=dask_address
+    )
     errors = (MissingInputError, WorkspaceError)
     dates = run_flow("features_flow", settings, _day(from_), _day(to), errors=errors)
     out.print(f"feature tables: {Workspace(workspace).features} ({len(dates)} as-of dates)")
@@ -379,6 +405,8 @@ def score(
         typer.Option("--to", formats=["%Y-%m-%d"], help="Last date of the range."),
     ] = None,
     language: Annotated[str | None, typer.Option(help="Language of the lists: nl or en.")] = None,
+    runner: RunnerOpt = None,
+    dask_address: DaskAddressOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Score every enrolled pupil with the champion; write scores.csv and a list per school.
@@ -401,7 +429,13 @@ def score(
         dates, skip_holidays = calendar_weeks(from_.date(), to.date()), True  # type: ignore[union-attr]
     if not dates:
         fail("--from is after --to: no school week in that range")
-    settings = load_settings(config, workspace=workspace, score__language=language)
+    settings = load_settings(
+        config,
+        workspace=workspace,
+        score__language=language,
+        run__runner=runner,
+        run__dask_address=dask_address,
+    )
     # ValueError: no pupil enrolled, a date outside the calendar or in a holiday week, a busy
     # workspace, a bad key; ListsFailedError: a school's list failed (the others were written).
     errors = (MissingInputError, NoChampionError, UntrustedModelError, ValueError, ListsFailedError)
@@ -506,6 +540,8 @@ def serve(
     timezone: Annotated[
         str | None, typer.Option(help="Time zone of the schedule (default Europe/Brussels).")
     ] = None,
+    runner: RunnerOpt = None,
+    dask_address: DaskAddressOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Register the flows as Prefect deployments (weekly on a schedule) and serve them.
@@ -524,6 +560,8 @@ def serve(
         serve__export=export,
         serve__cron=cron,
         serve__timezone=timezone,
+        run__runner=runner,
+        run__dask_address=dask_address,
     )
     from pipelines.steps.ingest import last_export
 

@@ -10,9 +10,10 @@ failed school and its reason (and fails).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
@@ -20,19 +21,23 @@ os.environ["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "false"  # a model file neve
 os.environ["PREFECT_LOGGING_MARKUP"] = "false"  # data in a log line is text, never styling
 
 import polars as pl
-from prefect import Task, flow, get_run_logger, task, unmapped
+from prefect import Flow, Task, flow, get_run_logger, task, unmapped
 from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
+from prefect.task_runners import TaskRunner
 
 from features.build import Prepared
 from features.gates import Gate
 from features.school.schooldays import OutsideCalendarError, school_weeks
 from models.reasons import Reason
 from pipelines.render import reports
-from pipelines.settings import Settings
+from pipelines.settings import RunSettings, Settings
 from pipelines.steps import evaluate, features, feedback, ingest, score, train
-from pipelines.workspace import Workspace, locked, staged, write_csv
+from pipelines.workspace import Workspace, locked, scratch, staged, write_csv
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 RETRIES = 2
 RETRY_DELAY = 5
@@ -61,6 +66,58 @@ _retrying = task(
 (inputs are frames and settings: hashing big frames costs time)."""
 
 
+def task_runner(run: RunSettings) -> TaskRunner[Any]:
+    """The task runner ``run`` asks for: Prefect's thread pool in this process (``local``), or
+    Prefect's :class:`~prefect_dask.DaskTaskRunner` on the cluster at ``run.dask_address``,
+    else on a :class:`~distributed.LocalCluster` of ``run.dask_workers`` processes."""
+    if run.runner == "local":
+        from prefect.task_runners import ThreadPoolTaskRunner
+
+        return ThreadPoolTaskRunner()
+    from prefect_dask import DaskTaskRunner
+
+    if run.dask_address:
+        return DaskTaskRunner(address=run.dask_address)
+    # The local cluster's own comings and goings (and its 4-second wait for each worker at
+    # shutdown, which Prefect's background threads outlast) are not the run's news.
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    cluster = {
+        "n_workers": run.dask_workers,
+        "threads_per_worker": 1,
+        "dashboard_address": None,
+        "silence_logs": logging.WARNING,
+        # The workers report their task runs to this process's Prefect server; left alone,
+        # each would start a temporary server of its own (seconds per task).
+        "env": {"PREFECT_API_URL": _api_url()},
+    }
+    return DaskTaskRunner(cluster_kwargs=cluster)
+
+
+def _api_url() -> str:
+    """The Prefect API this process reports to: the one configured, else its temporary local
+    server, started now (the flow run will use the same one)."""
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import get_current_settings
+
+    if url := get_current_settings().api.url:
+        return url
+    server = SubprocessASGIServer()
+    server.start(timeout=get_current_settings().server.ephemeral.startup_timeout_seconds)
+    return server.api_url
+
+
+def on_runner(chosen: Flow[P, R], settings: Settings) -> Flow[P, R]:
+    """``chosen`` with the task runner of ``settings.run`` (:func:`task_runner`); unchanged
+    for the local runner."""
+    if settings.run.runner == "local":
+        return chosen
+    return chosen.with_options(task_runner=task_runner(settings.run))
+
+
+def _sharded(settings: Settings) -> bool:
+    return settings.run.runner == "dask"
+
+
 @_retrying
 def ingest_export(export: Path, settings: Settings) -> ingest.IngestReport:
     """Read, validate, pseudonymise and write canonical tables; what the ingest did."""
@@ -84,6 +141,35 @@ def build_features(settings: Settings, dates: list[dt.date], prepared: Prepared)
     return len(features.build_features(Workspace(settings.workspace), dates, prepared, say=_log))
 
 
+@_retrying
+def build_shard(settings: Settings, dates: list[dt.date], schools: list[str], folder: Path) -> int:
+    """On a worker: one shard's rows of the feature tables of ``dates`` (its schools' pupils
+    only, read from the workspace), into ``folder``; the rows written."""
+    return features.build_shard(Workspace(settings.workspace), dates, schools, folder)
+
+
+def _build_sharded(
+    settings: Settings, cache: features.FeatureCache, dates: list[dt.date]
+) -> list[dt.date]:
+    """Build the stale tables of ``dates`` shard by shard on the task runner's workers, then
+    join each date's shards into its table; the dates built."""
+    todo = [d for d in dates if not cache.fresh(d)]
+    if not todo:
+        return []
+    ws = Workspace(settings.workspace)
+    shards = features.school_shards(
+        score.schools_of(cache.prepared.enrolments), settings.run.shards
+    )
+    with scratch(ws) as folder:
+        folders = [folder / f"shard-{i}" for i in range(len(shards))]
+        rows = build_shard.map(unmapped(settings), unmapped(todo), shards, folders).result()
+        _log(f"features: {len(todo)} as-of dates built in {len(shards)} shards ({sum(rows)} rows)")
+        for as_of in todo:
+            features.merge_shards(cache, as_of, folders)
+    cache.save()
+    return todo
+
+
 @task(cache_policy=NO_CACHE)
 def train_ladder(settings: Settings) -> train.TrainReport:
     """Train and register the champion; the ladder's report."""
@@ -102,23 +188,63 @@ def feature_table(cache: features.FeatureCache, as_of: dt.date) -> pl.DataFrame:
     return cache.table(as_of)
 
 
+def _feature_table(
+    settings: Settings, cache: features.FeatureCache, as_of: dt.date
+) -> pl.DataFrame:
+    """The feature table of ``as_of``; on Dask, a stale one is built shard by shard."""
+    if _sharded(settings):
+        _build_sharded(settings, cache, [as_of])
+    return feature_table(cache, as_of)
+
+
+Scored = tuple[pl.DataFrame, dict[str, list[Reason]]]
+
+
 @_retrying
-def score_board(
-    settings: Settings,
-    as_of: dt.date,
-    champion: score.Champion,
-    table: pl.DataFrame,
-    folder: Path,
-    memory: Path,
-) -> tuple[pl.DataFrame, dict[str, list[Reason]], score.Surroundings]:
-    """Score the board from its feature ``table``, place each pupil on the week's lists, write
-    ``scores.csv`` into the date's staged ``folder`` and what the lists remember into
-    ``memory``; what the schools' lists need (the scores table, the reasons by pupil key and
-    what the lists show besides their rows)."""
+def score_rows(
+    settings: Settings, as_of: dt.date, champion: score.Champion, table: pl.DataFrame
+) -> Scored:
+    """Risk, rank, profile and reasons of every pupil in the board's feature ``table``."""
+    return score.score_week(Workspace(settings.workspace), champion, table, as_of, settings.score)
+
+
+@_retrying
+def score_shard(
+    settings: Settings, as_of: dt.date, version: str, rows: pl.DataFrame, background: Any
+) -> Scored:
+    """On a worker: :func:`score_rows` of a shard's ``rows`` (whole schools), with the champion
+    ``version`` loaded and checked there, and the board's SHAP ``background``."""
     ws = Workspace(settings.workspace)
-    scored, reasons = score.score_week(ws, champion, table, as_of, settings.score)
+    name = settings.score.model_name
+    return score.score_shard(ws, name, version, rows, as_of, settings.score, background)
+
+
+def _score(
+    settings: Settings, as_of: dt.date, champion: score.Champion, week: pl.DataFrame
+) -> Scored:
+    """The week scored in one task, or on Dask shard by shard (whole schools in each)."""
+    if not _sharded(settings):
+        return score_rows(settings, as_of, champion, week)
+    schools = features.school_shards(score.schools_of(week), settings.run.shards)
+    parts = [week.filter(pl.col("school_id").is_in(shard)) for shard in schools]
+    background = score.background_of(week, champion)
+    results = score_shard.map(
+        unmapped(settings), unmapped(as_of), unmapped(champion.version), parts, unmapped(background)
+    ).result()
+    reasons = {key: why for _, part in results for key, why in part.items()}
+    return pl.concat([scored for scored, _ in results], how="vertical"), reasons
+
+
+@_retrying
+def place_board(
+    settings: Settings, as_of: dt.date, scored: pl.DataFrame, folder: Path, memory: Path
+) -> tuple[pl.DataFrame, score.Surroundings]:
+    """Place each scored pupil on the week's lists, write ``scores.csv`` into the date's staged
+    ``folder`` and what the lists remember into ``memory``; the scores table and what the
+    lists show besides their rows."""
+    ws = Workspace(settings.workspace)
     _, scores, left = score.write_week(ws, as_of, scored, settings.score, folder, memory)
-    return scores, reasons, score.surroundings(ws, as_of, scores, left)
+    return scores, score.surroundings(ws, as_of, scores, left)
 
 
 @_retrying
@@ -176,7 +302,12 @@ def features_flow(
         if not dates:
             raise features.MissingInputError("no school weeks in that range")
         _log(f"building features for {len(dates)} as-of dates, {dates[0]} to {dates[-1]}")
-        build_features(settings, dates, prepared)
+        if _sharded(settings):
+            cache = features.FeatureCache(Workspace(settings.workspace), prepared)
+            built = _build_sharded(settings, cache, dates)
+            _log(f"features: {len(built)} built, {len(dates) - len(built)} unchanged")
+        else:
+            build_features(settings, dates, prepared)
         return dates
 
 
@@ -234,11 +365,12 @@ def _score_dates(
     cache = features.FeatureCache(ws, prepared)
     failures: list[str] = []
     for as_of in dates:
-        week = feature_table(cache, as_of)
+        week = _feature_table(settings, cache, as_of)
         with staged(ws) as stage:
             folder = stage.path(score.date_folder(ws, as_of))
             memory = stage.path(ws.listed(as_of))
-            table, reasons, around = score_board(settings, as_of, champion, week, folder, memory)
+            scored, reasons = _score(settings, as_of, champion, week)
+            table, around = place_board(settings, as_of, scored, folder, memory)
             schools = score.schools_of(table)
             shared = score.shared_folders(schools)
             failures += [f"{as_of} {s}: {score.SHARED_FOLDER}" for s in schools if s in shared]
@@ -249,13 +381,13 @@ def _score_dates(
             schools = [s for s in schools if s not in held]
             parts = score.by_school(table)
             name = settings.score.model_name
-            futures = write_school_list.map(
+            futures = write_school_list.map(  # each school's task gets its own rows only
                 unmapped(settings),
                 unmapped(as_of),
                 schools,
                 [parts[s] for s in schools],
-                unmapped(reasons),
-                unmapped(around),
+                [score.reasons_of(reasons, parts[s]) for s in schools],
+                [around.of(s, parts[s]) for s in schools],
                 unmapped(folder),
                 [score.about(champion, name, gates.get(s, [])) for s in schools],
             )
@@ -315,4 +447,4 @@ def weekly_flow(settings: Settings, as_of: dt.date | None = None) -> list[str]:
         if settings.serve.export is None:
             raise ingest.ExportError("the weekly flow needs the export folder: serve --export DIR")
         ingest_flow(settings.serve.export, settings)
-        return score_flow(settings, [day], skip_holidays=True)
+        return on_runner(score_flow, settings)(settings, [day], skip_holidays=True)

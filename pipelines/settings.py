@@ -126,6 +126,25 @@ class ServeSettings(_Frozen):
     timezone: str = "Europe/Brussels"
 
 
+class RunSettings(_Frozen):
+    """Where the flows' tasks run: in this process (``local``), or on a Dask cluster."""
+
+    runner: Literal["local", "dask"] = Field(
+        "local", description="local: this process; dask: the workers of a Dask cluster"
+    )
+    dask_address: str | None = Field(
+        None,
+        description="scheduler of an existing Dask cluster, tcp://host:port "
+        "(default: a LocalCluster on this machine, for trying it)",
+    )
+    dask_workers: int = Field(
+        2, ge=1, description="worker processes of the LocalCluster (without --dask-address)"
+    )
+    shards: int = Field(
+        8, ge=1, description="groups of schools the board's work is split into on Dask"
+    )
+
+
 class Settings(_Frozen):
     """Everything a run can be told. Loaded once, passed down, never read at import time."""
 
@@ -135,6 +154,7 @@ class Settings(_Frozen):
     score: ScoreSettings = ScoreSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
     serve: ServeSettings = ServeSettings()
+    run: RunSettings = RunSettings()
 
     @classmethod
     def load(cls, config: Path | None = None, **overrides: Any) -> Settings:

@@ -321,6 +321,20 @@ def staged(workspace: Workspace) -> Iterator[Staging]:
     stage.commit()
 
 
+@contextmanager
+def scratch(workspace: Workspace) -> Iterator[Path]:
+    """A folder in the workspace for a run's intermediate files, which every worker that can
+    reach the workspace can reach too; removed afterwards, and by :func:`recover` after a
+    crash (it lies with the staged runs and has no journal)."""
+    root = workspace.root.resolve()
+    private_dir(root / STAGING)
+    folder = Path(tempfile.mkdtemp(prefix="shards-", dir=root / STAGING))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def _apply(root: Path, folder: Path, ops: list[dict[str, str]]) -> None:
     """Make the journal's moves; safe to repeat after a crash part-way (each step checks)."""
     for op in ops:

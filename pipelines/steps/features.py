@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,8 +30,9 @@ class MissingInputError(FileNotFoundError):
     """The workspace lacks the canonical tables: run ``schoolpoort ingest`` first."""
 
 
-def load_prepared(workspace: Workspace) -> Prepared:
-    """Canonical tables from the workspace, prepared for feature building."""
+def load_prepared(workspace: Workspace, schools: Sequence[str] | None = None) -> Prepared:
+    """Canonical tables from the workspace, prepared for feature building: the whole board's,
+    or with ``schools`` a shard's (:func:`features.build.prepare`)."""
     tables = {}
     for name in ("enrolments", "absences", "late_arrivals", "sick_bay_visits", "calendar"):
         path = workspace.canonical_table(name)
@@ -44,6 +45,7 @@ def load_prepared(workspace: Workspace) -> Prepared:
         tables["late_arrivals"],
         tables["sick_bay_visits"],
         tables["calendar"],
+        schools,
     )
 
 
@@ -136,7 +138,11 @@ class FeatureCache:
 
     def build(self, as_of: dt.date) -> pl.DataFrame:
         """Build the table of ``as_of`` and store it (the manifest is saved by :meth:`save`)."""
-        table = feature_table(self.prepared, as_of).collect()
+        return self.put(as_of, feature_table(self.prepared, as_of).collect())
+
+    def put(self, as_of: dt.date, table: pl.DataFrame) -> pl.DataFrame:
+        """Store ``table`` as the table of ``as_of``, built from what it can see now (by
+        :meth:`build`, or from the shards of :func:`build_shard`)."""
         write_parquet(table, self.store.path(as_of))
         self.manifest[as_of.isoformat()] = fingerprint(
             self.prepared, as_of, self._static, self._seen
@@ -184,3 +190,50 @@ def _build(cache: FeatureCache, dates: list[dt.date], say: Say) -> list[Path]:
     if built == 0:
         say(f"features: all {len(dates)} as-of dates unchanged")
     return [cache.store.path(d) for d in dates]
+
+
+def school_shards(schools: Sequence[str], count: int) -> list[list[str]]:
+    """The sorted ``schools`` in at most ``count`` contiguous groups of near-equal size. In
+    order, the groups hold the schools in order: their rows one after the other are in the
+    feature table's order (by school)."""
+    ordered = sorted(schools)
+    size, extra = divmod(len(ordered), max(1, min(count, len(ordered))))
+    groups: list[list[str]] = []
+    start = 0
+    while start < len(ordered):
+        end = start + size + (1 if len(groups) < extra else 0)
+        groups.append(ordered[start:end])
+        start = end
+    return groups
+
+
+def shard_path(folder: Path, as_of: dt.date) -> Path:
+    """Where :func:`build_shard` writes a shard's rows of the table of ``as_of``."""
+    return folder / f"as_of={as_of.isoformat()}.parquet"
+
+
+def build_shard(
+    workspace: Workspace, dates: Sequence[dt.date], schools: Sequence[str], folder: Path
+) -> int:
+    """The rows at ``schools`` of the feature table of each of ``dates``, into ``folder``
+    (:func:`shard_path`); the rows written.
+
+    Reads only the shard's pupils from the canonical tables (every pupil ever enrolled at one
+    of the schools, with all their history: :func:`features.build.prepare`), so a worker holds
+    its shard, not the board. The rows are the whole board's rows at those schools, to the bit.
+    """
+    prepared = load_prepared(workspace, schools)
+    at = pl.col("school_id").is_in(list(schools))
+    rows = 0
+    for as_of in dates:
+        table = feature_table(prepared, as_of).filter(at).collect()
+        write_parquet(table, shard_path(folder, as_of))
+        rows += table.height
+    return rows
+
+
+def merge_shards(cache: FeatureCache, as_of: dt.date, folders: Sequence[Path]) -> pl.DataFrame:
+    """The table of ``as_of`` from its shards' rows (:func:`build_shard`, ``folders`` in the
+    order of :func:`school_shards`), stored in ``cache``."""
+    parts = [pl.read_parquet(shard_path(folder, as_of)) for folder in folders]
+    return cache.put(as_of, pl.concat(parts, how="vertical").rechunk())

@@ -17,7 +17,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -47,6 +47,9 @@ from pipelines.workspace import (
     write_csv,
     write_parquet,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Say = Callable[[str], None]
 N_REASONS = 3
@@ -176,9 +179,11 @@ def score_week(
     features: pl.DataFrame,
     as_of: dt.date,
     settings: ScoreSettings,
+    background: pd.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, dict[str, list[Reason]]]:
     """Risk, rank, profile and reasons for every pupil enrolled on ``as_of``, from the
-    feature table of ``as_of`` (:class:`~pipelines.steps.features.FeatureCache`).
+    feature table of ``as_of`` (:class:`~pipelines.steps.features.FeatureCache`), or from its
+    rows of whole schools (a shard) given the board's SHAP ``background`` (:func:`background_of`).
 
     Returns the scored frame (keyed by ``student_key``) and the reasons of every explained
     pupil, by ``student_key`` (their texts are also the frame's ``signal_*`` columns).
@@ -186,6 +191,8 @@ def score_week(
     if features.is_empty():
         raise NothingToScoreError(f"no pupil is enrolled on {as_of}: nothing to score")
     X = features.select(champion.features).to_pandas()
+    if background is None:
+        background = background_of(features, champion)
     risk = champion.model.predict_proba(X)[:, 1]  # type: ignore[attr-defined]
     frame = (
         features.with_columns(pl.Series("risk", risk), profile())
@@ -213,7 +220,6 @@ def score_week(
     by_key: dict[str, list[Reason]] = {}
     rows = frame["explained"].to_numpy().nonzero()[0]
     if len(rows):
-        background = X.sample(min(200, len(X)), random_state=0).sort_index()
         explanation = explain(champion.model, X.iloc[rows], background)
         typical = school_medians(frame, champion.features)[rows]
         for i, reasons in zip(
@@ -239,6 +245,34 @@ def score_week(
             risk=pl.lit(None, dtype=pl.Float64), times_usual=pl.lit(None, dtype=pl.Float64)
         )
     return frame.drop("_i", "explained"), by_key
+
+
+def background_of(features: pl.DataFrame, champion: Champion) -> pd.DataFrame:
+    """The SHAP background of a week: 200 of the board's pupils, drawn the same way each time
+    (a shard's reasons use the board's, so they are the reasons of the board's run)."""
+    X = features.select(champion.features).to_pandas()
+    return X.sample(min(200, len(X)), random_state=0).sort_index()
+
+
+def score_shard(
+    workspace: Workspace,
+    name: str,
+    version: str,
+    features: pl.DataFrame,
+    as_of: dt.date,
+    settings: ScoreSettings,
+    background: pd.DataFrame,
+) -> tuple[pl.DataFrame, dict[str, list[Reason]]]:
+    """:func:`score_week` of a shard's rows (whole schools) on a worker, with the champion
+    loaded and checked here (:func:`load_champion`): it must be ``version``, the one the run
+    started with."""
+    champion = load_champion(workspace, name)
+    if champion.version != version:
+        raise NoChampionError(
+            f"the champion changed during the run (version {version}, now {champion.version}): "
+            "score again"
+        )
+    return score_week(workspace, champion, features, as_of, settings, background)
 
 
 def previous_list(workspace: Workspace, as_of: dt.date) -> dt.date | None:
@@ -341,6 +375,17 @@ class Surroundings:
     """``student_key, as_of, risk``: the listed pupils' risk on the recent lists they were on,
     this week's included."""
 
+    def of(self, school_id: str, rows: pl.DataFrame) -> Surroundings:
+        """What the list of one school, whose scores are ``rows``, shows besides them: a
+        worker is sent its school's pupils only."""
+        here = pl.col("school_id") == school_id
+        mine = rows.select("student_key")
+        return Surroundings(
+            self.left.filter(here),
+            self.weeks.filter(here),
+            self.risks.join(mine, on="student_key", how="semi", maintain_order="left"),
+        )
+
 
 PICTURE_WEEKS = 12
 """The recent lists whose risk a pupil's picture draws as a line."""
@@ -370,6 +415,11 @@ def surroundings(
     ]
     now = listed.select("student_key", pl.lit(as_of).alias("as_of"), "risk")
     return Surroundings(left, weeks, pl.concat([*risks, now], how="vertical_relaxed"))
+
+
+def reasons_of(reasons: dict[str, list[Reason]], rows: pl.DataFrame) -> dict[str, list[Reason]]:
+    """The ``reasons`` of the pupils in ``rows`` (one school's: a worker gets only those)."""
+    return {key: reasons[key] for key in rows["student_key"] if key in reasons}
 
 
 def by_school(table: pl.DataFrame) -> dict[str, pl.DataFrame]:

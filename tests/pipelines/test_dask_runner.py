@@ -1,0 +1,89 @@
+"""The Dask runner: the same flows, their work split into school shards on a LocalCluster's
+worker processes, give the local runner's outputs byte for byte."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from features.build import feature_table as whole_table
+from pipelines import flows
+from pipelines.settings import RunSettings, Settings
+from pipelines.steps import features
+from pipelines.steps.train import TrainReport
+from pipelines.workspace import KEY_ENV, Workspace
+from tests.conftest import BOARD_KEY
+
+pytestmark = pytest.mark.slow
+
+WEEKS = (dt.date(2025, 3, 10), dt.date(2025, 3, 17))
+"""Two weeks in a row: the second list remembers the first."""
+
+
+def _digests(root: Path, *folders: str) -> dict[str, str]:
+    return {
+        path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for folder in folders
+        for path in sorted((root / folder).rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_features_scores_and_lists_on_dask_are_the_local_runners_byte_for_byte(
+    trained_board: tuple[Workspace, TrainReport], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(KEY_ENV, BOARD_KEY.hex())
+    ws, _ = trained_board
+    roots = {runner: tmp_path / runner for runner in ("local", "dask")}
+    for root in roots.values():
+        shutil.copytree(ws.root, root)
+        shutil.rmtree(root / "features")  # each runner builds every table itself
+    for runner, root in roots.items():
+        settings = Settings(workspace=root, run=RunSettings(runner=runner, dask_workers=2))
+        built = flows.on_runner(flows.features_flow, settings)(
+            settings, dt.date(2025, 1, 6), WEEKS[0]
+        )
+        assert built[-1] == WEEKS[0]
+        for week in WEEKS:  # the second week's table is built by the score flow itself
+            flows.on_runner(flows.score_flow, settings)(settings, [week])
+
+    local, dask = (_digests(roots[r], "features", "outputs", "lists") for r in roots)
+    assert any(name.endswith("risk_list.xlsx") for name in local)
+    assert any(name.endswith("features.parquet") for name in local)
+    assert dask == local
+    for root in roots.values():
+        assert not list((root / ".staging").iterdir())  # the shards' scratch folder is gone
+
+
+def test_a_shards_feature_rows_are_the_boards_rows_at_its_schools(
+    trained_board: tuple[Workspace, TrainReport],
+) -> None:
+    """A pupil who moved keeps their history in the shard of their new school."""
+    ws, _ = trained_board
+    board = features.load_prepared(ws)
+    schools = sorted(board.enrolments["school_id"].unique())
+    moved = board.enrolments.group_by("student_key").agg(pl.col("school_id").n_unique() > 1)
+    assert moved["school_id"].any()  # the small board has pupils who changed school
+    for school in schools:
+        shard = features.load_prepared(ws, [school])
+        assert shard.days.equals(board.days)  # the whole board's calendar
+        for as_of in (dt.date(2023, 10, 2), WEEKS[0]):
+            mine = pl.col("school_id") == school
+            expected = whole_table(board, as_of).filter(mine).collect()
+            assert whole_table(shard, as_of).filter(mine).collect().equals(expected)
+
+
+def test_school_shards_keep_the_schools_in_order_in_near_equal_groups() -> None:
+    schools = [f"S{i:02d}" for i in range(7, 0, -1)]
+    assert features.school_shards(schools, 3) == [
+        ["S01", "S02", "S03"],
+        ["S04", "S05"],
+        ["S06", "S07"],
+    ]
+    assert features.school_shards(schools[:2], 8) == [["S06"], ["S07"]]
+    assert features.school_shards([], 4) == []
