@@ -238,6 +238,10 @@ def run_flow(name: str, *args: Any, errors: tuple[type[BaseException], ...]) -> 
     chosen = getattr(flows, name)
     settings = next((a for a in args if isinstance(a, Settings)), None)
     if settings is not None:
+        try:
+            flows.check_cluster(settings.run)
+        except flows.ClusterError as exc:
+            fail(str(exc))
         chosen = flows.on_runner(chosen, settings)
     quiet = _WithoutTraceback(errors)
     # Prefect's console handler sits on the root logger; its API handler (the UI) keeps the

@@ -93,6 +93,26 @@ def task_runner(run: RunSettings) -> TaskRunner[Any]:
     return DaskTaskRunner(cluster_kwargs=cluster)
 
 
+class ClusterError(OSError):
+    """The Dask scheduler given cannot be reached."""
+
+
+def check_cluster(run: RunSettings, timeout: float = 10) -> None:
+    """Raise :class:`ClusterError`, in one line, when ``run`` names a Dask scheduler that does
+    not answer within ``timeout`` seconds (before any work starts)."""
+    if run.runner != "dask" or not run.dask_address:
+        return
+    from distributed import Client
+
+    try:
+        Client(run.dask_address, timeout=timeout).close()
+    except (OSError, TimeoutError, ValueError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ClusterError(
+            f"--dask-address {run.dask_address}: no Dask scheduler answers there ({reason})"
+        ) from None
+
+
 def _api_url() -> str:
     """The Prefect API this process reports to: the one configured, else its temporary local
     server, started now (the flow run will use the same one)."""

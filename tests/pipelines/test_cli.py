@@ -93,3 +93,20 @@ def test_serve_needs_an_export_folder_given_or_remembered(tmp_path: Path, worksp
     result = runner.invoke(app, ["serve", "-w", str(workspace), "--export", str(missing)])
     assert result.exit_code == 2
     assert f"{missing}: the export folder does not exist" in result.stderr
+
+
+def test_a_runner_or_cluster_that_cannot_be_used_is_one_line_before_any_work(
+    tiny_export: Path, workspace: Path
+) -> None:
+    runner.invoke(app, ["ingest", str(tiny_export), "--workspace", str(workspace)])
+    result = runner.invoke(app, ["features", "-w", str(workspace), "--runner", "spark"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "error: setting run.runner: Input should be 'local' or 'dask'"
+    for address, reason in (("nonsense", "missing port number"), ("tcp://127.0.0.1:1", "")):
+        args = ["--runner", "dask", "--dask-address", address]
+        result = runner.invoke(app, ["features", "-w", str(workspace), *args])
+        assert result.exit_code == 2
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(f"error: --dask-address {address}: no Dask scheduler answers there")
+        assert reason in line
+    assert not (workspace / "features").exists()  # nothing was built

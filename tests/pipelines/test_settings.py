@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from pipelines.settings import (
     EvaluateSettings,
     IngestSettings,
+    RunSettings,
     ScoreSettings,
     ServeSettings,
     Settings,
@@ -70,6 +71,12 @@ def test_without_a_file_or_options_the_settings_are_the_documented_defaults() ->
         export=None,  # the folder the workspace last ingested
         cron="0 6 * * 1",  # Mondays 06:00 ...
         timezone="Europe/Brussels",  # ... in Brussels
+    )
+    assert settings.run == RunSettings(
+        runner="local",  # in this process, unless --runner dask
+        dask_address=None,  # with dask: a local cluster unless an address is given ...
+        dask_workers=2,  # ... of two worker processes
+        shards=8,  # the board's schools in at most 8 groups
     )
 
 
