@@ -53,8 +53,9 @@ class Prepared:
     pupil_days: pl.DataFrame
     pupils: pl.DataFrame
     """``student_key`` and ``pupil``, a number in the order of the keys, per enrolled pupil."""
-    counts: pl.DataFrame
-    """:func:`features.running.running_counts` of every day-level count the windows add up."""
+    counts: pl.DataFrame | None
+    """:func:`features.running.running_counts` of every day-level count the windows add up
+    (None when prepared without them: :func:`prepare`, ``derived``)."""
     spell_days: dict[str, pl.DataFrame]
     """:func:`features.signals.spells.spell_days`, collected."""
 
@@ -82,6 +83,7 @@ def prepare(
     sick_bay_visits: pl.LazyFrame,
     calendar: pl.LazyFrame,
     schools: Sequence[str] | None = None,
+    derived: bool = True,
 ) -> Prepared:
     """Resolve each school's calendar and build the pupil-day frame, its running counts and
     the days of every spell, once for all dates.
@@ -90,6 +92,10 @@ def prepare(
     with every enrolment and event of theirs (so a pupil who moved keeps their history). The
     calendar stays the whole board's, so the shard's feature rows at those schools are the
     whole board's rows (:func:`feature_table`, filtered to the schools).
+
+    Without ``derived``, only what a run that builds no feature table itself needs (the
+    enrolments, the calendar and the pupil-day frame: its dates, fingerprints and data
+    gates); the running counts and spells, the bulk of it, are left out.
     """
     all_schools = enrolments.select("school_id").unique()
     if schools is not None:
@@ -104,6 +110,8 @@ def prepare(
     frame = pupil_days(absences_, late_arrivals, sick_bay_visits, days.lazy()).collect()
     enrolled = enrolments.collect()
     pupils = enrolled.select(pl.col("student_key").unique().sort()).with_row_index("pupil")
+    if not derived:
+        return Prepared(enrolled, days, frame, pupils, counts=None, spell_days={})
     numbered = (
         frame.lazy()
         .join(pupils.lazy(), on="student_key", how="inner")
@@ -223,6 +231,8 @@ def feature_table(prepared: Prepared, as_of: dt.date) -> pl.LazyFrame:
         ``student_key, as_of, school_id, class_key, grade`` then the catalog's features in
         catalog order, sorted by ``school_id, student_key``.
     """
+    if prepared.counts is None:
+        raise ValueError("feature_table needs the running counts: prepare(..., derived=True)")
     last_day = prepared.days["date"].max()
     if isinstance(last_day, dt.date) and as_of > last_day:
         raise OutsideCalendarError(

@@ -5,6 +5,12 @@ runs these flows too, so a command and its deployment are the same code. Reading
 tasks retry transient system errors only; the score flow maps the per-school lists over the
 schools, so one school's failure does not stop the others, and the run ends by naming each
 failed school and its reason (and fails).
+
+The task runner is the settings' (:func:`on_runner`): Prefect's thread pool in this process,
+or on ``--runner dask`` a Dask cluster, where the feature tables and the week's scores are
+built school shard by school shard and each school's list is its own task. Shard tasks take
+paths and small arguments and read what they need from the workspace themselves; the secrets
+never leave this process.
 """
 
 from __future__ import annotations
@@ -135,7 +141,13 @@ def on_runner(chosen: Flow[P, R], settings: Settings) -> Flow[P, R]:
 
 
 def _sharded(settings: Settings) -> bool:
-    return settings.run.runner == "dask"
+    """Whether this flow's work is split into shards: when it runs on Dask (``settings`` asked
+    for it and the flow was started on it, :func:`on_runner`)."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    runner = type(context.task_runner).__name__ if context else ""
+    return settings.run.runner == "dask" and runner == "DaskTaskRunner"
 
 
 @_retrying
@@ -150,9 +162,10 @@ def ingest_export(export: Path, settings: Settings) -> ingest.IngestReport:
 
 
 @_retrying
-def load_canonical(settings: Settings) -> Prepared:
-    """The canonical tables, prepared for feature building."""
-    return features.load_prepared(Workspace(settings.workspace))
+def load_canonical(settings: Settings, derived: bool = True) -> Prepared:
+    """The canonical tables, prepared for feature building; without ``derived`` (on Dask, where
+    the workers build the features) without the running counts and spells, the bulk of it."""
+    return features.load_prepared(Workspace(settings.workspace), derived=derived)
 
 
 @_retrying
@@ -317,7 +330,7 @@ def features_flow(
     """Build the weekly feature tables between ``start`` and ``end`` (default: the data's
     range); the as-of dates built or found unchanged."""
     with locked(Workspace(settings.workspace), "features", _log):
-        prepared = load_canonical(settings)
+        prepared = load_canonical(settings, derived=not _sharded(settings))
         dates = prepared.as_of_dates(start, end)
         if not dates:
             raise features.MissingInputError("no school weeks in that range")
@@ -377,7 +390,7 @@ def _score_dates(
 ) -> list[str]:
     champion = score.load_champion(ws, settings.score.model_name)
     _log(score.describe(champion, settings.score.model_name))
-    prepared = load_canonical(settings)
+    prepared = load_canonical(settings, derived=not _sharded(settings))
     dates = _school_weeks(prepared, asked, skip_holidays)
     logger = get_run_logger()
     for warning in score.data_warnings(prepared, champion, dates):

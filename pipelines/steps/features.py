@@ -30,9 +30,12 @@ class MissingInputError(FileNotFoundError):
     """The workspace lacks the canonical tables: run ``schoolpoort ingest`` first."""
 
 
-def load_prepared(workspace: Workspace, schools: Sequence[str] | None = None) -> Prepared:
+def load_prepared(
+    workspace: Workspace, schools: Sequence[str] | None = None, derived: bool = True
+) -> Prepared:
     """Canonical tables from the workspace, prepared for feature building: the whole board's,
-    or with ``schools`` a shard's (:func:`features.build.prepare`)."""
+    or with ``schools`` a shard's; without ``derived``, only what the run around the feature
+    building needs (:func:`features.build.prepare`)."""
     tables = {}
     for name in ("enrolments", "absences", "late_arrivals", "sick_bay_visits", "calendar"):
         path = workspace.canonical_table(name)
@@ -46,6 +49,7 @@ def load_prepared(workspace: Workspace, schools: Sequence[str] | None = None) ->
         tables["sick_bay_visits"],
         tables["calendar"],
         schools,
+        derived,
     )
 
 
