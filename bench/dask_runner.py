@@ -5,7 +5,8 @@ as a weekly run sees it), scored from a workspace without feature tables, so the
 the week's features, scores every pupil and writes every school's list: the ``score`` flow,
 as ``schoolpoort score --as-of D [--runner dask]`` runs it. Each runner gets its own copy of
 the workspace, and each run is a child process (peak RSS: the largest single process of the
-run, so on Dask the coordinator or one worker; the LocalCluster's workers are its children).
+run, so on Dask the coordinator or one worker, since the LocalCluster's workers are its
+children; the coordinator's own peak is shown beside it).
 
 The champion is trained once on a smaller board of the same simulator (default 2,000 pupils
 x 3 years) and its registry (``mlflow.db``, ``mlartifacts``, ``monitoring``) copied into each
@@ -62,7 +63,7 @@ def step_weekly(
     settings = Settings(workspace=Path(workspace), run=run)
     start = time.perf_counter()
     flows.on_runner(flows.score_flow, settings)(settings, [dt.date.fromisoformat(as_of)])
-    return {"seconds": time.perf_counter() - start}
+    return {"seconds": time.perf_counter() - start, "coordinator_mib": harness.vm_hwm_mib()}
 
 
 STEPS = {
@@ -154,6 +155,7 @@ def main(argv: list[str]) -> None:
             f"{harness.median_of(r, 'seconds'):.1f}",
             f"{sorted(x.wall for x in r)[len(r) // 2]:.1f}",
             f"{harness.peak_of(r) / 1024:.2f}",
+            f"{max(x.result['coordinator_mib'] for x in r) / 1024:.2f}",
             f"{harness.median_of(r, 'seconds') / local_s:.2f}x",
         ]
         for runner, r in runs.items()
@@ -163,7 +165,11 @@ def main(argv: list[str]) -> None:
         f"dask: LocalCluster of {args.workers} workers, {args.shards} shards at most"
     )
     print(f"({harness.machine()}; {args.repeat} run(s) per runner, medians)")
-    print(harness.table(["runner", "flow s", "process s", "peak GB", "vs local"], rows))
+    print(
+        harness.table(
+            ["runner", "flow s", "process s", "peak GB", "coordinator GB", "vs local"], rows
+        )
+    )
     print(
         f"outputs ({len(digests['local'])} files under {', '.join(COMPARED)}): "
         + ("byte-identical" if same else "DIFFERENT")

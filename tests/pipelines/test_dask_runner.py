@@ -87,3 +87,19 @@ def test_school_shards_keep_the_schools_in_order_in_near_equal_groups() -> None:
     ]
     assert features.school_shards(schools[:2], 8) == [["S06"], ["S07"]]
     assert features.school_shards([], 4) == []
+
+
+def test_a_board_prepared_without_its_running_counts_builds_no_feature_table(
+    trained_board: tuple[Workspace, TrainReport],
+) -> None:
+    """The coordinator's light preparation (on Dask) cannot be mistaken for the full one."""
+    ws, _ = trained_board
+    light = features.load_prepared(ws, derived=False)
+    full = features.load_prepared(ws)
+    assert light.counts is None and not light.spell_days
+    in_order = ["student_key", "date"]  # the pupil-day frame is collected in no fixed order
+    assert light.pupil_days.sort(in_order).equals(full.pupil_days.sort(in_order))
+    assert light.days.equals(full.days)
+    assert features.static_fingerprint(light) == features.static_fingerprint(full)
+    with pytest.raises(ValueError, match="needs the running counts"):
+        whole_table(light, WEEKS[0])
