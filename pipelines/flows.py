@@ -243,11 +243,12 @@ def score_rows(
 
 @_retrying
 def score_shard(
-    settings: Settings, as_of: dt.date, version: str, rows: pl.DataFrame, background: Any
+    settings: Settings, as_of: dt.date, version: str, schools: list[str], background: Any
 ) -> Scored:
-    """On a worker: :func:`score_rows` of a shard's ``rows`` (whole schools), with the champion
-    ``version`` loaded and checked there, and the board's SHAP ``background``."""
+    """On a worker: :func:`score_rows` of the stored feature rows at ``schools``, with the
+    champion ``version`` loaded and checked there, and the board's SHAP ``background``."""
     ws = Workspace(settings.workspace)
+    rows = features.FeatureStore(ws).rows(as_of, schools)
     name = settings.score.model_name
     return score.score_shard(ws, name, version, rows, as_of, settings.score, background)
 
@@ -258,11 +259,14 @@ def _score(
     """The week scored in one task, or on Dask shard by shard (whole schools in each)."""
     if not _sharded(settings):
         return score_rows(settings, as_of, champion, week)
-    schools = features.school_shards(score.schools_of(week), settings.run.shards)
-    parts = [week.filter(pl.col("school_id").is_in(shard)) for shard in schools]
+    shards = features.school_shards(score.schools_of(week), settings.run.shards)
     background = score.background_of(week, champion)
-    results = score_shard.map(
-        unmapped(settings), unmapped(as_of), unmapped(champion.version), parts, unmapped(background)
+    results = score_shard.map(  # the workers read their rows: the week's table is stored
+        unmapped(settings),
+        unmapped(as_of),
+        unmapped(champion.version),
+        shards,
+        unmapped(background),
     ).result()
     reasons = {key: why for _, part in results for key, why in part.items()}
     return pl.concat([scored for scored, _ in results], how="vertical"), reasons

@@ -80,6 +80,11 @@ class FeatureStore:
         data: dict[str, str] = json.loads(self.manifest_path.read_text("utf-8"))
         return data
 
+    def rows(self, as_of: dt.date, schools: Sequence[str]) -> pl.DataFrame:
+        """The stored table of ``as_of``'s rows at ``schools``, in its order."""
+        at = pl.col("school_id").is_in(list(schools))
+        return pl.scan_parquet(self.path(as_of)).filter(at).collect(engine="in-memory")
+
     def scan(self, dates: Iterable[dt.date]) -> pl.LazyFrame:
         """The stored tables for ``dates``, one after the other."""
         return pl.concat([pl.scan_parquet(self.path(d)) for d in dates], how="vertical")
