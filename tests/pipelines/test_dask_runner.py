@@ -49,8 +49,8 @@ def test_features_scores_and_lists_on_dask_are_the_local_runners_byte_for_byte(
             settings, dt.date(2025, 1, 6), WEEKS[0]
         )
         assert built[-1] == WEEKS[0]
-        for week in WEEKS:  # the second week's table is built by the score flow itself
-            flows.on_runner(flows.score_flow, settings)(settings, [week])
+        # The second week's table is built by the score flow itself; its list remembers the first.
+        flows.on_runner(flows.score_flow, settings)(settings, list(WEEKS))
 
     local, dask = (_digests(roots[r], "features", "outputs", "lists") for r in roots)
     assert any(name.endswith("risk_list.xlsx") for name in local)
@@ -103,3 +103,25 @@ def test_a_board_prepared_without_its_running_counts_builds_no_feature_table(
     assert features.static_fingerprint(light) == features.static_fingerprint(full)
     with pytest.raises(ValueError, match="needs the running counts"):
         whole_table(light, WEEKS[0])
+
+
+def test_a_schools_list_task_is_sent_its_own_pupils_only() -> None:
+    from models.reasons import Reason
+    from pipelines.steps.score import Surroundings, reasons_of
+
+    def keyed(**columns: list[object]) -> pl.DataFrame:
+        return pl.DataFrame(columns)
+
+    around = Surroundings(
+        left=keyed(student_key=["a2", "b2"], school_id=["A", "B"]),
+        weeks=keyed(student_key=["a1", "b1"], school_id=["A", "B"], half_days=[2, 3]),
+        risks=keyed(student_key=["a1", "b1", "a1"], risk=[0.1, 0.2, 0.3]),
+    )
+    rows = keyed(student_key=["a1", "a3"], school_id=["A", "A"])
+    mine = around.of("A", rows)
+    assert mine.left["student_key"].to_list() == ["a2"]
+    assert mine.weeks["student_key"].to_list() == ["a1"]
+    assert mine.risks["risk"].to_list() == [0.1, 0.3]
+    why = [Reason("sick_bay_visits_ytd", 4.0, 1.0, 0.3, "4 visits to the sick bay")]
+    reasons = {"a1": why, "b1": why}
+    assert reasons_of(reasons, rows) == {"a1": why}
