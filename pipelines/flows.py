@@ -143,11 +143,13 @@ def on_runner(chosen: Flow[P, R], settings: Settings) -> Flow[P, R]:
 def _sharded(settings: Settings) -> bool:
     """Whether this flow's work is split into shards: when it runs on Dask (``settings`` asked
     for it and the flow was started on it, :func:`on_runner`)."""
+    if settings.run.runner != "dask":
+        return False
     from prefect.context import FlowRunContext
+    from prefect_dask import DaskTaskRunner
 
     context = FlowRunContext.get()
-    runner = type(context.task_runner).__name__ if context else ""
-    return settings.run.runner == "dask" and runner == "DaskTaskRunner"
+    return context is not None and isinstance(context.task_runner, DaskTaskRunner)
 
 
 @_retrying
