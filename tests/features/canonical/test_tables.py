@@ -769,3 +769,12 @@ def test_a_simulated_board_is_the_same_whole_or_in_parts() -> None:
     events = sum(raw[n].frame.height for n in ("absences", "late_arrivals", "sick_bay_visits"))
     assert events > 5_000
     assert_same_result(whole, canonicalise(raw, in_parts(OPTIONS, 1_000)))
+
+
+def test_a_pupil_s_position_is_the_one_an_enum_of_the_enrolled_ids_gives() -> None:
+    pupils = pl.Series(["A7", "B1", "L1", "L10", "L2", "é3"])
+    values = pl.Series(["L2", "L3", None, "", "A7", "é3", "zz", "L10"])
+    expected = values.cast(pl.Enum(pupils), strict=False).to_physical()
+    assert canonical._positions_among(values, pupils).equals(expected)
+    nobody = canonical._positions_among(values, pl.Series([], dtype=pl.String))
+    assert nobody.null_count() == values.len()
