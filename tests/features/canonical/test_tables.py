@@ -778,3 +778,21 @@ def test_a_pupil_s_position_is_the_one_an_enum_of_the_enrolled_ids_gives() -> No
     assert canonical._positions_among(values, pupils).equals(expected)
     nobody = canonical._positions_among(values, pl.Series([], dtype=pl.String))
     assert nobody.null_count() == values.len()
+
+
+def test_a_line_the_reader_set_aside_is_quarantined_once_whatever_the_parts() -> None:
+    raw = raw_tables(TINY)
+    absences = raw["absences"]
+    too_wide = pl.DataFrame(
+        {
+            ROW: [absences.frame.height + 2],
+            "column": ["(whole line)"],
+            "value": ["L1;2024-09-05;AM;B;;extra"],
+            "reason": ["more fields than the header"],
+        },
+        schema=validate.FAILURE_SCHEMA,
+    )
+    raw["absences"] = RawTable("absences", absences.source, absences.frame, too_wide)
+    whole = canonicalise(raw, OPTIONS)
+    assert whole.quarantine["absences"]["column"].to_list() == ["(whole line)"]
+    assert_same_result(whole, canonicalise(raw, in_parts(OPTIONS)))
