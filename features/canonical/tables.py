@@ -289,9 +289,10 @@ def _sort_order(frame: pl.DataFrame) -> pl.Series:
     """The row order of ``frame`` sorted by all its columns, nulls last.
 
     The columns' order codes are packed into one 64-bit key when they fit (a single-key sort
-    is many times faster than a sort over several text columns); otherwise the codes are
-    sorted column by column. Each column's code is folded into the key as soon as it is
-    found, so that only the key and one column's code are held at a time.
+    is many times faster than a sort over several text columns); otherwise by the key of the
+    columns that fit and then the codes of the others, column by column. Each column's code
+    is folded into the key as soon as it is found, so that only the key and one column's
+    code are held at a time while they fit.
     """
     codes: list[pl.Series] = []
     key: pl.Series | None = None
@@ -1145,9 +1146,8 @@ def _event_tables(
     """
     events = sum(raw[n].frame.height for n in contract.EVENT_TABLES if n in raw)
     count = max(1, -(-events // options.partition_rows))
-    present = [n for n in contract.EVENT_TABLES if n in raw]
-    tables = {n: _Parts(n) for n in present}
-    late = _Parts("late_arrivals")
+    tables = {n: _Parts(n) for n in ("absences", "sick_bay_visits")}
+    late = _Parts("late_arrivals")  # the export's late arrivals and the absences' late codes
     unknown: list[pl.DataFrame] = []
     late_codes = 0
     with ThreadPoolExecutor(max_workers=1) as pool:
