@@ -10,7 +10,7 @@ table.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal
@@ -130,6 +130,9 @@ class IngestOptions:
     ids: IdScope = "board"
     append: bool = False
     """An incremental export (see :mod:`features.canonical.append`): a week may bring no absences."""
+    partition_rows: int = 1_000_000
+    """The most event rows checked at once: the event tables are checked in as many parts,
+    by a hash of the pupil id (:func:`pupil_partitions`), as this takes."""
 
 
 IdScope = Literal["board", "per-school"]
@@ -286,17 +289,26 @@ def _sort_order(frame: pl.DataFrame) -> pl.Series:
     """The row order of ``frame`` sorted by all its columns, nulls last.
 
     The columns' order codes are packed into one 64-bit key when they fit (a single-key sort
-    is many times faster than a sort over several text columns); otherwise the codes are
-    sorted column by column.
+    is many times faster than a sort over several text columns); otherwise by the key of the
+    columns that fit and then the codes of the others, column by column. Each column's code
+    is folded into the key as soon as it is found, so that only the key and one column's
+    code are held at a time while they fit.
     """
-    codes = [_order_code(frame[name]) for name in frame.columns]
-    widths = [(count - 1).bit_length() for _, count in codes]
-    if sum(widths) > 64:
-        keys = pl.DataFrame([code.alias(str(i)) for i, (code, _) in enumerate(codes)])
+    codes: list[pl.Series] = []
+    key: pl.Series | None = None
+    width = 0
+    for name in frame.columns:
+        code, count = _order_code(frame[name])
+        bits = (count - 1).bit_length()
+        codes.append(code)
+        width += bits
+        if width <= 64:  # still one key: fold this column in and let its code go
+            key = code if key is None else key * (1 << bits) + code
+            codes = [key]
+    if width > 64:
+        keys = pl.DataFrame([code.alias(str(i)) for i, code in enumerate(codes)])
         return keys.select(pl.arg_sort_by(keys.columns)).to_series()
-    key = codes[0][0]
-    for (code, _), width in zip(codes[1:], widths[1:], strict=True):
-        key = key * (1 << width) + code
+    assert key is not None
     return key.arg_sort()
 
 
@@ -316,8 +328,9 @@ def sorted_table(frame: pl.DataFrame, table: str) -> pl.DataFrame:
         return frame.select(columns)
     by = [_sorted_by(c, frame.columns) for c in columns if c not in _FOLLOWS]
     order = _sort_order(frame.select(by))
-    # Filtered many times: gathering from one chunk is much faster (only the columns kept).
-    return frame.select(columns).rechunk()[order]
+    # Filtered many times: gathering from one chunk is much faster. Column by column, so
+    # that only one column is held twice (as read and in one chunk) besides the result.
+    return pl.DataFrame([frame[column].rechunk().gather(order) for column in columns])
 
 
 def _sorted_by(column: str, present: list[str]) -> str:
@@ -385,7 +398,7 @@ def _check_enrolled(step: _Step, spans: pl.DataFrame, pupils: pl.Series) -> None
     ``(pupil, date)`` among the keys ``(pupil, start_date)``, each packed into one integer.
     """
     distinct, positions = step.distinct_values("student_id")
-    pupil = distinct.cast(pl.Enum(pupils), strict=False).to_physical().gather(positions)
+    pupil = _positions_among(distinct, pupils).gather(positions)
     step.rows = step.rows.with_columns(pupil.alias(PUPIL))
     step.reject(
         failures_where(
@@ -405,6 +418,19 @@ def _check_enrolled(step: _Step, spans: pl.DataFrame, pupils: pl.Series) -> None
     outside = pl.col("start_date").is_null() | (pl.col("date") > pl.col("end_date"))
     step.reject(failures_where(step.rows, outside, "date", "outside the pupil's enrolment"))
     step.rows = step.rows.drop("start_date", "end_date")
+
+
+def _positions_among(values: pl.Series, pupils: pl.Series) -> pl.Series:
+    """Each of ``values``' position among ``pupils`` (sorted, distinct), null when it is not
+    one of them: the numbers a cast to ``pl.Enum(pupils)`` gives, found by a binary search,
+    which spares building that cast's lookup of every enrolled id anew for each part of the
+    events (a second or more for a million pupils)."""
+    if pupils.is_empty():  # every enrolment quarantined: no event has a pupil
+        return pl.repeat(None, values.len(), dtype=pl.UInt32, eager=True)
+    found = pupils.search_sorted(values.fill_null(""), side="left")
+    last = pupils.len() - 1
+    hit = (found <= last) & (pupils.gather(found.clip(upper_bound=last)) == values)
+    return pl.select(pl.when(hit).then(found).cast(pl.UInt32)).to_series()
 
 
 EPOCH = dt.date(1970, 1, 1)
@@ -704,8 +730,13 @@ def _short(value: str, keep: int = 40) -> str:
     return value if len(value) <= keep else value[:keep] + "…"
 
 
-def _map_codes(step: _Step, options: IngestOptions) -> None:
-    """Normalise the codes, map them to categories and add :data:`CODE_ORDER`, once per code."""
+def _map_codes(step: _Step, options: IngestOptions) -> pl.DataFrame:
+    """Normalise the codes, map them to categories and add :data:`CODE_ORDER`, once per code.
+
+    Rows with a code the profile does not know are quarantined; those codes are returned with
+    their counts (none when ``options.allow_unknown_codes``), for
+    :func:`_stop_on_unknown_codes` once every part of the table has been read.
+    """
     distinct, positions = step.distinct_values("code")
     mapped = (
         distinct.to_frame()
@@ -714,15 +745,8 @@ def _map_codes(step: _Step, options: IngestOptions) -> None:
     )
     step.rows = step.rows.with_columns(mapped[c].gather(positions) for c in mapped.columns)
     if not step.rows["category"].has_nulls():
-        return
+        return _NO_UNKNOWN_CODES
     unknown = codes.unknown_codes(step.rows["code"], options.profile)
-    if unknown.height and not options.allow_unknown_codes:
-        listed = ", ".join(f"{_short(c)!r} ({n:,} rows)" for c, n in unknown.iter_rows())
-        raise UnknownCodesError(
-            f"{step.raw.source}: {unknown.height} unknown absence code(s) for profile "
-            f"{options.profile.name!r}: {listed}; map them in a profile (--codes FILE.toml) "
-            "or pass --allow-unknown-codes to quarantine those rows"
-        )
     step.reject(
         failures_where(
             step.rows,
@@ -731,6 +755,30 @@ def _map_codes(step: _Step, options: IngestOptions) -> None:
             f"unknown code for profile {options.profile.name}",
         )
     )
+    return _NO_UNKNOWN_CODES if options.allow_unknown_codes else unknown
+
+
+_NO_UNKNOWN_CODES = pl.DataFrame(schema={"code": pl.String, "count": pl.UInt32})
+
+
+def _stop_on_unknown_codes(
+    unknown: list[pl.DataFrame], source: str, options: IngestOptions
+) -> None:
+    """Stop (:class:`UnknownCodesError`) on the codes that :func:`_map_codes` found unknown in
+    the parts of the absences, listing each with its count over the whole table."""
+    counts = (
+        pl.concat(unknown)
+        .group_by("code")
+        .agg(pl.col("count").sum().cast(pl.UInt32))
+        .sort(["count", "code"], descending=[True, False])
+    )
+    if counts.height:
+        listed = ", ".join(f"{_short(c)!r} ({n:,} rows)" for c, n in counts.iter_rows())
+        raise UnknownCodesError(
+            f"{source}: {counts.height} unknown absence code(s) for profile "
+            f"{options.profile.name!r}: {listed}; map them in a profile (--codes FILE.toml) "
+            "or pass --allow-unknown-codes to quarantine those rows"
+        )
 
 
 def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonical:
@@ -766,13 +814,8 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     raw = _school_columns(raw, options.ids, out)
     enrol = _checked_enrolments(raw["enrolments"], options.ids, out)
     enrolments = enrol.rows
-    steps, identities = _start_events(raw, enrolments["student_id"], options)
+    identities = _event_tables(raw, enrolments, options, out)
     ordered_identities = _with_key_order(identities)
-    days = _calendar_table(raw, steps, out)
-    _check_events(steps, enrolments, identities["student_id"], days, options)
-    late_codes = _absences_table(steps["absences"], ordered_identities, out)
-    _late_arrivals_table(late_codes, steps.get("late_arrivals"), ordered_identities, out)
-    _sick_bay_table(steps.get("sick_bay_visits"), ordered_identities, out)
     out.account("enrolments", enrol, enrolments, first=True)
     out.tables["enrolments"] = sorted_table(_keyed(enrolments, ordered_identities), "enrolments")
     for name in ("students", "care_cases"):
@@ -902,22 +945,51 @@ def _checked_enrolments(raw: RawTable, ids: IdScope, out: _Output) -> _Step:
     return enrol
 
 
-def _start_events(
-    raw: Mapping[str, RawTable], pupils: pl.Series, options: IngestOptions
-) -> tuple[dict[str, _Step], pl.DataFrame]:
-    """The event tables of ``raw``, parsed, and the identity map of the enrolled ``pupils``.
+def pupil_partitions(frame: pl.DataFrame, count: int) -> pl.Series:
+    """Each row's part (``0 .. count - 1``), by a hash of its pupil id as parsing reads it.
 
-    The pseudonyms (HMAC, in Python) are worked out while polars parses the event tables.
+    Every row of a pupil falls in one part (blanks around an id do not matter, as they do not
+    when parsing compares rows), so that what is judged per pupil (duplicates, two codes for
+    one period, the enrolment covering an event) is judged within a part as over the whole.
     """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pseudonyms = pool.submit(pseudonym_map, options.key, pupils)
-        steps = {
-            name: _per_school(_start(raw[name]), options.ids)
-            for name in contract.EVENT_TABLES
-            if name in raw
+    pupil = pl.col("student_id").str.strip_chars().replace("", None)
+    return frame.select((pupil.hash(seed=0) % count).cast(pl.UInt32)).to_series()
+
+
+def _event_parts(raw: Mapping[str, RawTable], count: int) -> Iterator[dict[str, RawTable]]:
+    """The event tables of ``raw`` in ``count`` parts by pupil (:func:`pupil_partitions`), one
+    part at a time, each row in the order of its file; the rows the reader set aside (which
+    have no pupil) go with the first part."""
+    tables = {name: raw[name] for name in contract.EVENT_TABLES if name in raw}
+    if count == 1:
+        yield tables
+        return
+    parts = {name: pupil_partitions(table.frame, count) for name, table in tables.items()}
+    for i in range(count):
+        yield {
+            name: replace(
+                table,
+                frame=table.frame.filter(parts[name] == i),
+                rejected=table.rejected if i == 0 else empty_failures(),
+            )
+            for name, table in tables.items()
         }
-        identities = pseudonyms.result()
-    return steps, identities
+
+
+def _start_part(part: Mapping[str, RawTable], options: IngestOptions) -> dict[str, _Step]:
+    """The event tables of one part, parsed (and keyed per school when ``options.ids`` says)."""
+    return {name: _per_school(_start(table), options.ids) for name, table in part.items()}
+
+
+def _event_dates(raw: Mapping[str, RawTable], count: int, options: IngestOptions) -> pl.Series:
+    """The first and last date of the events that parse, part by part: what the built-in
+    calendar (:func:`builtin_calendar`) spans."""
+    bounds = []
+    for part in _event_parts(raw, count):
+        for step in _start_part(part, options).values():
+            bounds.append(step.rows.select(pl.col("date").min()).to_series())
+            bounds.append(step.rows.select(pl.col("date").max()).to_series())
+    return pl.concat(bounds).drop_nulls() if bounds else pl.Series([], dtype=pl.Date)
 
 
 def _keyed(frame: pl.DataFrame, ordered_identities: pl.DataFrame) -> pl.DataFrame:
@@ -929,10 +1001,11 @@ def _keyed(frame: pl.DataFrame, ordered_identities: pl.DataFrame) -> pl.DataFram
 
 
 def _calendar_table(
-    raw: Mapping[str, RawTable], steps: dict[str, _Step], out: _Output
+    raw: Mapping[str, RawTable], event_dates: Callable[[], pl.Series], out: _Output
 ) -> pl.DataFrame:
     """The school days: the export's calendar, or else the built-in Flemish one over the
-    events' dates; added to ``out`` and returned for the checks of the events."""
+    ``event_dates`` (asked only then); added to ``out`` and returned for the checks of the
+    events."""
     if "calendar" in raw:
         cal_step = _start(raw["calendar"])
         cal_step.reject(
@@ -946,93 +1019,187 @@ def _calendar_table(
         days = _export_calendar(cal_step.rows)
         out.account("calendar", cal_step, days)
     else:
-        dates = (
-            pl.concat([s.rows["date"] for s in steps.values()])
-            if steps
-            else pl.Series([], dtype=pl.Date)
-        )
-        days = builtin_calendar(dates)
+        days = builtin_calendar(event_dates())
         out.notices.append("no calendar table: using the built-in Flemish school calendar")
     out.tables["calendar"] = sorted_table(days, "calendar")
     return days
 
 
+@dataclass(frozen=True)
+class _Lookups:
+    """What every part's events are checked against: the enrolments' spans and schools, the
+    identity map's ids, the school days."""
+
+    spans: pl.DataFrame
+    pupils: pl.Series
+    schools: pl.Series
+    days: pl.DataFrame
+
+    @classmethod
+    def of(cls, enrolments: pl.DataFrame, pupils: pl.Series, days: pl.DataFrame) -> _Lookups:
+        spans = _enrolment_spans(enrolments, pupils)
+        return cls(spans, pupils, enrolments["school_id"].unique().sort(), days)
+
+
 def _check_events(
-    steps: dict[str, _Step],
-    enrolments: pl.DataFrame,
-    pupils: pl.Series,
-    days: pl.DataFrame,
-    options: IngestOptions,
-) -> None:
+    steps: dict[str, _Step], lookups: _Lookups, options: IngestOptions
+) -> pl.DataFrame:
     """Map the absence codes and periods, then check every event against the enrolments
-    (``pupils``: the identity map's ids) and the calendar, and keep one code per period."""
+    and the calendar, and keep one code per period; the unknown codes (:func:`_map_codes`)."""
     absences = steps["absences"]
-    _map_codes(absences, options)
+    unknown = _map_codes(absences, options)
     _with_half(absences, options.morning_lessons)
-    schools = enrolments["school_id"].unique().sort()
-    spans = _enrolment_spans(enrolments, pupils)
     for step in steps.values():
-        _check_enrolled(step, spans, pupils)
-        _check_school_day(step, days, schools)
+        _check_enrolled(step, lookups.spans, lookups.pupils)
+        _check_school_day(step, lookups.days, lookups.schools)
     # Last, so that a row failing another check is quarantined for that and not judged here.
     _one_code_per_period(absences)
+    return unknown
 
 
-def _absences_table(
-    absences: _Step, ordered_identities: pl.DataFrame, out: _Output
-) -> pl.DataFrame:
-    """Add the absences to ``out``, without the late-arrival codes, which are returned."""
-    late_codes = absences.rows.filter(pl.col("category") == "late")
-    note = (
-        f"{late_codes.height:,} late-arrival codes read as late arrivals"
-        if late_codes.height
-        else ""
-    )
-    out.account("absences", absences, absences.rows, note)
-    out.tables["absences"] = sorted_table(
-        _keyed(absences.rows.filter(pl.col("category") != "late"), ordered_identities), "absences"
-    )
-    return late_codes
+@dataclass
+class _Parts:
+    """One table's canonical rows and quarantine, gathered part by part, and its counts."""
 
+    name: str
+    source: str = ""
+    rows: list[pl.DataFrame] = field(default_factory=list)
+    quarantine: list[pl.DataFrame] = field(default_factory=list)
+    read: int = 0
+    accepted: int = 0
+    duplicates: int = 0
 
-def _late_arrivals_table(
-    late_codes: pl.DataFrame,
-    late_arrivals: _Step | None,
-    ordered_identities: pl.DataFrame,
-    out: _Output,
-) -> None:
-    """Add the late arrivals to ``out``: the absences' late codes, then the export's own table
-    (when it has one), each row naming its ``source``."""
-    late_parts = [
-        late_codes.select(
-            "student_id",
-            "school_id",
-            "date",
-            pl.lit(None, dtype=pl.String).alias("time"),
-            pl.col("minutes").alias("minutes_late"),
-            pl.lit("absences").alias("source"),
-            SCHOOL_ORDER,
-            PUPIL,
+    def add(self, step: _Step, canonical: pl.DataFrame, ordered_identities: pl.DataFrame) -> None:
+        """The part of ``step``: its quarantined rows and counts, and its ``canonical`` rows,
+        keyed and with only the columns the table and its sort need.
+
+        The ranks of the periods and codes are each part's own, so they leave: the whole
+        table is sorted by the periods and codes themselves, which order the same.
+        """
+        quarantined, rec = _finish(step, canonical)
+        self.source = rec.source
+        self.quarantine.append(quarantined)
+        self.read += rec.read
+        self.accepted += rec.accepted
+        self.duplicates += rec.duplicates
+        self.keep(canonical, ordered_identities)
+
+    def keep(self, canonical: pl.DataFrame, ordered_identities: pl.DataFrame) -> None:
+        """Add ``canonical`` rows (not accounted for here) to the table."""
+        keyed = _keyed(canonical, ordered_identities)
+        self.rows.append(keyed.select(*CANONICAL_COLUMNS[self.name], KEY_ORDER, SCHOOL_ORDER))
+
+    def account(self, out: _Output, note: str = "") -> None:
+        """Add the table's quarantine (in the order of its file) and reconciliation to ``out``."""
+        quarantined = pl.concat(self.quarantine).sort("row", maintain_order=True)
+        out.quarantine[self.name] = quarantined
+        out.reconciliation.append(
+            Reconciliation(
+                table=self.name,
+                source=self.source,
+                read=self.read,
+                accepted=self.accepted,
+                quarantined=quarantined.height,
+                duplicates=self.duplicates,
+                note=note,
+            )
         )
-    ]
-    if late_arrivals is not None:
-        out.account("late_arrivals", late_arrivals, late_arrivals.rows)
-        late_parts.append(late_arrivals.rows.with_columns(source=pl.lit("late_arrivals")))
-    late = pl.concat([p.select(late_parts[0].columns) for p in late_parts])
-    out.tables["late_arrivals"] = sorted_table(_keyed(late, ordered_identities), "late_arrivals")
+
+    def table(self) -> pl.DataFrame:
+        """The canonical table, sorted (:func:`sorted_table`); the parts are let go."""
+        whole = pl.concat(self.rows, rechunk=False)
+        self.rows.clear()
+        return sorted_table(whole, self.name)
 
 
-def _sick_bay_table(
-    sick_bay_visits: _Step | None, ordered_identities: pl.DataFrame, out: _Output
-) -> None:
-    """Add the sick-bay visits to ``out`` (an empty table when the export has none)."""
-    if sick_bay_visits is None:
-        out.tables["sick_bay_visits"] = _empty("sick_bay_visits")
-        return
-    out.account("sick_bay_visits", sick_bay_visits, sick_bay_visits.rows)
-    out.tables["sick_bay_visits"] = sorted_table(
-        _keyed(sick_bay_visits.rows, ordered_identities), "sick_bay_visits"
+def _late_rows(late_codes: pl.DataFrame) -> pl.DataFrame:
+    """The absences' late-arrival codes as rows of the late arrivals (``source`` absences)."""
+    return late_codes.select(
+        "student_id",
+        "school_id",
+        "date",
+        pl.lit(None, dtype=pl.String).alias("time"),
+        pl.col("minutes").alias("minutes_late"),
+        pl.lit("absences").alias("source"),
+        SCHOOL_ORDER,
+        PUPIL,
     )
+
+
+def _event_tables(
+    raw: Mapping[str, RawTable],
+    enrolments: pl.DataFrame,
+    options: IngestOptions,
+    out: _Output,
+) -> pl.DataFrame:
+    """Check the event tables and add them to ``out`` with the calendar; the identity map.
+
+    The events are checked part by part (:func:`_event_parts`, as many parts as
+    ``options.partition_rows`` takes): only one part's parsed rows and the intermediate
+    columns of its checks are held at a time, beside the canonical rows kept so far, so that
+    memory follows the size of a part, not of the export. Every check is per pupil or per row,
+    and each pupil's rows are in one part, so the tables, quarantine and counts are those of
+    the whole. Without an export calendar, the built-in one spans the dates of the events that
+    parse: with more than one part they are parsed once more, for those dates only.
+
+    The pseudonyms (HMAC, in Python) are worked out while polars parses the first part.
+    """
+    events = sum(raw[n].frame.height for n in contract.EVENT_TABLES if n in raw)
+    count = max(1, -(-events // options.partition_rows))
+    tables = {n: _Parts(n) for n in ("absences", "sick_bay_visits")}
+    late = _Parts("late_arrivals")  # the export's late arrivals and the absences' late codes
+    unknown: list[pl.DataFrame] = []
+    late_codes = 0
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pseudonyms = pool.submit(pseudonym_map, options.key, enrolments["student_id"])
+        first: dict[str, _Step] | None = None
+        if count == 1:
+            first = _start_part(next(_event_parts(raw, 1)), options)
+            dates = [s.rows["date"] for s in first.values()]
+            days = _calendar_table(
+                raw, lambda: pl.concat(dates) if dates else pl.Series([], dtype=pl.Date), out
+            )
+            del dates
+        else:
+            days = _calendar_table(raw, lambda: _event_dates(raw, count, options), out)
+        identities = pseudonyms.result()
+    ordered_identities = _with_key_order(identities)
+    lookups = _Lookups.of(enrolments, identities["student_id"], days)
+    for part in _event_parts(raw, count):
+        steps = first if first is not None else _start_part(part, options)
+        first = None
+        del part
+        unknown.append(_check_events(steps, lookups, options))
+        absences = steps.pop("absences")
+        is_late = pl.col("category") == "late"
+        codes_late = absences.rows.filter(is_late)
+        late_codes += codes_late.height
+        tables["absences"].add(absences, absences.rows.filter(~is_late), ordered_identities)
+        del absences
+        late.keep(_late_rows(codes_late), ordered_identities)
+        del codes_late
+        for name, step in steps.items():
+            rows = (
+                step.rows.with_columns(source=pl.lit(name))
+                if name == "late_arrivals"
+                else step.rows
+            )
+            (late if name == "late_arrivals" else tables[name]).add(step, rows, ordered_identities)
+        del steps
+    _stop_on_unknown_codes(unknown, raw["absences"].source, options)
+
+    note = f"{late_codes:,} late-arrival codes read as late arrivals" if late_codes else ""
+    tables["absences"].account(out, note)
+    out.tables["absences"] = tables["absences"].table()
+    if "late_arrivals" in raw:
+        late.account(out)
+    out.tables["late_arrivals"] = late.table()
+    if "sick_bay_visits" in raw:
+        tables["sick_bay_visits"].account(out)
+        out.tables["sick_bay_visits"] = tables["sick_bay_visits"].table()
+    else:
+        out.tables["sick_bay_visits"] = _empty("sick_bay_visits")
+    return identities
 
 
 def _pupil_table(

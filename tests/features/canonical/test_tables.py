@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import tempfile
+from dataclasses import replace
+from pathlib import Path
 
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
 from features.canonical import codes, validate
 from features.canonical import tables as canonical
@@ -14,14 +18,17 @@ from features.canonical.codes import builtin_profile
 from features.canonical.pseudonym import PER_SCHOOL_SEPARATOR, pseudonym
 from features.canonical.tables import (
     CANONICAL_COLUMNS,
+    Canonical,
     IngestOptions,
     MissingSchoolIdError,
     RawTable,
     UnknownCodesError,
     _sort_order,
     canonicalise,
+    pupil_partitions,
 )
 from features.canonical.validate import ROW, first_of_duplicates
+from schoolsim import SimulationSettings, simulate, write_export
 from tests.conftest import TINY, TWO_NUMBERINGS, raw_tables
 
 KEY = bytes(range(32))
@@ -643,3 +650,149 @@ def test_an_export_straight_from_a_school_system_needs_only_a_profile() -> None:
     plain = canonicalise(raw_tables(files), OPTIONS)
     lost = {r.table: r.quarantined for r in plain.reconciliation if r.quarantined}
     assert lost == {"absences": 3, "sick_bay_visits": 1, "care_cases": 1}
+
+
+# --- the events checked in parts by pupil ---------------------------------------------------
+
+
+def in_parts(options: IngestOptions, rows: int = 1) -> IngestOptions:
+    """``options`` with the events checked ``rows`` at a time (1: as many parts as rows)."""
+    return replace(options, partition_rows=rows)
+
+
+def assert_same_result(whole: Canonical, parts: Canonical) -> None:
+    """Every table, quarantined row and reason, count, notice and pseudonym alike."""
+    assert list(parts.tables) == list(whole.tables)
+    for name, frame in whole.tables.items():
+        assert_frame_equal(parts.tables[name], frame)
+    assert list(parts.quarantine) == list(whole.quarantine)
+    for name, frame in whole.quarantine.items():
+        assert_frame_equal(parts.quarantine[name], frame)
+    assert parts.reconciliation == whole.reconciliation
+    assert_frame_equal(parts.identities, whole.identities)
+    assert parts.notices == whole.notices
+    assert parts.shared_ids == whole.shared_ids
+
+
+@pytest.mark.parametrize("rows", [1, 2, 5])
+def test_events_checked_in_parts_give_the_whole_s_tables_and_quarantine(rows: int) -> None:
+    files = with_rows(
+        TINY,
+        "absences.csv",
+        "L9;2024-09-03;AM;B;",  # nobody of that id is enrolled
+        "L2;2025-01-07;AM;B;",  # after L2's enrolment ended
+        "L1;2024-09-07;AM;B;",  # a Saturday
+        "L1;2024-09-04;PM;B;",  # Wednesday afternoon
+        " L1 ;2024-09-02;AM;Z;",  # a second code for a period, the id in blanks
+        "L1;02/09/2024;am;B;",  # the same period again, written otherwise
+        "L3;x;AM;B;",  # not a date
+        "L3;2024-09-05;1;L;",  # a late code: a late arrival
+    )
+    raw = raw_tables(files)
+    assert_same_result(canonicalise(raw, OPTIONS), canonicalise(raw, in_parts(OPTIONS, rows)))
+
+
+def test_an_export_calendar_is_read_alike_whole_or_in_parts() -> None:
+    files = {
+        **TINY,
+        "calendar.csv": "date;school_day;school_id\n2024-09-03;false;S1\n2024-09-03;true;\n"
+        + "".join(f"2024-09-{d:02d};true;\n" for d in (2, 4, 5, 6, 9, 10, 11, 12)),
+    }
+    raw = raw_tables(files)
+    assert_same_result(canonicalise(raw, OPTIONS), canonicalise(raw, in_parts(OPTIONS)))
+
+
+def test_pupils_keyed_per_school_are_checked_alike_in_parts() -> None:
+    files = with_rows(
+        TWO_NUMBERINGS, "absences.csv", "L1;;2024-09-05;AM;Z;", "L2;S3;2024-09-05;AM;Z;"
+    )
+    options = replace(OPTIONS, ids="per-school")
+    raw = raw_tables(files)
+    assert_same_result(canonicalise(raw, options), canonicalise(raw, in_parts(options)))
+
+
+def test_unknown_codes_in_several_parts_are_listed_with_their_counts_over_the_whole() -> None:
+    files = with_rows(
+        TINY,
+        "absences.csv",
+        "L1;2024-09-05;AM;Q;",
+        "L2;2024-09-06;AM;Q;",
+        "L3;2024-09-06;PM;K;",
+        "L3;2024-09-05;PM;Q;",
+    )
+    message = r"2 unknown absence code\(s\).*'Q' \(3 rows\), 'K' \(1 rows\)"
+    for options in (OPTIONS, in_parts(OPTIONS)):
+        with pytest.raises(UnknownCodesError, match=message):
+            canonicalise(raw_tables(files), options)
+    allowed = replace(OPTIONS, allow_unknown_codes=True)
+    raw = raw_tables(files)
+    assert_same_result(canonicalise(raw, allowed), canonicalise(raw, in_parts(allowed)))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_events_in_parts_give_the_whole_s_result_under_random_corruption(
+    data: st.DataObject,
+) -> None:
+    tables = raw_tables(TINY)
+    corrupted = {}
+    for name, table in tables.items():
+        frame = table.frame
+        columns = [c for c in frame.columns if c != ROW]
+        values = {c: frame[c].to_list() for c in columns}
+        for _ in range(data.draw(st.integers(0, 4))):
+            column = data.draw(st.sampled_from(columns))
+            row = data.draw(st.integers(0, frame.height - 1))
+            values[column][row] = data.draw(CORRUPTIONS)
+        corrupted[name] = RawTable(name, table.source, pl.DataFrame({ROW: frame[ROW], **values}))
+    options = replace(OPTIONS, allow_unknown_codes=True)
+    rows = data.draw(st.integers(1, 8))
+    assert_same_result(
+        canonicalise(corrupted, options), canonicalise(corrupted, in_parts(options, rows))
+    )
+
+
+def test_a_pupil_s_rows_fall_in_one_part_whatever_the_blanks_around_the_id() -> None:
+    frame = pl.DataFrame({"student_id": ["L1", " L1", "L1 ", "L2", None, ""]})
+    parts = pupil_partitions(frame, 7).to_list()
+    assert parts[0] == parts[1] == parts[2]
+    assert parts[4] == parts[5]  # no id, blank or missing: one part
+    assert all(0 <= p < 7 for p in parts)
+
+
+def test_a_simulated_board_is_the_same_whole_or_in_parts() -> None:
+    sim = simulate(SimulationSettings(students=300, years=1, seed=3))
+    with tempfile.TemporaryDirectory() as folder:
+        paths = write_export(sim, Path(folder))
+        raw = raw_tables({path.name: path.read_text("utf-8") for path in paths.values()})
+    whole = canonicalise(raw, OPTIONS)
+    events = sum(raw[n].frame.height for n in ("absences", "late_arrivals", "sick_bay_visits"))
+    assert events > 5_000
+    assert_same_result(whole, canonicalise(raw, in_parts(OPTIONS, 1_000)))
+
+
+def test_a_pupil_s_position_is_the_one_an_enum_of_the_enrolled_ids_gives() -> None:
+    pupils = pl.Series(["A7", "B1", "L1", "L10", "L2", "é3"])
+    values = pl.Series(["L2", "L3", None, "", "A7", "é3", "zz", "L10"])
+    expected = values.cast(pl.Enum(pupils), strict=False).to_physical()
+    assert canonical._positions_among(values, pupils).equals(expected)
+    nobody = canonical._positions_among(values, pl.Series([], dtype=pl.String))
+    assert nobody.null_count() == values.len()
+
+
+def test_a_line_the_reader_set_aside_is_quarantined_once_whatever_the_parts() -> None:
+    raw = raw_tables(TINY)
+    absences = raw["absences"]
+    too_wide = pl.DataFrame(
+        {
+            ROW: [absences.frame.height + 2],
+            "column": ["(whole line)"],
+            "value": ["L1;2024-09-05;AM;B;;extra"],
+            "reason": ["more fields than the header"],
+        },
+        schema=validate.FAILURE_SCHEMA,
+    )
+    raw["absences"] = RawTable("absences", absences.source, absences.frame, too_wide)
+    whole = canonicalise(raw, OPTIONS)
+    assert whole.quarantine["absences"]["column"].to_list() == ["(whole line)"]
+    assert_same_result(whole, canonicalise(raw, in_parts(OPTIONS)))
