@@ -27,7 +27,7 @@ board's pupils, which does not change what the run costs.
 The export is simulated into ``/tmp/bench/export-<students>x<years>`` once and reused; the
 weekly workspace (``/tmp/bench/weekly-<tag>``) is made anew on every run.
 
-Run from the repository root (the 1 M board: wrap it in ``flock /work/heavy.lock``)::
+Run from the repository root (the 1 M board peaks near 8 GB: run nothing else large beside it)::
 
     .venv/bin/python bench/weekly.py [--students 1000000] [--years 1] [--as-of 2025-06-02]
 """
