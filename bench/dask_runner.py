@@ -167,7 +167,7 @@ def main(argv: list[str]) -> None:
     print(f"({harness.machine()}; {args.repeat} run(s) per runner, medians)")
     print(
         harness.table(
-            ["runner", "flow s", "process s", "peak GB", "coordinator GB", "vs local"], rows
+            ["runner", "flow s", "process s", "peak GiB", "coordinator GiB", "vs local"], rows
         )
     )
     print(
