@@ -108,10 +108,16 @@ def check_cluster(run: RunSettings, timeout: float = 10) -> None:
     not answer within ``timeout`` seconds (before any work starts)."""
     if run.runner != "dask" or not run.dask_address:
         return
-    from distributed import Client
+    import asyncio
+
+    from distributed.comm import connect
+
+    async def knock(address: str) -> None:  # a Client would linger as the process's default
+        comm = await connect(address, timeout=timeout)
+        await comm.close()
 
     try:
-        Client(run.dask_address, timeout=timeout).close()
+        asyncio.run(knock(run.dask_address))
     except (OSError, TimeoutError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ClusterError(
