@@ -53,15 +53,23 @@ Reference = dict[str, dict[str, Bins]]
 """Per week of the school year (as text, for JSON), per feature: its bins."""
 
 
-def reference(frame: pl.DataFrame, features: list[str]) -> Reference:
+def reference(frame: pl.DataFrame | pl.LazyFrame, features: list[str]) -> Reference:
     """Each feature's decile bins over the rows of ``frame`` (the training rows) near each
-    week of the school year it holds."""
+    week of the school year it holds.
+
+    A lazy ``frame`` is read one feature at a time (with the week beside it), so that only
+    two columns of the training rows are ever held at once, whatever their number.
+    """
     kept = [f for f in features if f not in LEFT_OUT]
-    weeks = frame[WEEK].cast(pl.Int64)
+    lazy = frame.lazy()
     out: Reference = {}
-    for week in sorted(weeks.unique().to_list()):
-        near = frame.filter((weeks - week).abs() <= SEASON_WEEKS)
-        out[str(week)] = {name: _bins(near[name]) for name in kept}
+    for name in kept:
+        # The week is read beside each feature: two reads of a lazy join need not keep order.
+        column = lazy.select(pl.col(WEEK).cast(pl.Int64), name).collect()
+        weeks = column[WEEK]
+        for week in sorted(weeks.unique().to_list()):
+            near = column.filter((weeks - week).abs() <= SEASON_WEEKS)
+            out.setdefault(str(week), {})[name] = _bins(near[name])
     return out
 
 
