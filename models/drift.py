@@ -57,20 +57,28 @@ def reference(frame: pl.DataFrame | pl.LazyFrame, features: list[str]) -> Refere
     """Each feature's decile bins over the rows of ``frame`` (the training rows) near each
     week of the school year it holds.
 
-    A lazy ``frame`` is read one feature at a time (with the week beside it), so that only
-    two columns of the training rows are ever held at once, whatever their number.
+    A lazy ``frame`` is read :data:`COLUMNS_AT_A_TIME` features at a time (with the week
+    beside them), so that only a few columns of the training rows are held at once, whatever
+    their number.
     """
     kept = [f for f in features if f not in LEFT_OUT]
     lazy = frame.lazy()
     out: Reference = {}
-    for name in kept:
-        # The week is read beside each feature: two reads of a lazy join need not keep order.
-        column = lazy.select(pl.col(WEEK).cast(pl.Int64), name).collect()
-        weeks = column[WEEK]
+    for start in range(0, len(kept), COLUMNS_AT_A_TIME):
+        batch = kept[start : start + COLUMNS_AT_A_TIME]
+        # The week is read beside its features: two reads of a lazy join need not keep order.
+        columns = lazy.select(pl.col(WEEK).cast(pl.Int64), *batch).collect()
+        weeks = columns[WEEK]
         for week in sorted(weeks.unique().to_list()):
-            near = column.filter((weeks - week).abs() <= SEASON_WEEKS)
-            out.setdefault(str(week), {})[name] = _bins(near[name])
+            near = columns.filter((weeks - week).abs() <= SEASON_WEEKS)
+            season = out.setdefault(str(week), {})
+            for name in batch:
+                season[name] = _bins(near[name])
     return out
+
+
+COLUMNS_AT_A_TIME = 8
+"""Features :func:`reference` reads from a lazy frame in one pass."""
 
 
 def _bins(column: pl.Series) -> Bins:
