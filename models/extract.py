@@ -24,7 +24,7 @@ ATTRIBUTES = ("gender", "ses_low", "sen")
 
 def _fresh_ids(values: pl.Series, prefix: str, rng: np.random.Generator) -> pl.DataFrame:
     """A random one-to-one map from ``values`` to ``prefix`` + a number (random order)."""
-    distinct = values.unique()
+    distinct = values.unique().sort()  # in a fixed order: a seeded rng gives the same ids
     numbers = rng.permutation(len(distinct)) + 1
     width = len(str(len(distinct)))
     return pl.DataFrame(
