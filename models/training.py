@@ -179,17 +179,21 @@ class TrainingTable:
         )
 
     def _read(self, dates: Sequence[dt.date], sample: bool) -> pl.DataFrame:
-        """Rows of ``dates``, one as-of date at a time (a school-week never spans two)."""
+        """Rows of ``dates``, one as-of date at a time (a school-week never spans two).
+
+        Each date is collected before the next is read: a lazy concatenation of every date
+        would let the engine read them all at once, before any is sampled.
+        """
         parts = []
         for date in dates:
             rows = self.scan([date])
             if sample:
                 rows = sample_fit_rows(rows, self.fraction, self.seed)
             rows = rows.sort("school_id", "student_key")
-            parts.append(compact(rows, self.features, self.categorical_keys, self.extra))
+            parts.append(compact(rows, self.features, self.categorical_keys, self.extra).collect())
         if not parts:
             return self._empty(sample)
-        return pl.concat(parts, how="vertical").collect()
+        return pl.concat(parts, how="vertical", rechunk=False)  # no second copy of the pool
 
     def _empty(self, sample: bool) -> pl.DataFrame:
         probe = compact(
