@@ -61,6 +61,10 @@ class Evaluation:
     run_id: str
 
 
+_TEXT_KEYS = pl.col("student_key", "school_id").cast(pl.String)
+"""The training table holds its keys as categoricals (compact); the analyses join on text."""
+
+
 @dataclass(frozen=True)
 class _Rows:
     table: TrainingTable  # every usable pupil-week, read lazily (sampled to fit)
@@ -82,27 +86,23 @@ def _rows(workspace: Workspace, settings: Settings, say: Say) -> _Rows:
         "student_key", *ATTRIBUTES
     )
     cases = cases_known_before(pl.scan_parquet(workspace.canonical_table("care_cases")), until)
-    tests = pl.concat([table.part(s, "test").with_columns(split=pl.lit(s.name)) for s in splits])
-    keys = tests.select(pl.col("student_key").cast(pl.String), "as_of")
-    later = later_refusals(keys.lazy(), cases, settings.train.horizon_weeks).collect()
-    tests = (
-        tests.with_columns(_key=pl.col("student_key").cast(pl.String))
-        .join(
-            students.rename({"student_key": "_key"}), on="_key", how="left", maintain_order="left"
-        )
-        .join(
-            later.rename({"student_key": "_key"}),
-            on=["_key", "as_of"],
-            how="left",
-            maintain_order="left",
-        )
-        .drop("_key")
+    tests = pl.concat(
+        [table.part(s, "test").with_columns(split=pl.lit(s.name)) for s in splits]
+    ).with_columns(_TEXT_KEYS)
+    later = later_refusals(
+        tests.select("student_key", "as_of").lazy(), cases, settings.train.horizon_weeks
+    ).collect()
+    tests = tests.join(students, on="student_key", how="left", maintain_order="left").join(
+        later, on=["student_key", "as_of"], how="left", maintain_order="left"
     )
     return _Rows(table, tests, splits, until, students)
 
 
 def _pooled(result: ladder.RungResult) -> pl.DataFrame:
-    return pl.concat(result.scored) if result.scored else pl.DataFrame()
+    """A rung's scored test rows of every split, keys as text (as the lists hold them)."""
+    if not result.scored:
+        return pl.DataFrame()
+    return pl.concat(result.scored).with_columns(_TEXT_KEYS)
 
 
 def _common(scored: dict[str, pl.DataFrame], notes: list[str]) -> dict[str, pl.DataFrame]:
@@ -385,7 +385,7 @@ def _write_evaluation(
     write_parquet(splits_table, folder / "tables" / "splits.parquet")
     say("research extract")
     # Every usable row, as stored (the features at full precision), a few pupils at a time.
-    in_test = rows.tests.select(pl.col("student_key").cast(pl.String), "as_of", "split")
+    in_test = rows.tests.select("student_key", "as_of", "split")
     extract_rows = (
         rows.table.scan(rows.table.dates)
         .join(rows.students.lazy(), on="student_key", how="left")
