@@ -35,7 +35,7 @@ def _fresh_ids(values: pl.Series, prefix: str, rng: np.random.Generator) -> pl.D
     )
 
 
-CHUNK_PUPILS = 20_000
+CHUNK_PUPILS = 5_000
 """Pupils whose rows :func:`research_extract_chunks` puts together at a time: the extract of
 a large board is never whole in memory."""
 
