@@ -77,7 +77,7 @@ def reference(frame: pl.DataFrame | pl.LazyFrame, features: list[str]) -> Refere
     return out
 
 
-COLUMNS_AT_A_TIME = 8
+COLUMNS_AT_A_TIME = 4
 """Features :func:`reference` reads from a lazy frame in one pass."""
 
 

@@ -180,6 +180,9 @@ def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainRepo
     )
     for split in splits:
         say("  " + split.describe())
+    # The drift reference reads every training row, a few features at a time: done first,
+    # while nothing else is held (after the fits, their freed memory is not all given back).
+    reference = drift.reference(table.scan(table.dates), features)
     options = ladder.FitOptions(negative_fraction=settings.negative_fraction, seed=settings.seed)
     rungs = ladder.default_ladder()
     with tempfile.TemporaryDirectory(prefix="scored-") as tmp:
@@ -188,7 +191,9 @@ def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainRepo
             rungs, table, splits, features, options, progress=say, keep_scored=parts.keep
         )
         champion = ladder.select(results)
-        return _finish(workspace, settings, until, table, splits, results, champion, parts)
+        return _finish(
+            workspace, settings, until, table, reference, splits, results, champion, parts
+        )
 
 
 def _finish(
@@ -196,6 +201,7 @@ def _finish(
     settings: TrainSettings,
     until: dt.date,
     table: TrainingTable,
+    reference: drift.Reference,
     splits: list[Split],
     results: list[ladder.RungResult],
     champion: ladder.RungResult,
@@ -226,6 +232,7 @@ def _finish(
     trained = _Trained(
         until=until,
         table=table,
+        reference=reference,
         splits=splits,
         results=results,
         champion=champion,
@@ -321,6 +328,7 @@ class _Trained:
 
     until: dt.date
     table: TrainingTable  # the training rows (pupil-weeks with their labels), read lazily
+    reference: drift.Reference  # the training rows' feature bins, for the weekly drift check
     splits: list[Split]
     results: list[ladder.RungResult]  # every rung on every split
     champion: ladder.RungResult  # the selected rung's result
@@ -350,8 +358,7 @@ def _log(workspace: Workspace, settings: TrainSettings, trained: _Trained) -> tu
                 mlflow.set_tag("eligibility", words[result.rung.name])
         _log_report(trained)
         version = _register(workspace, settings, trained)
-        table = trained.table
-        reference = drift.reference(table.scan(table.dates), trained.features)
+        reference = trained.reference
         write_json(reference, workspace.drift_reference(version))
         mlflow.log_dict(reference, "drift_reference.json")
         card = model_card(trained, settings, version, words, manifest)
