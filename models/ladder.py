@@ -148,8 +148,7 @@ def fit_calibrated(
         for a learned rung, or a Platt fit that would reverse the ranking.
     """
     # The slices are checked before fitting: boosting takes a while to fit for nothing.
-    Xc, yc = _xy(calibration, features)
-    cases = int(yc.sum())
+    cases = int(calibration["label"].sum())
     if cases < MIN_CALIBRATION_CASES:
         # A CalibrationError, not a crash: the rung is skipped on this split, as documented.
         raise CalibrationError(
@@ -166,6 +165,8 @@ def fit_calibrated(
         X, y = _xy(kept, features)
         last = model.steps[-1][0]
         model.fit(X, y, **{f"{last}__sample_weight": weights})
+        del X, kept  # the fit's copies go before the calibration slice's are made
+    Xc, yc = _xy(calibration, features)
     calibrated = estimators.calibrate(model, Xc, yc)
     # Platt maps the score through 1 / (1 + exp(a * score + b)): a >= 0 would flatten or
     # reverse the ranking that was validated, so such a slice is refused.
@@ -235,16 +236,22 @@ def evaluate(
     for split in splits:
         fit = table.fit(split)
         calibration = table.part(split, "calibration")
-        test = table.part(split, "test")
+        fitted: list[CalibratedClassifierCV | None] = []
         for result in results:
             try:
-                model = fit_calibrated(result.rung, fit, calibration, features, options)
+                fitted.append(fit_calibrated(result.rung, fit, calibration, features, options))
             except CalibrationError as exc:
                 # Recorded, not hidden: the rung has no metrics for this split and cannot win.
                 result.failures.append(f"{split.name}: {exc}")
                 result.metrics.append(dict.fromkeys(METRIC_KEYS, float("nan")))
                 result.models.append(None)
+                fitted.append(None)
                 progress(f"{split.name} {result.rung.name}: not calibrated ({exc})")
+        # The test slice is read once every rung is fitted: never held beside a fit's copies.
+        del calibration
+        test = table.part(split, "test")
+        for result, model in zip(results, fitted, strict=True):
+            if model is None:
                 continue
             result.models.append(model)
             scored = score(model, test, features).with_columns(split=pl.lit(split.name))
