@@ -53,16 +53,32 @@ Reference = dict[str, dict[str, Bins]]
 """Per week of the school year (as text, for JSON), per feature: its bins."""
 
 
-def reference(frame: pl.DataFrame, features: list[str]) -> Reference:
+def reference(frame: pl.DataFrame | pl.LazyFrame, features: list[str]) -> Reference:
     """Each feature's decile bins over the rows of ``frame`` (the training rows) near each
-    week of the school year it holds."""
+    week of the school year it holds.
+
+    A lazy ``frame`` is read :data:`COLUMNS_AT_A_TIME` features at a time (with the week
+    beside them), so that only a few columns of the training rows are held at once, whatever
+    their number.
+    """
     kept = [f for f in features if f not in LEFT_OUT]
-    weeks = frame[WEEK].cast(pl.Int64)
+    lazy = frame.lazy()
     out: Reference = {}
-    for week in sorted(weeks.unique().to_list()):
-        near = frame.filter((weeks - week).abs() <= SEASON_WEEKS)
-        out[str(week)] = {name: _bins(near[name]) for name in kept}
+    for start in range(0, len(kept), COLUMNS_AT_A_TIME):
+        batch = kept[start : start + COLUMNS_AT_A_TIME]
+        # The week is read beside its features: two reads of a lazy join need not keep order.
+        columns = lazy.select(pl.col(WEEK).cast(pl.Int64), *batch).collect()
+        weeks = columns[WEEK]
+        for week in sorted(weeks.unique().to_list()):
+            near = columns.filter((weeks - week).abs() <= SEASON_WEEKS)
+            season = out.setdefault(str(week), {})
+            for name in batch:
+                season[name] = _bins(near[name])
     return out
+
+
+COLUMNS_AT_A_TIME = 4
+"""Features :func:`reference` reads from a lazy frame in one pass."""
 
 
 def _bins(column: pl.Series) -> Bins:

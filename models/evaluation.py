@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from features.catalog import BY_NAME, CATALOG, FAMILIES, Family, names
-from models.fairness import bootstrap_weights, interval
+from models.fairness import bootstrap_sums, interval
 from models.metrics import lead_times, precision_recall_at_k
 from models.ranking import random_tie_flags, top_k_membership
 
@@ -126,13 +126,17 @@ def ranking_table(
     lead time of the flagged cases.
     """
     pupils = pl.concat([f["student_key"] for f in scored.values()]).unique().sort()
-    weights = bootstrap_weights(len(pupils), n_boot, seed)
     totals = {
         name: {k: _pupil_hits(frame, k, pupils) for k in ks} for name, frame in scored.items()
     }
+    # Every model's totals resampled with the same pupils, a chunk of resamples at a time.
+    everyone = np.arange(len(pupils))
+    cells = [(name, k) for name in scored for k in ks]
+    sums = bootstrap_sums(len(pupils), [(everyone, totals[n][k]) for n, k in cells], n_boot, seed)
+    resampled = dict(zip(cells, sums, strict=True))
 
     def boot(name: str, k: float) -> tuple[np.ndarray, np.ndarray]:
-        t = weights @ totals[name][k]
+        t = resampled[name, k]
         with np.errstate(invalid="ignore", divide="ignore"):
             return t[:, 0] / t[:, 1], t[:, 0] / t[:, 2]
 

@@ -133,6 +133,40 @@ def bootstrap_weights(pupils: int, n_boot: int, seed: int) -> np.ndarray:
     return rng.multinomial(pupils, np.full(pupils, 1.0 / pupils), size=n_boot).astype(float)
 
 
+BOOTSTRAP_CHUNK_CELLS = 1 << 23
+"""Resampling counts drawn at a time (64 MB of float64): whatever the board's size, a
+bootstrap holds one chunk of resamples, not ``n_boot`` x ``pupils`` counts."""
+
+
+def bootstrap_sums(
+    pupils: int,
+    parts: list[tuple[np.ndarray, np.ndarray]],
+    n_boot: int,
+    seed: int,
+    chunk_cells: int = BOOTSTRAP_CHUNK_CELLS,
+) -> list[np.ndarray]:
+    """Per part ``(index, values)``, ``bootstrap_weights(pupils, n_boot, seed)[:, index] @
+    values`` (``n_boot`` x columns), drawn a chunk of resamples at a time.
+
+    The chunks come one after the other from the one seeded generator, so the resamples are
+    those of :func:`bootstrap_weights`, row for row: with whole-number ``values`` (counts)
+    every sum is exact and the result the same to the last bit; with fractions (expected
+    places among ties) it may differ in the last bits, from the order of the additions.
+    """
+    rng = np.random.default_rng(seed)
+    p = np.full(pupils, 1.0 / pupils)
+    step = max(1, chunk_cells // max(pupils, 1))
+    out: list[list[np.ndarray]] = [[] for _ in parts]
+    for start in range(0, n_boot, step):
+        counts = rng.multinomial(pupils, p, size=min(step, n_boot - start)).astype(float)
+        for sums, (index, values) in zip(out, parts, strict=True):
+            sums.append(counts[:, index] @ values)
+    return [
+        np.concatenate(sums) if sums else np.empty((0, values.shape[1]))
+        for sums, (_, values) in zip(out, parts, strict=True)
+    ]
+
+
 def round_pupils(count: int, base: int = MIN_GROUP) -> int:
     """A group size rounded to a multiple of ``base``: sizes shown cannot be differenced."""
     return int(base * round(count / base))
@@ -272,10 +306,12 @@ def _resampled_rates(
         .to_series()
         .to_numpy()
     )
-    weights = bootstrap_weights(len(pupils), n_boot, seed)[:, index]  # boots x (pupil, group)
     values = totals.select("rows", "flagged", "tp", "fp", "positives", "negatives").to_numpy()
     groups = totals["group"].to_numpy()
-    return {g: _rates(weights[:, groups == g] @ values[groups == g]) for g in shown}
+    names = list(shown)
+    parts = [(index[groups == g], values[groups == g].astype(float)) for g in names]
+    sums = bootstrap_sums(len(pupils), parts, n_boot, seed)  # per group: boots x totals
+    return {g: _rates(s) for g, s in zip(names, sums, strict=True)}
 
 
 @dataclass(frozen=True)

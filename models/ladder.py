@@ -22,6 +22,7 @@ from sklearn.calibration import CalibratedClassifierCV
 from models import estimators, rules
 from models.metrics import METRIC_KEYS, summarise
 from models.splits import Split, make_split
+from models.training import WEIGHT, TrainingTable, sample_fit_rows
 
 Factory = Callable[[list[str]], BaseEstimator]
 
@@ -92,7 +93,9 @@ class FitOptions:
     """Knobs of fitting."""
 
     negative_fraction: float = 0.25
-    """Share of label-0 rows kept for fitting (reweighted); all positives are kept."""
+    """Share of each school-week's label-0 rows kept for fitting (reweighted so that their
+    weights add up to the school-week's label-0 rows); all positives are kept
+    (:func:`models.training.sample_fit_rows`)."""
     seed: int = 0
 
 
@@ -100,12 +103,30 @@ def _xy(frame: pl.DataFrame, features: list[str]) -> tuple[pd.DataFrame, np.ndar
     return frame.select(features).to_pandas(), frame["label"].to_numpy().astype(int)
 
 
-def _subsample(frame: pl.DataFrame, options: FitOptions) -> tuple[pl.DataFrame, np.ndarray]:
-    rng = np.random.default_rng(options.seed)
-    keep = (frame["label"].to_numpy() == 1) | (rng.random(frame.height) < options.negative_fraction)
-    kept = frame.filter(pl.Series(keep))
-    weights = np.where(kept["label"].to_numpy() == 1, 1.0, 1.0 / options.negative_fraction)
-    return kept, weights
+def _sampled(frame: pl.DataFrame, options: FitOptions) -> tuple[pl.DataFrame, np.ndarray]:
+    """``frame``'s fit rows and their weights: as they are when it holds ``weight`` (already
+    sampled, :class:`models.training.TrainingTable`), else sampled here."""
+    if WEIGHT not in frame.columns:
+        # Rows without keys (a hand-made frame) are one school-week, told apart by position.
+        missing = {
+            "student_key": pl.int_range(pl.len()).cast(pl.String),
+            "as_of": pl.lit(None, dtype=pl.Date),
+            "school_id": pl.lit(None, dtype=pl.String),
+        }
+        added = [v.alias(k) for k, v in missing.items() if k not in frame.columns]
+        rows = frame.lazy().with_columns(added)
+        sampled = sample_fit_rows(rows, options.negative_fraction, options.seed)
+        frame = sampled.drop([k for k in missing if k not in frame.columns]).collect()
+    return frame, frame[WEIGHT].to_numpy()
+
+
+def table_of(
+    data: pl.DataFrame | TrainingTable, features: list[str], options: FitOptions
+) -> TrainingTable:
+    """``data`` as a :class:`~models.training.TrainingTable` (rows in memory are wrapped)."""
+    if isinstance(data, TrainingTable):
+        return data
+    return TrainingTable.in_memory(data, features, options.negative_fraction, options.seed)
 
 
 def fit_calibrated(
@@ -117,6 +138,9 @@ def fit_calibrated(
 ) -> CalibratedClassifierCV:
     """Fit a rung on ``fit`` and calibrate it on the later ``calibration`` rows.
 
+    ``fit`` is either already sampled, with a ``weight`` column, or every fit row (its
+    negatives are then sampled as :func:`models.training.sample_fit_rows` says).
+
     Raises
     ------
     CalibrationError
@@ -124,8 +148,7 @@ def fit_calibrated(
         for a learned rung, or a Platt fit that would reverse the ranking.
     """
     # The slices are checked before fitting: boosting takes a while to fit for nothing.
-    Xc, yc = _xy(calibration, features)
-    cases = int(yc.sum())
+    cases = int(calibration["label"].sum())
     if cases < MIN_CALIBRATION_CASES:
         # A CalibrationError, not a crash: the rung is skipped on this split, as documented.
         raise CalibrationError(
@@ -138,10 +161,12 @@ def fit_calibrated(
     if rung.kind == "rule":
         model.fit(fit.select(features).head(1).to_pandas())
     else:
-        kept, weights = _subsample(fit, options)
+        kept, weights = _sampled(fit, options)
         X, y = _xy(kept, features)
         last = model.steps[-1][0]
         model.fit(X, y, **{f"{last}__sample_weight": weights})
+        del X, kept  # the fit's copies go before the calibration slice's are made
+    Xc, yc = _xy(calibration, features)
     calibrated = estimators.calibrate(model, Xc, yc)
     # Platt maps the score through 1 / (1 + exp(a * score + b)): a >= 0 would flatten or
     # reverse the ranking that was validated, so such a slice is refused.
@@ -187,47 +212,57 @@ class RungResult:
 
 def evaluate(
     rungs: list[Rung],
-    data: pl.DataFrame,
+    data: pl.DataFrame | TrainingTable,
     splits: list[Split],
     features: list[str],
     options: FitOptions,
     progress: Callable[[str], None] = lambda _m: None,
+    keep_scored: Callable[[RungResult, pl.DataFrame], None] | None = None,
 ) -> list[RungResult]:
     """Fit, calibrate and test every rung on every split.
 
+    Each rung's scored test rows go to :attr:`RungResult.scored`, or, given ``keep_scored``,
+    to ``keep_scored(result, scored)`` instead (to write them out rather than hold a scored
+    copy of every test slice per rung).
+
     ``data`` holds the usable rows (labels known, not known or ambiguous cases) with
-    ``student_key, as_of, school_id, label, label_date`` and the features.
+    ``student_key, as_of, school_id, label, label_date`` and the features: in memory, or a
+    :class:`~models.training.TrainingTable` that reads each split's slices when they are
+    needed (its sample and seed then hold, not ``options``'). Every rung is fitted on the
+    same sampled fit rows, calibrated and tested on every row of the later slices.
     """
+    table = table_of(data, features, options)
     results = [RungResult(r) for r in rungs]
     for split in splits:
-        fit = data.filter(split.part("fit"))
-        calibration = data.filter(split.part("calibration"))
-        test = data.filter(split.part("test"))
+        fit = table.fit(split)
+        calibration = table.part(split, "calibration")
+        fitted: list[CalibratedClassifierCV | None] = []
         for result in results:
             try:
-                model = fit_calibrated(result.rung, fit, calibration, features, options)
+                fitted.append(fit_calibrated(result.rung, fit, calibration, features, options))
             except CalibrationError as exc:
                 # Recorded, not hidden: the rung has no metrics for this split and cannot win.
                 result.failures.append(f"{split.name}: {exc}")
                 result.metrics.append(dict.fromkeys(METRIC_KEYS, float("nan")))
                 result.models.append(None)
+                fitted.append(None)
                 progress(f"{split.name} {result.rung.name}: not calibrated ({exc})")
+        # The test slice is read once every rung is fitted: never held beside a fit's copies.
+        del calibration
+        test = table.part(split, "test")
+        for result, model in zip(results, fitted, strict=True):
+            if model is None:
                 continue
             result.models.append(model)
             scored = score(model, test, features).with_columns(split=pl.lit(split.name))
             result.metrics.append(summarise(scored))
-            result.scored.append(
-                scored.select(
-                    "split",
-                    "student_key",
-                    "as_of",
-                    "school_id",
-                    "label",
-                    "label_date",
-                    "score",
-                    "risk",
-                )
+            kept = scored.select(
+                "split", "student_key", "as_of", "school_id", "label", "label_date", "score", "risk"
             )
+            if keep_scored is None:
+                result.scored.append(kept)
+            else:
+                keep_scored(result, kept)
             progress(
                 f"{split.name} {result.rung.name}: precision@2% {result.metrics[-1]['precision_at_2']:.3f}"
             )
@@ -293,7 +328,7 @@ def eligibility(
 
 def fit_final(
     rung: Rung,
-    data: pl.DataFrame,
+    data: pl.DataFrame | TrainingTable,
     until: dt.date,
     horizon_weeks: int,
     calibration_weeks: int,
@@ -306,14 +341,14 @@ def fit_final(
     as every forward split, :func:`models.splits.make_split`), without a test slice.
     """
     final = make_split("final", until, horizon_weeks, calibration_weeks, test_weeks=0)
-    fit = data.filter(final.part("fit"))
-    calibration = data.filter(final.part("calibration"))
-    model = fit_calibrated(rung, fit, calibration, features, options)
+    table = table_of(data, features, options)
+    calibration = table.part(final, "calibration")
+    model = fit_calibrated(rung, table.fit(final), calibration, features, options)
     info = {
         "final_fit_end": final.fit_end.isoformat(),
         "final_calibration_start": final.calibration_start.isoformat(),
         "final_calibration_end": final.calibration_end.isoformat(),
-        "final_fit_rows": fit.height,
+        "final_fit_rows": table.rows_before(final.fit_end),
         "final_calibration_rows": calibration.height,
     }
     return model, info

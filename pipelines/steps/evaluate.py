@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -29,19 +29,20 @@ from features.catalog import names as feature_names
 from models import carelist, ladder
 from models import evaluation as ev
 from models.explain import explain
-from models.extract import ATTRIBUTES, research_extract
+from models.extract import ATTRIBUTES, research_extract_chunks
 from models.fairness import FAIRNESS_BAND, fairness
 from models.labels import cases_known_before, later_refusals
 from models.profile import profile, profile_outcomes
 from models.ranking import random_tie_flags
 from models.splits import Split
+from models.training import TrainingTable
 from pipelines import tracking
 from pipelines.render import plots
 from pipelines.render.document import Document
 from pipelines.settings import EvaluateSettings, Settings
 from pipelines.steps.features import load_prepared
-from pipelines.steps.train import default_until, forward_splits, training_rows
-from pipelines.workspace import Workspace, locked, staged, write_parquet
+from pipelines.steps.train import default_until, forward_splits, training_table
+from pipelines.workspace import Workspace, locked, staged, write_atomic, write_parquet
 
 Say = Callable[[str], None]
 ATTRIBUTE_NAMES = {"gender": "gender", "ses_low": "low SES", "sen": "special educational needs"}
@@ -60,36 +61,48 @@ class Evaluation:
     run_id: str
 
 
+_TEXT_KEYS = pl.col("student_key", "school_id").cast(pl.String)
+"""The training table holds its keys as categoricals (compact); the analyses join on text."""
+
+
 @dataclass(frozen=True)
 class _Rows:
-    data: pl.DataFrame  # every usable pupil-week, with attributes and outcomes
-    tests: pl.DataFrame  # the test rows of every split, with ``split``
+    table: TrainingTable  # every usable pupil-week, read lazily (sampled to fit)
+    tests: pl.DataFrame  # the test rows of every split, with ``split``, attributes, outcomes
     splits: list[Split]
     until: dt.date
+    students: pl.DataFrame  # ``student_key`` and the group attributes
 
 
 def _rows(workspace: Workspace, settings: Settings, say: Say) -> _Rows:
-    """Training rows and splits as ``train`` makes them, plus group attributes and outcomes."""
+    """Training rows and splits as ``train`` makes them, plus group attributes and outcomes
+    of the test rows. The rows are read lazily: only the test slices are held whole."""
     prepared = load_prepared(workspace)
     until = settings.train.until or default_until(prepared)
-    data, _ = training_rows(workspace, prepared, until, settings.train, say)
-    splits = forward_splits(data, until, settings.train)
+    table = training_table(workspace, prepared, until, settings.train, say, extra=("outcome",))
+    del prepared  # the pupil-days are not needed past the feature tables: free them
+    splits = forward_splits(table.dates, until, settings.train)
     students = pl.read_parquet(workspace.canonical_table("students")).select(
         "student_key", *ATTRIBUTES
     )
     cases = cases_known_before(pl.scan_parquet(workspace.canonical_table("care_cases")), until)
-    later = later_refusals(data.lazy(), cases, settings.train.horizon_weeks).collect()
-    data = data.join(students, on="student_key", how="left").join(
-        later, on=["student_key", "as_of"], how="left"
-    )
     tests = pl.concat(
-        [data.filter(s.part("test")).with_columns(split=pl.lit(s.name)) for s in splits]
+        [table.part(s, "test").with_columns(split=pl.lit(s.name)) for s in splits]
+    ).with_columns(_TEXT_KEYS)
+    later = later_refusals(
+        tests.select("student_key", "as_of").lazy(), cases, settings.train.horizon_weeks
+    ).collect()
+    tests = tests.join(students, on="student_key", how="left", maintain_order="left").join(
+        later, on=["student_key", "as_of"], how="left", maintain_order="left"
     )
-    return _Rows(data, tests, splits, until)
+    return _Rows(table, tests, splits, until, students)
 
 
 def _pooled(result: ladder.RungResult) -> pl.DataFrame:
-    return pl.concat(result.scored) if result.scored else pl.DataFrame()
+    """A rung's scored test rows of every split, keys as text (as the lists hold them)."""
+    if not result.scored:
+        return pl.DataFrame()
+    return pl.concat(result.scored).with_columns(_TEXT_KEYS)
 
 
 def _common(scored: dict[str, pl.DataFrame], notes: list[str]) -> dict[str, pl.DataFrame]:
@@ -123,7 +136,7 @@ def _fit_sets(
         key = tuple(features)
         if key not in fitted:
             say(f"  {rung.name} on {name} ({len(features)} features)")
-            fitted[key] = ladder.evaluate([rung], rows.data, rows.splits, features, options)[0]
+            fitted[key] = ladder.evaluate([rung], rows.table, rows.splits, features, options)[0]
         out[name] = fitted[key]
     return out
 
@@ -145,8 +158,8 @@ def _shap(
     calibrated = [i for i, m in enumerate(result.models) if m is not None]
     split, model = rows.splits[calibrated[-1]], result.models[calibrated[-1]]
     assert model is not None
-    test = rows.data.filter(split.part("test"))
-    fit = rows.data.filter(split.part("fit"))
+    test = rows.tests.filter(pl.col("split") == split.name)
+    fit = rows.table.fit(split)  # the sampled fit rows: the background is 200 of them
     seed = settings.evaluate.seed
     X = test.sample(min(test.height, settings.evaluate.shap_rows), seed=seed).select(features)
     background = fit.sample(min(fit.height, 200), seed=seed).select(features)
@@ -245,7 +258,7 @@ def _fit_models(rows: _Rows, settings: Settings, say: Say) -> _Fits:
     say("rules and the free scorecard:")
     rules = {
         r.rung.name: r
-        for r in ladder.evaluate(rungs, rows.data, rows.splits, feature_names(), options, say)
+        for r in ladder.evaluate(rungs, rows.table, rows.splits, feature_names(), options, say)
     }
     say("ablations and families on their own:")
     fitted = _fit_sets({**ev.ablation_sets(), **ev.family_sets()}, rows, settings, say)
@@ -371,11 +384,28 @@ def _write_evaluation(
     )
     write_parquet(splits_table, folder / "tables" / "splits.parquet")
     say("research extract")
-    extract_rows = rows.data.join(
-        rows.tests.select("student_key", "as_of", "split"), on=["student_key", "as_of"], how="left"
+    # Every usable row, as stored (the features at full precision), a few pupils at a time.
+    in_test = rows.tests.select("student_key", "as_of", "split")
+    extract_rows = (
+        rows.table.scan(rows.table.dates)
+        .join(rows.students.lazy(), on="student_key", how="left")
+        .join(in_test.lazy(), on=["student_key", "as_of"], how="left")
     )
-    extract = research_extract(extract_rows, feature_names(), min_cell=settings.evaluate.min_cell)
-    write_parquet(extract, folder / "research_extract.parquet")
+    chunks = research_extract_chunks(
+        extract_rows, feature_names(), min_cell=settings.evaluate.min_cell
+    )
+    write_atomic(folder / "research_extract.parquet", lambda p: _write_chunks(chunks, p))
+
+
+def _write_chunks(chunks: Iterator[pl.DataFrame], path: Path) -> None:
+    """One Parquet file of ``chunks`` (at least one, all of one schema), one row group each."""
+    import pyarrow.parquet as pq
+
+    first = next(chunks).to_arrow()
+    with pq.ParquetWriter(path, first.schema, compression="zstd") as writer:
+        writer.write_table(first)
+        for chunk in chunks:
+            writer.write_table(chunk.to_arrow().cast(first.schema))
 
 
 def _ci(row: dict[str, object], metric: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,11 +19,12 @@ from features.catalog import names as feature_names
 from models import drift, ladder, rules
 from models.labels import cases_known_before, label_rows, usable_for_training
 from models.splits import Split, rolling_splits
+from models.training import Scan, TrainingTable
 from pipelines import artifacts, tracking
 from pipelines.render import plots
 from pipelines.settings import TrainSettings
 from pipelines.steps.features import FeatureStore, build_features, load_prepared
-from pipelines.workspace import Workspace, locked, write_atomic, write_json, write_parquet
+from pipelines.workspace import Workspace, locked, write_atomic, write_json
 
 Say = Callable[[str], None]
 
@@ -71,10 +72,10 @@ class TrainReport:
         )
 
 
-def training_rows(
+def training_dates(
     workspace: Workspace, prepared: Prepared, until: dt.date, settings: TrainSettings, say: Say
-) -> tuple[pl.DataFrame, list[dt.date]]:
-    """Features and labels for every as-of date whose label window closed before ``until``."""
+) -> list[dt.date]:
+    """The as-of dates whose label window closed before ``until``, their features built."""
     horizon = dt.timedelta(weeks=settings.horizon_weeks)
     dates = [d for d in prepared.as_of_dates(end=until) if d + horizon < until]
     if not dates:
@@ -82,16 +83,52 @@ def training_rows(
             f"no as-of date has its {settings.horizon_weeks}-week label window closed before {until}"
         )
     build_features(workspace, dates, prepared, say=say)
+    return dates
+
+
+def training_scan(workspace: Workspace, until: dt.date, settings: TrainSettings) -> Scan:
+    """``scan(dates)``: the usable labelled rows of some as-of dates, read lazily from the
+    workspace's feature tables (nothing is read until a caller collects)."""
     cases = cases_known_before(pl.scan_parquet(workspace.canonical_table("care_cases")), until)
-    frame = label_rows(FeatureStore(workspace).scan(dates), cases, settings.horizon_weeks)
-    data = frame.filter(usable_for_training(until, settings.horizon_weeks)).collect()
-    return data.sort("as_of", "school_id", "student_key"), dates
+    store = FeatureStore(workspace)
+    usable = usable_for_training(until, settings.horizon_weeks)
+
+    def scan(dates: Sequence[dt.date]) -> pl.LazyFrame:
+        return label_rows(store.scan(dates), cases, settings.horizon_weeks).filter(usable)
+
+    return scan
 
 
-def forward_splits(data: pl.DataFrame, until: dt.date, settings: TrainSettings) -> list[Split]:
-    """The rolling forward splits of ``data`` (train and evaluate use the same ones)."""
+def training_table(
+    workspace: Workspace,
+    prepared: Prepared,
+    until: dt.date,
+    settings: TrainSettings,
+    say: Say,
+    extra: tuple[str, ...] = (),
+) -> TrainingTable:
+    """The usable rows of every as-of date whose label window closed before ``until``, read
+    lazily: fitting sees every case and a seeded share of each school-week's non-cases
+    (``settings.negative_fraction``, reweighted), calibration and test every row; ``extra``
+    columns (``outcome``, say) are read beside the keys, labels and features."""
+    dates = training_dates(workspace, prepared, until, settings, say)
+    return TrainingTable.over(
+        training_scan(workspace, until, settings),
+        dates,
+        feature_names(),
+        fraction=settings.negative_fraction,
+        seed=settings.seed,
+        extra=extra,
+    )
+
+
+def forward_splits(
+    dates: Sequence[dt.date], until: dt.date, settings: TrainSettings
+) -> list[Split]:
+    """The rolling forward splits over the as-of ``dates`` that hold usable rows (train and
+    evaluate use the same ones)."""
     splits = rolling_splits(
-        sorted(data["as_of"].unique().to_list()),
+        sorted(set(dates)),
         until,
         settings.horizon_weeks,
         settings.calibration_weeks,
@@ -127,27 +164,56 @@ def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainRepo
     until = settings.until or default_until(prepared)
     features = feature_names()
     try:
-        data, _dates = training_rows(workspace, prepared, until, settings, say)
-        splits = forward_splits(data, until, settings)
+        table = training_table(workspace, prepared, until, settings, say)
+        del prepared  # the pupil-days are not needed past the feature tables: free them
+        splits = forward_splits(table.dates, until, settings)
     except TrainingError as exc:
         return cold_start(workspace, settings, until, str(exc), say)
-    cases = int(data["label"].sum())
+    cases = table.positives
     if cases < settings.min_cases:
         reason = f"{cases} new care case(s) in the training rows, fewer than {settings.min_cases}"
         return cold_start(workspace, settings, until, reason, say)
     say(
-        f"training on {data.height:,} pupil-weeks, {int(data['label'].sum()):,} positive; {len(splits)} forward splits:"
+        f"training on {table.rows:,} pupil-weeks, {cases:,} positive (fitted on every positive "
+        f"and {settings.negative_fraction:.0%} of each school-week's others); "
+        f"{len(splits)} forward splits:"
     )
     for split in splits:
         say("  " + split.describe())
+    # The drift reference reads every training row, a few features at a time: done first,
+    # while nothing else is held (after the fits, their freed memory is not all given back).
+    reference = drift.reference(table.scan(table.dates), features)
     options = ladder.FitOptions(negative_fraction=settings.negative_fraction, seed=settings.seed)
     rungs = ladder.default_ladder()
-    results = ladder.evaluate(rungs, data, splits, features, options, progress=say)
-    champion = ladder.select(results)
+    with tempfile.TemporaryDirectory(prefix="scored-") as tmp:
+        parts = _ScoredParts(Path(tmp))
+        results = ladder.evaluate(
+            rungs, table, splits, features, options, progress=say, keep_scored=parts.keep
+        )
+        champion = ladder.select(results)
+        return _finish(
+            workspace, settings, until, table, reference, splits, results, champion, parts
+        )
+
+
+def _finish(
+    workspace: Workspace,
+    settings: TrainSettings,
+    until: dt.date,
+    table: TrainingTable,
+    reference: drift.Reference,
+    splits: list[Split],
+    results: list[ladder.RungResult],
+    champion: ladder.RungResult,
+    parts: _ScoredParts,
+) -> TrainReport:
+    """Fit the champion on everything before ``until``, log the run, register the champion."""
+    features = table.features
+    options = ladder.FitOptions(negative_fraction=settings.negative_fraction, seed=settings.seed)
     try:
         model, final_info = ladder.fit_final(
             champion.rung,
-            data,
+            table,
             until,
             settings.horizon_weeks,
             settings.calibration_weeks,
@@ -160,14 +226,13 @@ def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainRepo
             f"the champion cannot be fitted on everything before {until} ({exc}); "
             "nothing was registered"
         ) from None
-    scored = pl.concat([s for r in results for s in r.scored if r.rung.name == champion.rung.name])
-    write_parquet(
-        pl.concat([s.with_columns(rung=pl.lit(r.rung.name)) for r in results for s in r.scored]),
-        workspace.root / "evaluation" / "scored_splits.parquet",
-    )
+    table.release()
+    parts.write(results, workspace.root / "evaluation" / "scored_splits.parquet")
+    scored = parts.read(champion.rung.name, ["label", "risk"])
     trained = _Trained(
         until=until,
-        data=data,
+        table=table,
+        reference=reference,
         splits=splits,
         results=results,
         champion=champion,
@@ -181,6 +246,36 @@ def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainRepo
     return TrainReport(
         until, splits, results, champion.rung.name, run_id, version, eligibility=words
     )
+
+
+class _ScoredParts:
+    """The rungs' scored test rows, one Parquet file per rung and split, instead of in memory
+    (seven rungs times every test row would be the largest thing a training run holds)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.paths: dict[str, list[Path]] = {}
+
+    def keep(self, result: ladder.RungResult, scored: pl.DataFrame) -> None:
+        paths = self.paths.setdefault(result.rung.name, [])
+        path = self.folder / f"{result.rung.name}-{len(paths)}.parquet"
+        scored.with_columns(pl.col("student_key", "school_id").cast(pl.String)).write_parquet(path)
+        paths.append(path)
+
+    def read(self, rung: str, columns: list[str]) -> pl.DataFrame:
+        """The ``columns`` of one rung's scored rows, every split."""
+        return pl.concat([pl.read_parquet(p, columns=columns) for p in self.paths[rung]])
+
+    def write(self, results: list[ladder.RungResult], path: Path) -> None:
+        """Every rung's scored rows, rung after rung, into one file (streamed)."""
+        scored = pl.concat(
+            [
+                pl.scan_parquet(p).with_columns(rung=pl.lit(r.rung.name))
+                for r in results
+                for p in self.paths.get(r.rung.name, [])
+            ]
+        )
+        write_atomic(path, lambda p: scored.sink_parquet(p, compression="zstd"))
 
 
 COLD_START_TEXT = (
@@ -232,13 +327,14 @@ class _Trained:
     """What a training run produced, as :func:`_log` records it."""
 
     until: dt.date
-    data: pl.DataFrame  # the training rows (pupil-weeks with their labels)
+    table: TrainingTable  # the training rows (pupil-weeks with their labels), read lazily
+    reference: drift.Reference  # the training rows' feature bins, for the weekly drift check
     splits: list[Split]
     results: list[ladder.RungResult]  # every rung on every split
     champion: ladder.RungResult  # the selected rung's result
     model: object  # the champion refitted on everything before ``until``
     final_info: dict[str, object]  # how that final fit was made (logged as parameters)
-    scored: pl.DataFrame  # the champion's scored test slices
+    scored: pl.DataFrame  # the champion's scored test slices (``label`` and ``risk``)
     features: list[str]
 
 
@@ -262,7 +358,7 @@ def _log(workspace: Workspace, settings: TrainSettings, trained: _Trained) -> tu
                 mlflow.set_tag("eligibility", words[result.rung.name])
         _log_report(trained)
         version = _register(workspace, settings, trained)
-        reference = drift.reference(trained.data, trained.features)
+        reference = trained.reference
         write_json(reference, workspace.drift_reference(version))
         mlflow.log_dict(reference, "drift_reference.json")
         card = model_card(trained, settings, version, words, manifest)
@@ -314,7 +410,7 @@ def model_card(
     manifest: dict[str, Any],
 ) -> str:
     """The champion's model card (Markdown): intended use, data, evaluation, fairness, limits."""
-    data = trained.data
+    table = trained.table
     rows = "\n".join(
         f"| {r.rung.name} | {r.mean('precision_at_2'):.3f} | {r.mean('recall_at_2'):.3f} | "
         f"{r.mean('median_lead_weeks'):.1f} | {r.mean('brier'):.4f} | {words[r.rung.name]} |"
@@ -332,7 +428,7 @@ not a diagnosis, not a judgement of a pupil or family, and not a ground for sanc
 any decision about a pupil without a person who knows the pupil.
 
 ## Data
-{data.height:,} pupil-weeks before {trained.until}, {int(data["label"].sum()):,} of them
+{table.rows:,} pupil-weeks before {trained.until}, {table.positives:,} of them
 followed by a new school-refusal case within {settings.horizon_weeks} weeks; code profile
 `{manifest["code_profile"]}`; input fingerprint `{manifest["fingerprint"][:16]}`. The label is a
 care case *opened* by the school: refusal the school never recorded is invisible to it.
@@ -386,9 +482,9 @@ def _log_training(settings: TrainSettings, trained: _Trained, manifest: dict[str
         }
     )
     mlflow.set_tags(tracking.package_versions())
-    data = trained.data
+    table = trained.table
     mlflow.log_metrics(
-        {"rows": data.height, "positives": int(data["label"].sum()), "splits": len(trained.splits)}
+        {"rows": table.rows, "positives": table.positives, "splits": len(trained.splits)}
     )
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 from polars.testing import assert_frame_equal
 
-from models.extract import research_extract
+from models.extract import research_extract, research_extract_chunks
 
 MONDAY = dt.date(2024, 10, 7)
 NEXT = MONDAY + dt.timedelta(weeks=1)
@@ -108,3 +108,21 @@ def test_ids_are_numbered_from_one_as_wide_as_the_largest() -> None:
     out = extract(frame, seed=1)
     assert sorted(set(out["pupil"])) == [f"P{n:02d}" for n in range(1, 13)]
     assert sorted(set(out["school"])) == ["S1", "S2"]
+
+
+def test_the_extract_in_chunks_of_one_pupil_is_the_whole_extract() -> None:
+    frame = pupil_weeks()
+    whole = extract(frame, seed=5)
+    chunks = list(
+        research_extract_chunks(
+            frame.lazy(),
+            ["sick_bay_visits_4w"],
+            min_cell=2,
+            rng=np.random.default_rng(5),
+            pupils_per_chunk=1,
+        )
+    )
+    assert len(chunks) == 6  # one per pupil, each read on its own
+    assert_frame_equal(pl.concat(chunks), whole)
+    empty = research_extract(frame.clear(), ["sick_bay_visits_4w"], min_cell=2)
+    assert empty.height == 0 and empty.columns == whole.columns

@@ -313,3 +313,17 @@ def test_fairlearn_point_estimates_match_the_totals_the_bootstrap_resamples() ->
         expected = _rates(summed.to_numpy()[0].astype(float))
         got = point.filter(pl.col("group") == group).select(*METRICS)
         assert got.to_numpy()[0] == pytest.approx(expected)
+
+
+def test_bootstrap_sums_in_chunks_equal_the_whole_resample_matrix() -> None:
+    from models.fairness import bootstrap_sums, bootstrap_weights
+
+    rng = np.random.default_rng(0)
+    pupils, n_boot = 50, 23
+    counts = rng.integers(0, 5, size=(80, 3)).astype(float)  # rows of (pupil, group) totals
+    index = rng.integers(0, pupils, size=80)
+    whole = bootstrap_weights(pupils, n_boot, seed=7)[:, index] @ counts
+    for cells in (pupils, 7 * pupils, 10_000):  # one resample at a time, 7, all at once
+        (chunked,) = bootstrap_sums(pupils, [(index, counts)], n_boot, seed=7, chunk_cells=cells)
+        assert chunked.shape == (n_boot, 3)
+        assert np.array_equal(chunked, whole)
