@@ -384,12 +384,15 @@ def _write_evaluation(
     )
     write_parquet(splits_table, folder / "tables" / "splits.parquet")
     say("research extract")
-    # Every usable row, as stored (the features at full precision), a few pupils at a time.
+    # Every usable row, a few pupils at a time, its features as the analyses read them (32-bit:
+    # at full precision a few values would tie differently, and the report's tables would not
+    # come out again from the extract).
     in_test = rows.tests.select("student_key", "as_of", "split")
     extract_rows = (
         rows.table.scan(rows.table.dates)
         .join(rows.students.lazy(), on="student_key", how="left")
         .join(in_test.lazy(), on=["student_key", "as_of"], how="left")
+        .with_columns(pl.col(feature_names()).cast(pl.Float32))
     )
     chunks = research_extract_chunks(
         extract_rows, feature_names(), min_cell=settings.evaluate.min_cell
