@@ -37,7 +37,6 @@ from bench import harness  # noqa: E402
 from bench.harness import Board, Measured, log  # noqa: E402
 
 KEY = "00112233445566778899aabbccddeeff"
-REGISTRY = ("mlflow.db", "mlartifacts", "monitoring")
 COMPARED = ("features", "outputs", "lists")
 
 
@@ -97,12 +96,7 @@ def _champion(script: Path, board: Board, root: Path) -> Path:
 def _copy(big: Path, champion: Path, target: Path) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(big, target, ignore=shutil.ignore_patterns("features", harness.MARKER))
-    for name in REGISTRY:
-        source = champion / name
-        if source.is_dir():
-            shutil.copytree(source, target / name)
-        elif source.exists():
-            shutil.copy2(source, target / name)
+    harness.copy_champion(champion, target)
     return target
 
 

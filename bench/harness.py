@@ -258,6 +258,20 @@ def ensure_workspace(script: Path, board: Board, root: Path) -> Path:
     return ws
 
 
+CHAMPION_FILES = ("mlflow.db", "mlartifacts", "monitoring")
+"""What a trained workspace's champion is: its registry, model file and drift reference."""
+
+
+def copy_champion(champion: Path, workspace: Path) -> None:
+    """Copy ``champion``'s registry, model file and drift reference into ``workspace``."""
+    for name in CHAMPION_FILES:
+        source = champion / name
+        if source.is_dir():
+            shutil.copytree(source, workspace / name)
+        elif source.exists():
+            shutil.copy2(source, workspace / name)
+
+
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A plain text table, first column left-aligned, the others right-aligned."""
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]

@@ -54,7 +54,6 @@ from bench.harness import MARKER, Board, Measured, log  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 EVENT_TABLES = ("absences", "late_arrivals", "sick_bay_visits")
-CHAMPION_FILES = ("mlflow.db", "mlartifacts", "monitoring")
 """What of a trained workspace makes its champion: the registry, the model file, the drift
 reference."""
 
@@ -158,12 +157,7 @@ def with_champion(champion: Path, workspace: Path) -> None:
     """A fresh workspace holding ``champion``'s registry, model file and drift reference."""
     shutil.rmtree(workspace, ignore_errors=True)
     workspace.mkdir(parents=True)
-    for name in CHAMPION_FILES:
-        source = champion / name
-        if source.is_dir():
-            shutil.copytree(source, workspace / name)
-        elif source.exists():
-            shutil.copy2(source, workspace / name)
+    harness.copy_champion(champion, workspace)
 
 
 def gib(mib: float) -> str:
