@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from features.catalog import CATALOG
+from features.gates import week_counts
 from features.pupil_days import pupil_days
 from features.running import look_up, running_counts
 from features.school.schooldays import (
@@ -44,20 +45,69 @@ _CUMS = ("cum_periods", "cum_days", "cum_after_break", "cum_mondays")
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """What every as-of date reuses: school days per school, the pupil-day frame, and what is
-    derived from it once: pupil numbers, running counts and the days of every spell."""
+class DaySummary:
+    """The pupil-day frame in aggregate: what the run around the feature building needs of it
+    (its dates, the fingerprints of what each date can see, the data gates' weekly counts).
+
+    Rows fall in a summary by their school, so the summaries of a board's shards (each of its
+    schools' rows: :func:`prepare` with ``schools``) add up to the board's
+    (:meth:`combined`), and a coordinator need not hold the pupil-days to have it.
+    """
+
+    by_date: pl.DataFrame
+    """``date, hash, rows``: per date, its pupil-day rows and their row hashes summed (wrapping
+    at 2**64, so that the sum does not depend on how the rows are split)."""
+    by_week: pl.DataFrame
+    """:func:`features.gates.week_counts`: per school and week, what was registered."""
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame) -> DaySummary:
+        """The summary of the pupil-day rows in ``frame``."""
+        return cls(_hashes_by_date(frame), week_counts(frame))
+
+    @classmethod
+    def combined(cls, parts: Sequence[DaySummary]) -> DaySummary:
+        """The summary of the rows of ``parts`` (each school's rows in one part) together."""
+        dates = pl.concat([p.by_date for p in parts], how="vertical")
+        by_date = (
+            dates.group_by("date").agg(pl.col("hash").sum(), pl.col("rows").sum()).sort("date")
+        )
+        weeks = pl.concat([p.by_week for p in parts], how="vertical")
+        return cls(by_date, weeks.sort("school_id", "week_start"))
+
+    @property
+    def first(self) -> dt.date | None:
+        """The first day with a pupil-day row, if any."""
+        first = self.by_date["date"].min()
+        assert first is None or isinstance(first, dt.date)
+        return first
+
+    @property
+    def last(self) -> dt.date | None:
+        """The last day with a pupil-day row, if any."""
+        last = self.by_date["date"].max()
+        assert last is None or isinstance(last, dt.date)
+        return last
+
+
+def _hashes_by_date(frame: pl.DataFrame) -> pl.DataFrame:
+    hashes = frame.hash_rows(seed=0) if frame.height else pl.Series("hash", [], pl.UInt64)
+    return (
+        frame.select(pl.col("date"), hashes.alias("hash"))
+        .group_by("date")
+        .agg(pl.col("hash").sum(), pl.len().cast(pl.Int64).alias("rows"))
+        .sort("date")
+    )
+
+
+@dataclass(frozen=True)
+class Board:
+    """What the run around the feature building needs of a board: the enrolments, the school
+    days per school and the pupil-days in aggregate; no pupil-day rows."""
 
     enrolments: pl.DataFrame
     days: pl.DataFrame
-    pupil_days: pl.DataFrame
-    pupils: pl.DataFrame
-    """``student_key`` and ``pupil``, a number in the order of the keys, per enrolled pupil."""
-    counts: pl.DataFrame | None
-    """:func:`features.running.running_counts` of every day-level count the windows add up
-    (None when prepared without them: :func:`prepare`, ``derived``)."""
-    spell_days: dict[str, pl.DataFrame]
-    """:func:`features.signals.spells.spell_days`, collected."""
+    summary: DaySummary
 
     def as_of_dates(
         self, start: dt.date | None = None, end: dt.date | None = None
@@ -67,13 +117,33 @@ class Prepared:
 
         By default from the first recorded event's week to the week after the last one.
         """
-        events = self.pupil_days["date"]
-        lo = start or events.min() or self.days["date"].min()
-        hi = end or events.max() or self.days["date"].max()
+        lo = start or self.summary.first or self.days["date"].min()
+        hi = end or self.summary.last or self.days["date"].max()
         assert isinstance(lo, dt.date) and isinstance(hi, dt.date)
         if end is None:
             hi += dt.timedelta(days=7)
         return as_of_dates(self.days, lo, hi)
+
+
+@dataclass(frozen=True)
+class Prepared(Board):
+    """What every as-of date reuses: the board (:class:`Board`), its pupil-day frame, and what
+    is derived from it once: pupil numbers, running counts and the days of every spell."""
+
+    pupil_days: pl.DataFrame
+    pupils: pl.DataFrame
+    """``student_key`` and ``pupil``, a number in the order of the keys, per enrolled pupil."""
+    counts: pl.DataFrame | None
+    """:func:`features.running.running_counts` of every day-level count the windows add up
+    (None when prepared without them: :func:`prepare`, ``derived``)."""
+    spell_days: dict[str, pl.DataFrame]
+    """:func:`features.signals.spells.spell_days`, collected."""
+
+
+def board_days(enrolments: pl.LazyFrame, calendar: pl.LazyFrame) -> pl.DataFrame:
+    """The school days of every school with enrolments, from the calendar
+    (:func:`features.school.schooldays.school_days`)."""
+    return school_days(calendar, enrolments.select("school_id").unique()).collect()
 
 
 def prepare(
@@ -93,11 +163,13 @@ def prepare(
     calendar stays the whole board's, so the shard's feature rows at those schools are the
     whole board's rows (:func:`feature_table`, filtered to the schools).
 
-    Without ``derived``, only what a run that builds no feature table itself needs (the
-    enrolments, the calendar and the pupil-day frame: its dates, fingerprints and data
-    gates); the running counts and spells, the bulk of it, are left out.
+    The summary (:class:`DaySummary`) is of the pupil-days at the board's schools, or at the
+    shard's: the shards' summaries add up to the board's.
+
+    Without ``derived``, the running counts and spells, the bulk of it, are left out: what a
+    shard's summary needs.
     """
-    all_schools = enrolments.select("school_id").unique()
+    days = board_days(enrolments, calendar)
     if schools is not None:
         shard = enrolments.filter(pl.col("school_id").is_in(list(schools)))
         keys = shard.select("student_key").unique()
@@ -106,12 +178,14 @@ def prepare(
             frame.join(keys, on="student_key", how="semi", maintain_order="left")
             for frame in (absences_, late_arrivals, sick_bay_visits)
         )
-    days = school_days(calendar, all_schools).collect()
     frame = pupil_days(absences_, late_arrivals, sick_bay_visits, days.lazy()).collect()
+    at = frame if schools is None else frame.filter(pl.col("school_id").is_in(list(schools)))
+    summary = DaySummary.of(at)
+    del at
     enrolled = enrolments.collect()
     pupils = enrolled.select(pl.col("student_key").unique().sort()).with_row_index("pupil")
     if not derived:
-        return Prepared(enrolled, days, frame, pupils, counts=None, spell_days={})
+        return Prepared(enrolled, days, summary, frame, pupils, counts=None, spell_days={})
     numbered = (
         frame.lazy()
         .join(pupils.lazy(), on="student_key", how="inner")
@@ -124,6 +198,7 @@ def prepare(
     return Prepared(
         enrolments=enrolled,
         days=days,
+        summary=summary,
         pupil_days=frame,
         pupils=pupils,
         counts=counts.rechunk(),

@@ -56,12 +56,28 @@ class Gate:
     """What failed, in one line (no pupil, only counts)."""
 
 
-def school_weeks_before(
-    pupil_days: pl.DataFrame, days: pl.DataFrame, as_of: dt.date
-) -> pl.DataFrame:
+def week_counts(pupil_days: pl.DataFrame) -> pl.DataFrame:
+    """Per school and week (``week_start``, a Monday) with pupil-day rows, what was registered
+    in it: ``absent, b, late, sick_bay, pupils`` (half-days, arrivals, visits, pupils with any),
+    sorted by school and week."""
+    return (
+        pupil_days.with_columns(week_start=pl.col("date").dt.truncate("1w"))
+        .group_by("school_id", "week_start")
+        .agg(
+            pl.col("absent_halves").sum().cast(pl.Int64).alias("absent"),
+            pl.col("b_halves").sum().cast(pl.Int64).alias("b"),
+            pl.col("late_count").sum().cast(pl.Int64).alias("late"),
+            pl.col("sick_bay_count").sum().cast(pl.Int64).alias("sick_bay"),
+            pl.col("student_key").n_unique().cast(pl.Int64).alias("pupils"),
+        )
+        .sort("school_id", "week_start")
+    )
+
+
+def school_weeks_before(counts: pl.DataFrame, days: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """Per school, its last ``RECENT_WEEKS + 1`` school weeks before ``as_of``'s week, oldest
-    first: ``school_id, week_start, school_days`` and what was registered in them
-    (``absent, b, late, sick_bay, pupils``: half-days, arrivals, visits, pupils with any)."""
+    first: ``school_id, week_start, school_days`` and what was registered in them (the
+    :func:`week_counts` ``counts``, 0 for a week without rows)."""
     weeks = (
         days.filter(pl.col("school_day") & (pl.col("week_start") < week_of(as_of)))
         .group_by("school_id", "week_start")
@@ -70,35 +86,23 @@ def school_weeks_before(
         .group_by("school_id", maintain_order=True)
         .tail(RECENT_WEEKS + 1)
     )
-    first = weeks["week_start"].min()
-    events = (
-        pupil_days.filter(pl.col("date") < week_of(as_of))
-        .filter(pl.col("date") >= first if first is not None else pl.lit(False))
-        .with_columns(week_start=pl.col("date").dt.truncate("1w"))
-        .group_by("school_id", "week_start")
-        .agg(
-            pl.col("absent_halves").sum().alias("absent"),
-            pl.col("b_halves").sum().alias("b"),
-            pl.col("late_count").sum().alias("late"),
-            pl.col("sick_bay_count").sum().alias("sick_bay"),
-            pl.col("student_key").n_unique().alias("pupils"),
-        )
-    )
-    counts = ("absent", "b", "late", "sick_bay", "pupils")
-    return weeks.join(events, on=["school_id", "week_start"], how="left").with_columns(
-        pl.col(c).fill_null(0).cast(pl.Int64) for c in counts
-    )
+    counted = ("absent", "b", "late", "sick_bay", "pupils")
+    return weeks.join(
+        counts.select("school_id", "week_start", *counted),
+        on=["school_id", "week_start"],
+        how="left",
+    ).with_columns(pl.col(c).fill_null(0).cast(pl.Int64) for c in counted)
 
 
 def check(
-    pupil_days: pl.DataFrame, days: pl.DataFrame, enrolled: pl.DataFrame, as_of: dt.date
+    counts: pl.DataFrame, days: pl.DataFrame, enrolled: pl.DataFrame, as_of: dt.date
 ) -> dict[str, list[Gate]]:
     """The failed gates of each school for the list of ``as_of`` (schools that pass: absent).
 
-    ``enrolled`` has ``school_id`` and ``pupils``, the school's pupils enrolled on ``as_of``.
+    ``counts`` are the board's :func:`week_counts`; ``enrolled`` has ``school_id`` and ``pupils``, the school's pupils enrolled on ``as_of``.
     A school with fewer than 2 school weeks behind the week is not gated (no history yet).
     """
-    weeks = school_weeks_before(pupil_days, days, as_of)
+    weeks = school_weeks_before(counts, days, as_of)
     sizes = dict(enrolled.select("school_id", "pupils").iter_rows())
     out = {}
     for (school,), rows in weeks.group_by("school_id", maintain_order=True):

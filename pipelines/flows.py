@@ -7,10 +7,10 @@ schools, so one school's failure does not stop the others, and the run ends by n
 failed school and its reason (and fails).
 
 The task runner is the settings' (:func:`on_runner`): Prefect's thread pool in this process,
-or on ``--runner dask`` a Dask cluster, where the feature tables and the week's scores are
-built school shard by school shard and each school's list is its own task. Shard tasks take
-paths and small arguments and read what they need from the workspace themselves; the secrets
-never leave this process.
+or on ``--runner dask`` a Dask cluster, where the pupil-days' summary, the feature tables and
+the week's scores are built school shard by school shard and each school's list is its own
+task. Shard tasks take paths and small arguments and read what they need from the workspace
+themselves; this process reads no pupil-day, and the secrets never leave it.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from prefect.client.schemas.objects import TaskRun
 from prefect.states import State
 from prefect.task_runners import TaskRunner
 
-from features.build import Prepared
+from features.build import Board, DaySummary, Prepared
 from features.gates import Gate
 from features.school.schooldays import OutsideCalendarError, school_weeks
 from models.reasons import Reason
@@ -170,10 +170,27 @@ def ingest_export(export: Path, settings: Settings) -> ingest.IngestReport:
 
 
 @_retrying
-def load_canonical(settings: Settings, derived: bool = True) -> Prepared:
-    """The canonical tables, prepared for feature building; without ``derived`` (on Dask, where
-    the workers build the features) without the running counts and spells, the bulk of it."""
-    return features.load_prepared(Workspace(settings.workspace), derived=derived)
+def load_canonical(settings: Settings) -> Prepared:
+    """The canonical tables, prepared for feature building."""
+    return features.load_prepared(Workspace(settings.workspace))
+
+
+@_retrying
+def summarise_shard(settings: Settings, schools: list[str]) -> DaySummary:
+    """On a worker: the summary of the pupil-days at ``schools``, read from their pupils' rows."""
+    return features.summarise_shard(Workspace(settings.workspace), schools)
+
+
+def load_board(settings: Settings) -> Board:
+    """The board the flow works on: prepared whole, or on Dask its enrolments and calendar
+    with the pupil-days summarised shard by shard on the workers (the coordinator reads no
+    pupil-day row; the workers build the features)."""
+    if not _sharded(settings):
+        return load_canonical(settings)
+    ws = Workspace(settings.workspace)
+    shards = features.school_shards(features.board_schools(ws), settings.run.shards)
+    parts = summarise_shard.map(unmapped(settings), shards).result()
+    return features.load_board(ws, parts)
 
 
 @_retrying
@@ -198,9 +215,7 @@ def _build_sharded(
     if not todo:
         return []
     ws = Workspace(settings.workspace)
-    shards = features.school_shards(
-        score.schools_of(cache.prepared.enrolments), settings.run.shards
-    )
+    shards = features.school_shards(score.schools_of(cache.board.enrolments), settings.run.shards)
     with scratch(ws) as folder:
         folders = [folder / f"shard-{i}" for i in range(len(shards))]
         rows = build_shard.map(unmapped(settings), unmapped(todo), shards, folders).result()
@@ -342,17 +357,17 @@ def features_flow(
     """Build the weekly feature tables between ``start`` and ``end`` (default: the data's
     range); the as-of dates built or found unchanged."""
     with locked(Workspace(settings.workspace), "features", _log):
-        prepared = load_canonical(settings, derived=not _sharded(settings))
-        dates = prepared.as_of_dates(start, end)
+        board = load_board(settings)
+        dates = board.as_of_dates(start, end)
         if not dates:
             raise features.MissingInputError("no school weeks in that range")
         _log(f"building features for {len(dates)} as-of dates, {dates[0]} to {dates[-1]}")
-        if _sharded(settings):
-            cache = features.FeatureCache(Workspace(settings.workspace), prepared)
+        if isinstance(board, Prepared):
+            build_features(settings, dates, board)
+        else:
+            cache = features.FeatureCache(Workspace(settings.workspace), board)
             built = _build_sharded(settings, cache, dates)
             _log(f"features: {len(built)} built, {len(dates) - len(built)} unchanged")
-        else:
-            build_features(settings, dates, prepared)
         return dates
 
 
@@ -382,13 +397,13 @@ def score_flow(settings: Settings, dates: list[dt.date], skip_holidays: bool = F
         return _score_dates(settings, dates, skip_holidays, ws)
 
 
-def _school_weeks(prepared: Prepared, asked: list[dt.date], skip_holidays: bool) -> list[dt.date]:
+def _school_weeks(board: Board, asked: list[dt.date], skip_holidays: bool) -> list[dt.date]:
     """The as-of dates of the asked dates' school weeks, saying what moved or was skipped."""
-    weeks = school_weeks(prepared.days, asked)
+    weeks = school_weeks(board.days, asked)
     if weeks.outside:
-        raise OutsideCalendarError(score.outside_calendar(weeks.outside, prepared.days))
+        raise OutsideCalendarError(score.outside_calendar(weeks.outside, board.days))
     if weeks.holidays and not skip_holidays:
-        raise score.NoSchoolWeekError(score.no_school(weeks.holidays, prepared.days))
+        raise score.NoSchoolWeekError(score.no_school(weeks.holidays, board.days))
     if weeks.holidays:
         _log(score.skipped_holidays(weeks.holidays))
     if not skip_holidays:
@@ -402,12 +417,12 @@ def _score_dates(
 ) -> list[str]:
     champion = score.load_champion(ws, settings.score.model_name)
     _log(score.describe(champion, settings.score.model_name))
-    prepared = load_canonical(settings, derived=not _sharded(settings))
-    dates = _school_weeks(prepared, asked, skip_holidays)
+    board = load_board(settings)
+    dates = _school_weeks(board, asked, skip_holidays)
     logger = get_run_logger()
-    for warning in score.data_warnings(prepared, champion, dates):
+    for warning in score.data_warnings(board, champion, dates):
         logger.warning(warning)
-    cache = features.FeatureCache(ws, prepared)
+    cache = features.FeatureCache(ws, board)
     failures: list[str] = []
     for as_of in dates:
         week = _feature_table(settings, cache, as_of)
@@ -421,7 +436,7 @@ def _score_dates(
             failures += [f"{as_of} {s}: {score.SHARED_FOLDER}" for s in schools if s in shared]
             schools = [s for s in schools if s not in shared]
             _monitor(ws, champion, week, as_of, folder)
-            gates = _gate(prepared, week, as_of, folder)
+            gates = _gate(board, week, as_of, folder)
             held = [s for s in schools if score.held(gates.get(s, []))]
             schools = [s for s in schools if s not in held]
             parts = score.by_school(table)
@@ -464,12 +479,10 @@ def _monitor(
     score.log_monitoring(ws, as_of, champion, shift, calibration)
 
 
-def _gate(
-    prepared: Prepared, week: pl.DataFrame, as_of: dt.date, folder: Path
-) -> dict[str, list[Gate]]:
+def _gate(board: Board, week: pl.DataFrame, as_of: dt.date, folder: Path) -> dict[str, list[Gate]]:
     """The week's failed data gates per school, each a warning in the log; a held school's
     folder gets ``held.txt`` instead of a list."""
-    gates = score.data_gates(prepared, week, as_of)
+    gates = score.data_gates(board, week, as_of)
     for school, school_gates in gates.items():
         for gate in school_gates:
             get_run_logger().warning(f"{as_of} data gate {gate.name}: {gate.text}")

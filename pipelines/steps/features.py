@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from features.build import Prepared, feature_table, prepare
+from features.build import Board, DaySummary, Prepared, board_days, feature_table, prepare
 from features.catalog import CATALOG
 from pipelines.workspace import Workspace, locked, write_json, write_parquet
 
@@ -30,18 +30,23 @@ class MissingInputError(FileNotFoundError):
     """The workspace lacks the canonical tables: run ``schoolpoort ingest`` first."""
 
 
+def _scan(workspace: Workspace, name: str) -> pl.LazyFrame:
+    path = workspace.canonical_table(name)
+    if not path.exists():
+        raise MissingInputError(f"{path}: no canonical table; run `schoolpoort ingest` first")
+    return pl.scan_parquet(path)
+
+
 def load_prepared(
     workspace: Workspace, schools: Sequence[str] | None = None, derived: bool = True
 ) -> Prepared:
     """Canonical tables from the workspace, prepared for feature building: the whole board's,
-    or with ``schools`` a shard's; without ``derived``, only what the run around the feature
-    building needs (:func:`features.build.prepare`)."""
-    tables = {}
-    for name in ("enrolments", "absences", "late_arrivals", "sick_bay_visits", "calendar"):
-        path = workspace.canonical_table(name)
-        if not path.exists():
-            raise MissingInputError(f"{path}: no canonical table; run `schoolpoort ingest` first")
-        tables[name] = pl.scan_parquet(path)
+    or with ``schools`` a shard's; without ``derived``, without the running counts and spells
+    (:func:`features.build.prepare`)."""
+    tables = {
+        name: _scan(workspace, name)
+        for name in ("enrolments", "absences", "late_arrivals", "sick_bay_visits", "calendar")
+    }
     return prepare(
         tables["enrolments"],
         tables["absences"],
@@ -51,6 +56,26 @@ def load_prepared(
         schools,
         derived,
     )
+
+
+def board_schools(workspace: Workspace) -> list[str]:
+    """The schools with enrolments, sorted: what :func:`school_shards` splits."""
+    enrolments = _scan(workspace, "enrolments").select(pl.col("school_id").unique().sort())
+    return sorted(enrolments.collect().to_series().to_list())
+
+
+def summarise_shard(workspace: Workspace, schools: Sequence[str]) -> DaySummary:
+    """The summary of the pupil-days at ``schools`` (:class:`features.build.DaySummary`),
+    read from their pupils' rows only: a shard's part of the board's summary."""
+    return load_prepared(workspace, schools, derived=False).summary
+
+
+def load_board(workspace: Workspace, parts: Sequence[DaySummary]) -> Board:
+    """The board from its enrolments and calendar, with the pupil-days summarised in
+    ``parts`` (:func:`summarise_shard` of every shard): no pupil-day row is read."""
+    enrolments = _scan(workspace, "enrolments")
+    days = board_days(enrolments, _scan(workspace, "calendar"))
+    return Board(enrolments.collect(), days, DaySummary.combined(parts))
 
 
 def _frame_hash(frame: pl.DataFrame) -> int:
@@ -90,31 +115,26 @@ class FeatureStore:
         return pl.concat([pl.scan_parquet(self.path(d)) for d in dates], how="vertical")
 
 
-def static_fingerprint(prepared: Prepared) -> str:
+def static_fingerprint(board: Board) -> str:
     """The part of every date's fingerprint that does not depend on the date."""
     parts = (
         FEATURES_VERSION,
         ",".join(f.name for f in CATALOG),
-        _frame_hash(prepared.enrolments),
-        _frame_hash(prepared.days),
+        _frame_hash(board.enrolments),
+        _frame_hash(board.days),
     )
     return "|".join(str(p) for p in parts)
 
 
 class _SeenHashes:
-    """Row hashes of the pupil-days, summed by date once: the part a date can see is a prefix."""
+    """Row hashes of the pupil-days summed by date (the board's summary): the part a date can
+    see is a prefix."""
 
-    def __init__(self, prepared: Prepared) -> None:
-        frame = prepared.pupil_days
-        by_day = (
-            frame.select(pl.col("date"), frame.hash_rows(seed=0).alias("h"))
-            .group_by("date")
-            .agg(pl.col("h").sum().alias("h"), pl.len().alias("n"))
-            .sort("date")
-        )
-        self.dates = by_day["date"].to_numpy()
-        self.hashes = np.cumsum(by_day["h"].to_numpy().astype(np.uint64), dtype=np.uint64)
-        self.counts = np.cumsum(by_day["n"].to_numpy())
+    def __init__(self, board: Board) -> None:
+        by_date = board.summary.by_date
+        self.dates = by_date["date"].to_numpy()
+        self.hashes = np.cumsum(by_date["hash"].to_numpy().astype(np.uint64), dtype=np.uint64)
+        self.counts = np.cumsum(by_date["rows"].to_numpy())
 
     def before(self, as_of: dt.date) -> str:
         i = int(np.searchsorted(self.dates, np.datetime64(as_of), side="left"))
@@ -122,40 +142,43 @@ class _SeenHashes:
 
 
 def fingerprint(
-    prepared: Prepared, as_of: dt.date, static: str | None = None, seen: _SeenHashes | None = None
+    board: Board, as_of: dt.date, static: str | None = None, seen: _SeenHashes | None = None
 ) -> str:
     """What the features at ``as_of`` depend on: pupil-days before it, enrolments, calendar, code."""
-    seen = seen or _SeenHashes(prepared)
-    return f"{static or static_fingerprint(prepared)}|{seen.before(as_of)}"
+    seen = seen or _SeenHashes(board)
+    return f"{static or static_fingerprint(board)}|{seen.before(as_of)}"
 
 
 class FeatureCache:
-    """The feature tables of one prepared board, cached in the workspace's store: a date's
-    table is built when what it can see changed, else read back."""
+    """The feature tables of one board, cached in the workspace's store: a date's table is
+    built when what it can see changed, else read back.
 
-    def __init__(self, workspace: Workspace, prepared: Prepared) -> None:
+    With a :class:`~features.build.Board` that is not a prepared one (on Dask, where the
+    workers build the tables shard by shard), a stale table is stored with :meth:`put`."""
+
+    def __init__(self, workspace: Workspace, board: Board) -> None:
         self.store = FeatureStore(workspace)
-        self.prepared = prepared
+        self.board = board
         self.manifest = self.store.manifest()
-        self._static = static_fingerprint(prepared)  # enrolments, calendar: hashed once
-        self._seen = _SeenHashes(prepared)  # pupil-days: hashed once, summed by date
+        self._static = static_fingerprint(board)  # enrolments, calendar: hashed once
+        self._seen = _SeenHashes(board)  # pupil-days: summed by date once
 
     def fresh(self, as_of: dt.date) -> bool:
         """Whether the stored table of ``as_of`` was built from what it can see now."""
-        print_ = fingerprint(self.prepared, as_of, self._static, self._seen)
+        print_ = fingerprint(self.board, as_of, self._static, self._seen)
         return self.manifest.get(as_of.isoformat()) == print_ and self.store.path(as_of).exists()
 
     def build(self, as_of: dt.date) -> pl.DataFrame:
         """Build the table of ``as_of`` and store it (the manifest is saved by :meth:`save`)."""
-        return self.put(as_of, feature_table(self.prepared, as_of).collect())
+        if not isinstance(self.board, Prepared):
+            raise TypeError(f"features of {as_of}: this board holds no pupil-days to build from")
+        return self.put(as_of, feature_table(self.board, as_of).collect())
 
     def put(self, as_of: dt.date, table: pl.DataFrame) -> pl.DataFrame:
         """Store ``table`` as the table of ``as_of``, built from what it can see now (by
         :meth:`build`, or from the shards of :func:`build_shard`)."""
         write_parquet(table, self.store.path(as_of))
-        self.manifest[as_of.isoformat()] = fingerprint(
-            self.prepared, as_of, self._static, self._seen
-        )
+        self.manifest[as_of.isoformat()] = fingerprint(self.board, as_of, self._static, self._seen)
         return table
 
     def table(self, as_of: dt.date) -> pl.DataFrame:

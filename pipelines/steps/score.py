@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 
 from features import gates
-from features.build import Prepared
+from features.build import Board
 from features.canonical.pseudonym import id_school, shown_id
 from features.catalog import CATALOG
 from features.gates import Gate
@@ -629,10 +629,10 @@ def log_monitoring(
             mlflow.log_text(calibration.write_csv(separator=";"), "calibration.csv")
 
 
-def data_gates(prepared: Prepared, features: pl.DataFrame, as_of: dt.date) -> dict[str, list[Gate]]:
+def data_gates(board: Board, features: pl.DataFrame, as_of: dt.date) -> dict[str, list[Gate]]:
     """The failed data gates of each school for the list of ``as_of`` (:mod:`features.gates`)."""
     enrolled = features.group_by("school_id").agg(pl.len().alias("pupils"))
-    return gates.check(prepared.pupil_days, prepared.days, enrolled, as_of)
+    return gates.check(board.summary.by_week, board.days, enrolled, as_of)
 
 
 def held(school_gates: list[Gate]) -> bool:
@@ -689,15 +689,13 @@ def early_year_warning(days: pl.DataFrame, dates: list[dt.date]) -> str | None:
     )
 
 
-def data_warnings(prepared: Prepared, champion: Champion, dates: list[dt.date]) -> list[str]:
+def data_warnings(board: Board, champion: Champion, dates: list[dt.date]) -> list[str]:
     """What to warn of before scoring ``dates``: a backfill; for the latest date, a stale
     export; and lists early in a school year."""
     warnings = [backfill_warning(champion, dates)]
     if dates:
-        newest = prepared.pupil_days["date"].max()
-        assert newest is None or isinstance(newest, dt.date)
-        warnings.append(stale_export_warning(newest, prepared.days, dates[-1]))
-    warnings.append(early_year_warning(prepared.days, dates))
+        warnings.append(stale_export_warning(board.summary.last, board.days, dates[-1]))
+    warnings.append(early_year_warning(board.days, dates))
     return [w for w in warnings if w]
 
 

@@ -145,7 +145,7 @@ def forward_splits(
 
 
 def default_until(prepared: Prepared) -> dt.date:
-    last = prepared.pupil_days["date"].max()
+    last = prepared.summary.last
     assert isinstance(last, dt.date)
     return last + dt.timedelta(days=1)
 

@@ -38,16 +38,21 @@ def pupil_days(per_week: list[dict[str, int]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=columns, orient="row").with_columns(school_id=pl.lit("S1"))
 
 
+def counts(per_week: list[dict[str, int]]) -> pl.DataFrame:
+    """The gates' weekly counts of :func:`pupil_days`."""
+    return gates.week_counts(pupil_days(per_week))
+
+
 STEADY = {"absent": 30, "b": 3, "late": 2, "sick_bay": 1}
 
 
 def test_steady_weeks_pass_every_gate() -> None:
-    assert gates.check(pupil_days([STEADY] * 5), DAYS, ENROLLED, AS_OF) == {}
+    assert gates.check(counts([STEADY] * 5), DAYS, ENROLLED, AS_OF) == {}
 
 
 def test_a_week_with_few_registrations_holds_the_list() -> None:
     partial = {**STEADY, "absent": 5}  # 1 a day against a median of 6
-    found = gates.check(pupil_days([STEADY] * 4 + [partial]), DAYS, ENROLLED, AS_OF)
+    found = gates.check(counts([STEADY] * 4 + [partial]), DAYS, ENROLLED, AS_OF)
     assert [(g.name, g.level) for g in found["S1"]] == [
         ("registrations", "hold"),
         ("pupils", "warn"),
@@ -63,7 +68,7 @@ def test_a_table_that_stopped_and_a_shift_in_the_code_mix_warn() -> None:
     quiet = {"absent": 30, "b": 3, "late": 2, "sick_bay": 0}
     shifted = {"absent": 30, "b": 20, "late": 2, "sick_bay": 0}
     weeks = [{**STEADY, "sick_bay": 2}, {**STEADY, "sick_bay": 2}, quiet, quiet, shifted]
-    found = gates.check(pupil_days(weeks), DAYS, ENROLLED, AS_OF)
+    found = gates.check(counts(weeks), DAYS, ENROLLED, AS_OF)
     assert [(g.name, g.level) for g in found["S1"]] == [("stopped", "warn"), ("code_mix", "warn")]
     assert "no sick-bay visits in the last 3 school weeks" in found["S1"][0].text
     assert (
@@ -73,5 +78,5 @@ def test_a_table_that_stopped_and_a_shift_in_the_code_mix_warn() -> None:
 
 
 def test_a_school_with_one_week_behind_it_is_not_gated() -> None:
-    found = gates.check(pupil_days([STEADY] * 5), DAYS, ENROLLED, dt.date(2024, 9, 9))
+    found = gates.check(counts([STEADY] * 5), DAYS, ENROLLED, dt.date(2024, 9, 9))
     assert found == {}

@@ -34,6 +34,10 @@ def _digests(root: Path, *folders: str) -> dict[str, str]:
     }
 
 
+def _not_on_the_coordinator(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the coordinator prepared pupil-days")
+
+
 def test_features_scores_and_lists_on_dask_are_the_local_runners_byte_for_byte(
     trained_board: tuple[Workspace, TrainReport], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -45,6 +49,8 @@ def test_features_scores_and_lists_on_dask_are_the_local_runners_byte_for_byte(
         shutil.rmtree(root / "features")  # each runner builds every table itself
     for runner, root in roots.items():
         settings = Settings(workspace=root, run=RunSettings(runner=runner, dask_workers=2))
+        if runner == "dask":  # the coordinator reads no pupil-day: only the workers prepare
+            monkeypatch.setattr(features, "load_prepared", _not_on_the_coordinator)
         built = flows.on_runner(flows.features_flow, settings)(
             settings, dt.date(2025, 1, 6), WEEKS[0]
         )
@@ -89,18 +95,38 @@ def test_school_shards_keep_the_schools_in_order_in_near_equal_groups() -> None:
     assert features.school_shards([], 4) == []
 
 
-def test_a_board_prepared_without_its_running_counts_builds_no_feature_table(
+def test_the_shards_summaries_make_the_boards_summary_and_fingerprints(
     trained_board: tuple[Workspace, TrainReport],
 ) -> None:
-    """The coordinator's light preparation (on Dask) cannot be mistaken for the full one."""
+    """The coordinator on Dask reads no pupil-day: its board, from the shards' summaries, has
+    the dates, data gates' counts and fingerprints of the board prepared whole."""
+    ws, _ = trained_board
+    full = features.load_prepared(ws)
+    schools = features.board_schools(ws)
+    assert schools == sorted(full.enrolments["school_id"].unique())
+    for count in (1, 2, len(schools)):
+        parts = [features.summarise_shard(ws, s) for s in features.school_shards(schools, count)]
+        board = features.load_board(ws, parts)
+        assert board.summary.by_date.equals(full.summary.by_date)
+        assert board.summary.by_week.equals(full.summary.by_week)
+        assert board.enrolments.equals(full.enrolments) and board.days.equals(full.days)
+        assert board.as_of_dates() == full.as_of_dates()
+        for as_of in (dt.date(2023, 10, 2), WEEKS[0]):
+            assert features.fingerprint(board, as_of) == features.fingerprint(full, as_of)
+    with pytest.raises(TypeError, match="no pupil-days"):
+        features.FeatureCache(ws, board).build(WEEKS[0])
+
+
+def test_a_shard_prepared_without_its_running_counts_builds_no_feature_table(
+    trained_board: tuple[Workspace, TrainReport],
+) -> None:
+    """The summary's light preparation cannot be mistaken for the full one."""
     ws, _ = trained_board
     light = features.load_prepared(ws, derived=False)
     full = features.load_prepared(ws)
     assert light.counts is None and not light.spell_days
     in_order = ["student_key", "date"]  # the pupil-day frame is collected in no fixed order
     assert light.pupil_days.sort(in_order).equals(full.pupil_days.sort(in_order))
-    assert light.days.equals(full.days)
-    assert features.static_fingerprint(light) == features.static_fingerprint(full)
     with pytest.raises(ValueError, match="needs the running counts"):
         whole_table(light, WEEKS[0])
 
