@@ -87,6 +87,9 @@ def task_runner(run: RunSettings) -> TaskRunner[Any]:
     # The local cluster's own comings and goings (and its 4-second wait for each worker at
     # shutdown, which Prefect's background threads outlast) are not the run's news.
     logging.getLogger("distributed").setLevel(logging.ERROR)
+    dask_log = logging.getLogger("prefect.task_runner.dask")
+    if not any(isinstance(f, _NoDashboardLink) for f in dask_log.filters):
+        dask_log.addFilter(_NoDashboardLink())
     cluster = {
         "n_workers": run.dask_workers,
         "threads_per_worker": 1,
@@ -97,6 +100,14 @@ def task_runner(run: RunSettings) -> TaskRunner[Any]:
         "env": {"PREFECT_API_URL": _api_url()},
     }
     return DaskTaskRunner(cluster_kwargs=cluster)
+
+
+class _NoDashboardLink(logging.Filter):
+    """Drops prefect-dask's line naming the dashboard's address: it names one even when the
+    local cluster has none."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("The Dask dashboard is available")
 
 
 class ClusterError(OSError):
