@@ -178,10 +178,11 @@ def main(argv: list[str]) -> None:
             log(f"{step} on {board.tag}")
             run: Measured = harness.run_child(SCRIPT, step, params)
             log(f"{step} on {board.tag}: {run.wall:.0f} s, peak {run.peak_mib:,.0f} MiB")
+            minutes, seconds = divmod(round(run.wall), 60)
             rows.append(
                 [
                     f"{step} {board.tag}",
-                    f"{run.wall / 60:.0f} min {run.wall % 60:02.0f} s",
+                    f"{minutes} min {seconds:02d} s",
                     f"{run.peak_mib / 1024:.2f} GiB",
                 ]
             )
