@@ -140,9 +140,13 @@ class _Scored:
     _aliases: dict[str, str] = field(default_factory=dict)  # a set fitted under another name
     _text: dict[str, pl.DataFrame] = field(default_factory=dict)  # keys as text, by split
 
-    def keeper(self, name: str) -> Callable[[ladder.RungResult, pl.DataFrame], None]:
-        """The ``keep_scored`` of :func:`models.ladder.evaluate` for the model ``name``."""
+    def add(self, name: str) -> None:
+        """Make room for the model ``name``'s scored rows."""
         self.splits[name] = []
+
+    def keeper(self, name: str) -> Callable[[ladder.RungResult, pl.DataFrame], None]:
+        """:func:`models.ladder.evaluate`'s ``keep_scored`` for the one model ``name``."""
+        self.add(name)
         return lambda _result, scored: self.keep(name, scored)
 
     def keep(self, name: str, scored: pl.DataFrame) -> None:
@@ -230,9 +234,13 @@ def _fit_sets(
             scored.alias(name, fitted[key][0])
         else:
             say(f"  {rung.name} on {name} ({len(features)} features)")
-            keep = scored.keeper(name)
             result = ladder.evaluate(
-                [rung], rows.table, rows.splits, features, options, keep_scored=keep
+                [rung],
+                rows.table,
+                rows.splits,
+                features,
+                options,
+                keep_scored=scored.keeper(name),
             )[0]
             fitted[key] = (name, result)
         out[name] = fitted[key][1]
@@ -384,7 +392,7 @@ def _fit_models(rows: _Rows, settings: Settings, scored: _Scored, say: Say) -> _
     rungs = [r for r in ladder.default_ladder() if r.kind == "rule" or r.comparison_only]
     say("rules and the free scorecard:")
     for rung in rungs:
-        scored.keeper(rung.name)
+        scored.add(rung.name)
     rules = {
         r.rung.name: r
         for r in ladder.evaluate(
