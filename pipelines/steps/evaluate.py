@@ -96,19 +96,30 @@ def _rows(workspace: Workspace, settings: Settings, say: Say) -> _Rows:
 
 
 def _with_tests(rows: _Rows, settings: Settings) -> _Rows:
-    """``rows`` with the test rows of every split, their group attributes and outcomes."""
-    table = rows.table
-    tests = pl.concat(
-        [table.part(s, "test").with_columns(split=pl.lit(s.name)) for s in rows.splits]
-    ).with_columns(_TEXT_KEYS)
-    later = later_refusals(
-        tests.select("student_key", "as_of").lazy(), rows.cases, settings.train.horizon_weeks
-    ).collect()
-    tests = tests.join(rows.students, on="student_key", how="left", maintain_order="left").join(
-        later, on=["student_key", "as_of"], how="left", maintain_order="left"
-    )
+    """``rows`` with the test rows of every split, their group attributes and outcomes.
+
+    Split by split (their test weeks do not overlap): the joins copy one split's rows at a
+    time, not every test row at once.
+    """
+    horizon = settings.train.horizon_weeks
+    tests = pl.concat([_test_part(rows, split, horizon) for split in rows.splits])
     return replace(
         rows, tests=tests, test_rows=tests.height, test_positives=int(tests["label"].sum())
+    )
+
+
+def _test_part(rows: _Rows, split: Split, horizon_weeks: int) -> pl.DataFrame:
+    """The test rows of ``split`` with ``split``, the group attributes and ``later_refusal``."""
+    part = (
+        rows.table.part(split, "test")
+        .with_columns(split=pl.lit(split.name))
+        .with_columns(_TEXT_KEYS)
+    )
+    later = later_refusals(
+        part.select("student_key", "as_of").lazy(), rows.cases, horizon_weeks
+    ).collect()
+    return part.join(rows.students, on="student_key", how="left", maintain_order="left").join(
+        later, on=["student_key", "as_of"], how="left", maintain_order="left"
     )
 
 
