@@ -125,7 +125,8 @@ def ranking_table(
     cases flagged (top ``ks[0]``%) at least 4 weeks before their label date, and the median
     lead time of the flagged cases.
     """
-    pupils = pl.concat([f["student_key"] for f in scored.values()]).unique().sort()
+    # Each model's pupils first: the models' test rows are never stacked into one column.
+    pupils = pl.concat([f["student_key"].unique() for f in scored.values()]).unique().sort()
     totals = {
         name: {k: _pupil_hits(frame, k, pupils) for k in ks} for name, frame in scored.items()
     }

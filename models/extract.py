@@ -91,7 +91,12 @@ def research_extract_chunks(
         members = members.clear()
     for start in range(0, max(members.height, 1 if empty else 0), pupils_per_chunk):
         chunk = members.slice(start, pupils_per_chunk)
-        rows = frame.join(chunk.lazy(), on=["student_key", "school_id"], how="semi")
+        # The filter reaches the reading of the rows (a join does not): only the chunk's
+        # pupils are read, not every row of the board for each chunk.
+        pupils_in_chunk = pl.col("student_key").is_in(chunk["student_key"].unique().implode())
+        rows = frame.filter(pupils_in_chunk).join(
+            chunk.lazy(), on=["student_key", "school_id"], how="semi"
+        )
         small = pl.col("_cell") < min_cell
         out = (
             rows.join(cells.lazy(), on=combination, how="left", nulls_equal=True)

@@ -18,6 +18,8 @@ import pandas as pd
 import polars as pl
 from sklearn.base import BaseEstimator
 from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.pipeline import Pipeline
 
 from models import estimators, rules
 from models.metrics import METRIC_KEYS, summarise
@@ -103,6 +105,47 @@ def _xy(frame: pl.DataFrame, features: list[str]) -> tuple[pd.DataFrame, np.ndar
     return frame.select(features).to_pandas(), frame["label"].to_numpy().astype(int)
 
 
+def _selects_only(model: Pipeline, features: list[str]) -> bool:
+    """Whether ``model`` is a column selection of ``features``, in order, then its estimator."""
+    if len(model.steps) != 2 or not isinstance(model.steps[0][1], ColumnTransformer):
+        return False
+    select = model.steps[0][1]
+    return select.remainder == "drop" and [
+        (how, list(columns)) for _, how, columns in select.transformers
+    ] == [("passthrough", features)]
+
+
+def _float64(frame: pl.DataFrame, features: list[str]) -> np.ndarray:
+    """``frame``'s ``features`` as one C-ordered float64 array, filled a column at a time."""
+    X = np.empty((frame.height, len(features)), dtype=np.float64)
+    for j, name in enumerate(features):
+        X[:, j] = frame[name].to_numpy()
+    return X
+
+
+def _fit_weighted(
+    model: BaseEstimator, kept: pl.DataFrame, features: list[str], weights: np.ndarray
+) -> None:
+    """Fit ``model`` on the sampled rows ``kept``, each row weighted.
+
+    A pipeline that only selects the features before its estimator (the boosting rung)
+    learns nothing from the rows in that step: the selection is fitted on one row (the
+    column names), the estimator on the one float64 array the selection and the estimator's
+    own check would have made from a pandas frame, filled from ``kept`` directly. The same
+    model, without the frame's three copies on the way (the peak of training on a large
+    board).
+    """
+    if not isinstance(model, Pipeline):
+        raise TypeError(f"a learned rung is a scikit-learn Pipeline, not {type(model).__name__}")
+    y = kept["label"].to_numpy().astype(int)
+    (_, first), (last, estimator) = model.steps[0], model.steps[-1]
+    if _selects_only(model, features):
+        first.fit(kept.head(1).select(features).to_pandas())
+        estimator.fit(_float64(kept, features), y, sample_weight=weights)
+    else:
+        model.fit(kept.select(features).to_pandas(), y, **{f"{last}__sample_weight": weights})
+
+
 def _sampled(frame: pl.DataFrame, options: FitOptions) -> tuple[pl.DataFrame, np.ndarray]:
     """``frame``'s fit rows and their weights: as they are when it holds ``weight`` (already
     sampled, :class:`models.training.TrainingTable`), else sampled here."""
@@ -162,10 +205,8 @@ def fit_calibrated(
         model.fit(fit.select(features).head(1).to_pandas())
     else:
         kept, weights = _sampled(fit, options)
-        X, y = _xy(kept, features)
-        last = model.steps[-1][0]
-        model.fit(X, y, **{f"{last}__sample_weight": weights})
-        del X, kept  # the fit's copies go before the calibration slice's are made
+        _fit_weighted(model, kept, features, weights)
+        del kept  # the fit's rows go before the calibration slice's copies are made
     Xc, yc = _xy(calibration, features)
     calibrated = estimators.calibrate(model, Xc, yc)
     # Platt maps the score through 1 / (1 + exp(a * score + b)): a >= 0 would flatten or

@@ -17,8 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -68,15 +69,20 @@ _TEXT_KEYS = pl.col("student_key", "school_id").cast(pl.String)
 @dataclass(frozen=True)
 class _Rows:
     table: TrainingTable  # every usable pupil-week, read lazily (sampled to fit)
-    tests: pl.DataFrame  # the test rows of every split, with ``split``, attributes, outcomes
     splits: list[Split]
     until: dt.date
     students: pl.DataFrame  # ``student_key`` and the group attributes
+    cases: pl.LazyFrame  # the care cases known before ``until``
+    tests: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """The test rows of every split, with ``split``, attributes and outcomes: read once the
+    models are fitted (:func:`_with_tests`), never held beside a fit."""
+    test_rows: int = 0
+    test_positives: int = 0
 
 
 def _rows(workspace: Workspace, settings: Settings, say: Say) -> _Rows:
-    """Training rows and splits as ``train`` makes them, plus group attributes and outcomes
-    of the test rows. The rows are read lazily: only the test slices are held whole."""
+    """Training rows and splits as ``train`` makes them, and the pupils' group attributes.
+    The rows are read lazily: nothing is held whole until the test rows are read."""
     prepared = load_prepared(workspace)
     until = settings.train.until or default_until(prepared)
     table = training_table(workspace, prepared, until, settings.train, say, extra=("outcome",))
@@ -86,58 +92,169 @@ def _rows(workspace: Workspace, settings: Settings, say: Say) -> _Rows:
         "student_key", *ATTRIBUTES
     )
     cases = cases_known_before(pl.scan_parquet(workspace.canonical_table("care_cases")), until)
-    tests = pl.concat(
-        [table.part(s, "test").with_columns(split=pl.lit(s.name)) for s in splits]
-    ).with_columns(_TEXT_KEYS)
+    return _Rows(table, splits, until, students, cases)
+
+
+def _with_tests(rows: _Rows, settings: Settings) -> _Rows:
+    """``rows`` with the test rows of every split, their group attributes and outcomes.
+
+    Split by split (their test weeks do not overlap): the joins copy one split's rows at a
+    time, not every test row at once.
+    """
+    horizon = settings.train.horizon_weeks
+    tests = pl.concat([_test_part(rows, split, horizon) for split in rows.splits])
+    return replace(
+        rows, tests=tests, test_rows=tests.height, test_positives=int(tests["label"].sum())
+    )
+
+
+def _test_part(rows: _Rows, split: Split, horizon_weeks: int) -> pl.DataFrame:
+    """The test rows of ``split`` with ``split``, the group attributes and ``later_refusal``."""
+    part = (
+        rows.table.part(split, "test")
+        .with_columns(split=pl.lit(split.name))
+        .with_columns(_TEXT_KEYS)
+    )
     later = later_refusals(
-        tests.select("student_key", "as_of").lazy(), cases, settings.train.horizon_weeks
+        part.select("student_key", "as_of").lazy(), rows.cases, horizon_weeks
     ).collect()
-    tests = tests.join(students, on="student_key", how="left", maintain_order="left").join(
+    return part.join(rows.students, on="student_key", how="left", maintain_order="left").join(
         later, on=["student_key", "as_of"], how="left", maintain_order="left"
     )
-    return _Rows(table, tests, splits, until, students)
 
 
-def _pooled(result: ladder.RungResult) -> pl.DataFrame:
-    """A rung's scored test rows of every split, keys as text (as the lists hold them)."""
-    if not result.scored:
-        return pl.DataFrame()
-    return pl.concat(result.scored).with_columns(_TEXT_KEYS)
+def _test_rows(rows: _Rows) -> int:
+    """How many test pupil-weeks the splits hold (counted, not read)."""
+    return sum(
+        rows.table.rows_before(s.test_end) - rows.table.rows_before(s.test_start)
+        for s in rows.splits
+    )
 
 
-def _common(scored: dict[str, pl.DataFrame], notes: list[str]) -> dict[str, pl.DataFrame]:
-    """Restrict every model to the splits where all of them could be calibrated.
+_SCORED_KEYS = ("split", "student_key", "as_of", "school_id", "label", "label_date")
+"""What a scored test row holds besides its ``score`` and ``risk`` (as the ladder keeps it)."""
+
+
+@dataclass
+class _Scored:
+    """The refits' scored test rows, compact: each split's keys and labels once, each
+    model's ``score`` and ``risk`` per split aside in ``folder`` (one float64 file each).
+
+    Every refit scores the same test slices in the same order, so a model's pooled rows are
+    the shared keys with its own two columns beside them: what a model holds is 16 bytes a
+    test row on disk, not a scored copy of every test slice per model in memory.
+    """
+
+    folder: Path
+    keys: dict[str, pl.DataFrame] = field(default_factory=dict)  # by split
+    splits: dict[str, list[str]] = field(default_factory=dict)  # by model, as scored
+    _aliases: dict[str, str] = field(default_factory=dict)  # a set fitted under another name
+    _text: dict[str, pl.DataFrame] = field(default_factory=dict)  # keys as text, by split
+
+    def add(self, name: str) -> None:
+        """Make room for the model ``name``'s scored rows."""
+        self.splits[name] = []
+
+    def keeper(self, name: str) -> Callable[[ladder.RungResult, pl.DataFrame], None]:
+        """:func:`models.ladder.evaluate`'s ``keep_scored`` for the one model ``name``."""
+        self.add(name)
+        return lambda _result, scored: self.keep(name, scored)
+
+    def keep(self, name: str, scored: pl.DataFrame) -> None:
+        """Hold one split's scored rows of ``name``."""
+        split = str(scored["split"][0]) if scored.height else ""
+        keys = scored.select(_SCORED_KEYS)
+        held = self.keys.setdefault(split, keys)
+        if held is not keys and not held.equals(keys):
+            raise ValueError(f"{name}: the test rows of {split} differ from another model's")
+        index = len(self.splits[name])
+        for column in ("score", "risk"):
+            np.save(self._path(name, index, column), scored[column].to_numpy())
+        self.splits[name].append(split)
+
+    def alias(self, name: str, same_as: str) -> None:
+        """``name`` is the model ``same_as`` (the same features, fitted once)."""
+        self.splits[name] = self.splits[same_as]
+        self._aliases[name] = same_as
+
+    def _path(self, name: str, index: int, column: str) -> Path:
+        model = list(self.splits).index(self._aliases.get(name, name))
+        return self.folder / f"{model}-{index}-{column}.npy"
+
+    def _keys(self, split: str) -> pl.DataFrame:
+        """A split's keys as text (as the lists hold them), cast once for every model."""
+        if split not in self._text:
+            self._text[split] = self.keys[split].with_columns(_TEXT_KEYS)
+        return self._text[split]
+
+    def pooled(self, name: str, only: set[str] | None = None, risk: bool = True) -> pl.DataFrame:
+        """Model ``name``'s scored rows of every split it was scored on (of ``only``, given),
+        split after split; with ``risk``, its calibrated risk beside its score."""
+        parts = []
+        for index, split in enumerate(self.splits[name]):
+            if only is not None and split not in only:
+                continue
+            columns = ["score", "risk"] if risk else ["score"]
+            values = [pl.Series(c, np.load(self._path(name, index, c))) for c in columns]
+            parts.append(self._keys(split).hstack(values))
+        if not parts:
+            return pl.DataFrame()
+        return pl.concat(parts, rechunk=False)
+
+
+def _common(
+    scored: _Scored, names: list[str], notes: list[str], risk: bool = True
+) -> dict[str, pl.DataFrame]:
+    """The scored rows of ``names``, each restricted to the splits where all of them could be
+    calibrated.
 
     A model calibrated on no split at all is left out (the report names its failures); when
     no split is common to all, each model keeps its own.
     """
-    present = {name: f for name, f in scored.items() if f.height}
-    shared = set.intersection(*(set(f["split"].unique().to_list()) for f in present.values()))
+    present = [name for name in names if _scored_rows(scored, name)]
+    shared = set.intersection(*(set(scored.splits[name]) for name in present))
     if not shared:  # no split every model has: each keeps its own (the table counts them)
         notes.append(f"{', '.join(present)}: no split common to all; each is tested on its own")
-        return present
-    return {name: f.filter(pl.col("split").is_in(sorted(shared))) for name, f in present.items()}
+        return {name: scored.pooled(name, risk=risk) for name in present}
+    return {name: scored.pooled(name, shared, risk=risk) for name in present}
+
+
+def _scored_rows(scored: _Scored, name: str) -> int:
+    """How many scored test rows model ``name`` has."""
+    return sum(scored.keys[split].height for split in scored.splits[name])
 
 
 def _fit_sets(
     sets: dict[str, list[str]],
     rows: _Rows,
     settings: Settings,
+    scored: _Scored,
     say: Say,
 ) -> dict[str, ladder.RungResult]:
-    """The learned rung refitted on each feature set (identical sets are fitted once)."""
+    """The learned rung refitted on each feature set (identical sets are fitted once), its
+    scored rows kept in ``scored`` under the set's name."""
     rung = next(r for r in ladder.default_ladder() if r.name == settings.evaluate.model)
     options = ladder.FitOptions(
         negative_fraction=settings.train.negative_fraction, seed=settings.train.seed
     )
-    fitted: dict[tuple[str, ...], ladder.RungResult] = {}
+    fitted: dict[tuple[str, ...], tuple[str, ladder.RungResult]] = {}
     out = {}
     for name, features in sets.items():
         key = tuple(features)
-        if key not in fitted:
+        if key in fitted:
+            scored.alias(name, fitted[key][0])
+        else:
             say(f"  {rung.name} on {name} ({len(features)} features)")
-            fitted[key] = ladder.evaluate([rung], rows.table, rows.splits, features, options)[0]
-        out[name] = fitted[key]
+            result = ladder.evaluate(
+                [rung],
+                rows.table,
+                rows.splits,
+                features,
+                options,
+                keep_scored=scored.keeper(name),
+            )[0]
+            fitted[key] = (name, result)
+        out[name] = fitted[key][1]
     return out
 
 
@@ -158,7 +275,7 @@ def _shap(
     calibrated = [i for i, m in enumerate(result.models) if m is not None]
     split, model = rows.splits[calibrated[-1]], result.models[calibrated[-1]]
     assert model is not None
-    test = rows.tests.filter(pl.col("split") == split.name)
+    test = rows.table.part(split, "test")  # the test rows of that split, in their order
     fit = rows.table.fit(split)  # the sampled fit rows: the background is 200 of them
     seed = settings.evaluate.seed
     X = test.sample(min(test.height, settings.evaluate.shap_rows), seed=seed).select(features)
@@ -189,6 +306,7 @@ class _Fits:
     ablations: dict[str, ladder.RungResult]  # by feature set, :data:`ev.FULL` among them
     families: dict[str, ladder.RungResult]
     failures: list[str]  # the splits a rule or model could not be calibrated on
+    scored: _Scored  # every rule's and feature set's scored test rows, by its name
 
     @property
     def full(self) -> ladder.RungResult:
@@ -213,36 +331,64 @@ def _evaluate(workspace: Workspace, settings: Settings, say: Say) -> Evaluation:
     rows = _rows(workspace, settings, say)
     features = feature_names()
     say(
-        f"evaluating on {rows.tests.height:,} test pupil-weeks of {len(rows.splits)} forward splits "
-        f"(until {rows.until})"
+        f"evaluating on {_test_rows(rows):,} test pupil-weeks of {len(rows.splits)} forward "
+        f"splits (until {rows.until})"
     )
-    fits = _fit_models(rows, settings, say)
-    say("signals, ablations and lead time")
-    notes: list[str] = []
-    tables = _feature_set_tables(rows, fits, conf, notes)
-    compared = _common(
-        {ev.FULL: _pooled(fits.full), **{n: _pooled(r) for n, r in fits.rules.items()}}, notes
-    )
-    tables["sample"] = ev.sample_sizes(compared[ev.FULL])
-    tables["lead_time"] = ev.lead_time_curve(compared, k=conf.list_percent)
-    tables["list_policies"] = _list_policies(compared[ev.FULL], settings)
-    tables["rules_vs_model"] = _ranking(compared, conf)
-    say("calibration, SHAP and week-by-week precision")
-    tables["calibration"] = pl.concat(
-        [ev.calibration_bins(f).with_columns(model=pl.lit(n)) for n, f in compared.items()]
-    )
-    tables["importance"], shap_values, shap_data = _shap(fits.full, rows, features, settings)
-    best_rule = _best_rule(compared, fits.rules)
-    tables["weekly_precision"] = ev.weekly_precision(
-        {n: compared[n] for n in (ev.FULL, best_rule) if n is not None}, k=conf.signal_percent
-    )
-    say("fairness and errors")
-    tables |= _group_tables(compared[ev.FULL], rows, conf)
-    results = _Results(tables, shap_values, shap_data, fits.failures + notes, best_rule)
+    with tempfile.TemporaryDirectory(prefix="scored-") as folder:
+        fits = _fit_models(rows, settings, _Scored(Path(folder)), say)
+        tables: dict[str, pl.DataFrame] = {}
+        tables["importance"], shap_values, shap_data = _shap(fits.full, rows, features, settings)
+        rows.table.release()  # the sampled fit rows: every fit is done
+        rows = _with_tests(rows, settings)
+        say("signals, ablations and lead time")
+        notes: list[str] = []
+        tables |= _feature_set_tables(rows, fits, conf, notes)
+        compared = _common(fits.scored, [ev.FULL, *fits.rules], notes)
+        tables["sample"] = ev.sample_sizes(compared[ev.FULL])
+        tables["lead_time"] = ev.lead_time_curve(compared, k=conf.list_percent)
+        tables["list_policies"] = _list_policies(compared[ev.FULL], settings)
+        tables["rules_vs_model"] = _ranking(compared, conf)
+        say("calibration, SHAP and week-by-week precision")
+        tables["calibration"] = pl.concat(
+            [ev.calibration_bins(f).with_columns(model=pl.lit(n)) for n, f in compared.items()]
+        )
+        best_rule = _best_rule(compared, fits.rules)
+        tables["weekly_precision"] = ev.weekly_precision(
+            {n: compared[n] for n in (ev.FULL, best_rule) if n is not None}, k=conf.signal_percent
+        )
+        say("fairness and errors")
+        tables |= _group_tables(compared.pop(ev.FULL), rows, conf)
+        del compared
+    # The extract needs only which split a row was tested in: the test rows go first.
+    rows = replace(rows, tests=rows.tests.select("student_key", "as_of", "split"))
+    results = _Results(_in_order(tables), shap_values, shap_data, fits.failures + notes, best_rule)
     return _write(workspace, rows, results, settings, say)
 
 
-def _fit_models(rows: _Rows, settings: Settings, say: Say) -> _Fits:
+TABLES = (
+    "signals",
+    "families",
+    "ablations",
+    "sample",
+    "lead_time",
+    "list_policies",
+    "rules_vs_model",
+    "calibration",
+    "importance",
+    "weekly_precision",
+    "fairness",
+    "errors",
+    "false_positives",
+    "profiles",
+)
+"""The evaluation's tables, in the order the report reads them."""
+
+
+def _in_order(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    return {name: tables[name] for name in TABLES}
+
+
+def _fit_models(rows: _Rows, settings: Settings, scored: _Scored, say: Say) -> _Fits:
     """Today's rules, and the learned model on every ablation and family feature set.
 
     Raises
@@ -256,20 +402,30 @@ def _fit_models(rows: _Rows, settings: Settings, say: Say) -> _Fits:
     # Today's rules, and the scorecard without its sign constraints: what the constraint costs.
     rungs = [r for r in ladder.default_ladder() if r.kind == "rule" or r.comparison_only]
     say("rules and the free scorecard:")
+    for rung in rungs:
+        scored.add(rung.name)
     rules = {
         r.rung.name: r
-        for r in ladder.evaluate(rungs, rows.table, rows.splits, feature_names(), options, say)
+        for r in ladder.evaluate(
+            rungs,
+            rows.table,
+            rows.splits,
+            feature_names(),
+            options,
+            say,
+            keep_scored=lambda result, frame: scored.keep(result.rung.name, frame),
+        )
     }
     say("ablations and families on their own:")
-    fitted = _fit_sets({**ev.ablation_sets(), **ev.family_sets()}, rows, settings, say)
+    fitted = _fit_sets({**ev.ablation_sets(), **ev.family_sets()}, rows, settings, scored, say)
     ablations = {name: fitted[name] for name in ev.ablation_sets()}
     families = {name: fitted[name] for name in ev.family_sets()}
     full = ablations[ev.FULL]
-    if not full.scored:
+    if not scored.splits[ev.FULL]:
         raise ladder.CalibrationError(
             f"the {ev.FULL} could not be calibrated on any split: " + "; ".join(full.failures)
         )
-    return _Fits(rules, ablations, families, _failures({**rules, **fitted}))
+    return _Fits(rules, ablations, families, _failures({**rules, **fitted}), scored)
 
 
 def _ranking(
@@ -291,12 +447,12 @@ def _feature_set_tables(
     """``signals``, ``families`` and ``ablations``: what each feature, family and feature set
     predicts on its own (a model not compared on every split adds to ``notes``)."""
     signals = ev.signal_table(rows.tests, feature_names(), k=conf.signal_percent)
-    families = _ranking(
-        _common({n: _pooled(r) for n, r in fits.families.items()}, notes), conf
-    ).rename({"model": "family"})
+    families = _ranking(_common(fits.scored, list(fits.families), notes, risk=False), conf).rename(
+        {"model": "family"}
+    )
     families = ev.family_prevalence(rows.tests).join(families, on="family", how="right")
     ablations = _ranking(
-        _common({n: _pooled(r) for n, r in fits.ablations.items()}, notes),
+        _common(fits.scored, list(fits.ablations), notes, risk=False),
         conf,
         baseline=ev.BASELINE,
     ).rename({"model": "features"})
@@ -314,6 +470,10 @@ def _best_rule(
     )
 
 
+_RANKED = ("student_key", "as_of", "school_id", "score", "label")
+"""What a ranking of scored rows reads: who, which school-week, the score and the label."""
+
+
 def _group_tables(
     full: pl.DataFrame, rows: _Rows, conf: EvaluateSettings
 ) -> dict[str, pl.DataFrame]:
@@ -325,7 +485,12 @@ def _group_tables(
         "fairness": pl.concat(
             [
                 fairness(
-                    full_rows, a, k=k, n_boot=conf.bootstrap, seed=seed, min_group=conf.min_cell
+                    full_rows.select(*_RANKED, a),  # its copies hold only what it reads
+                    a,
+                    k=k,
+                    n_boot=conf.bootstrap,
+                    seed=seed,
+                    min_group=conf.min_cell,
                 )
                 for a in ATTRIBUTES
             ],
@@ -517,11 +682,11 @@ def _introduction(
     """How the models were tested (splits, labels, lists, intervals) and what could not be."""
     conf = settings.evaluate
     k = conf.list_percent
-    positives = int(rows.tests["label"].sum())
+    positives = rows.test_positives
     doc.heading("How the models were tested")
     doc.text(
         f"{len(rows.splits)} forward-in-time splits (fit, then calibrate on later weeks, then test "
-        f"on the weeks after); {rows.tests.height:,} test pupil-weeks, {positives:,} of them "
+        f"on the weeks after); {rows.test_rows:,} test pupil-weeks, {positives:,} of them "
         f"followed by a new school-refusal case within {settings.train.horizon_weeks} weeks. "
         f"A pupil is flagged when in the top {k:g}% of their school that week. Intervals are "
         f"95% pupil-bootstrap intervals ({conf.bootstrap} resamples): they hold the fitted "

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import numpy as np
 import polars as pl
@@ -204,3 +205,20 @@ def against_the_catalog_frame(n: int, seed: int) -> pl.DataFrame:
     """:func:`tests.models.test_estimators.against_the_catalog` as the ladder's rows."""
     X, y = against_the_catalog(n, seed)
     return pl.from_pandas(X).with_columns(label=pl.Series(y))
+
+
+def test_boosting_fitted_from_the_rows_is_the_model_the_pipeline_fits_on_a_frame() -> None:
+    # The boosting rung's column selection learns nothing, so the ladder fits its estimator on
+    # one float64 array filled from the rows: the same model, byte for byte, as the pipeline
+    # fitted on a pandas frame of 32-bit features (the training table's).
+    rows = against_the_catalog_frame(3000, 1).with_columns(pl.col(ALL_FEATURES).cast(pl.Float32))
+    weights = np.random.default_rng(0).uniform(1.0, 4.0, rows.height)
+    rung = next(r for r in ladder.default_ladder() if r.name == "monotone_gbm")
+    on_rows, on_frame = rung.make(ALL_FEATURES), rung.make(ALL_FEATURES)
+    ladder._fit_weighted(on_rows, rows, ALL_FEATURES, weights)
+    on_frame.fit(
+        rows.select(ALL_FEATURES).to_pandas(),
+        rows["label"].to_numpy(),
+        clf__sample_weight=weights,
+    )
+    assert pickle.dumps(on_rows) == pickle.dumps(on_frame)
