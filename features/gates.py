@@ -99,7 +99,8 @@ def check(
 ) -> dict[str, list[Gate]]:
     """The failed gates of each school for the list of ``as_of`` (schools that pass: absent).
 
-    ``counts`` are the board's :func:`week_counts`; ``enrolled`` has ``school_id`` and ``pupils``, the school's pupils enrolled on ``as_of``.
+    ``counts`` are the board's :func:`week_counts`; ``enrolled`` has ``school_id`` and
+    ``pupils``, the school's pupils enrolled on ``as_of``.
     A school with fewer than 2 school weeks behind the week is not gated (no history yet).
     """
     weeks = school_weeks_before(counts, days, as_of)

@@ -60,8 +60,8 @@ def load_prepared(
 
 def board_schools(workspace: Workspace) -> list[str]:
     """The schools with enrolments, sorted: what :func:`school_shards` splits."""
-    enrolments = _scan(workspace, "enrolments").select(pl.col("school_id").unique().sort())
-    return sorted(enrolments.collect().to_series().to_list())
+    schools = _scan(workspace, "enrolments").select(pl.col("school_id").unique()).collect()
+    return sorted(schools.to_series().to_list())
 
 
 def summarise_shard(workspace: Workspace, schools: Sequence[str]) -> DaySummary:
