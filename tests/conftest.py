@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny hand-written export, and a fresh workspace per test."""
+"""Shared fixtures: a tiny hand-written export, a fresh workspace per test, and the session's
+simulated board."""
 
 from __future__ import annotations
 
@@ -78,6 +79,18 @@ def write_export(folder: Path, files: dict[str, str], encoding: str = "utf-8") -
     for name, text in files.items():
         (folder / name).write_bytes(text.encode(encoding))
     return folder
+
+
+BOARD_FIXTURES = {"small_board", "trained_board", "evaluated_board"}
+"""The session's simulated board, trained and evaluated: minutes of work, done once."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under ``pytest --numprocesses N --dist loadgroup`` (``make test``), every test on the
+    simulated board runs in one process, so the board is trained and evaluated only once."""
+    for item in items:
+        if BOARD_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.xdist_group("board"))
 
 
 @pytest.fixture(scope="session", autouse=True)

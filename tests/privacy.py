@@ -69,5 +69,14 @@ def mlflow_blobs(root: Path, artifacts: Path) -> list[bytes]:
 
 
 def found(needles: list[bytes], blobs: list[bytes]) -> list[bytes]:
-    """The needles that occur in any blob."""
-    return [n for n in needles if any(n in blob for blob in blobs)]
+    """The needles that occur in any blob.
+
+    One Aho-Corasick pass over each blob (polars' ``extract_many``), where searching for each
+    needle in turn took minutes on a board's thousands of ids. Both sides are read as Latin-1,
+    one character per byte, so a needle is found exactly where its bytes are."""
+    if not needles or not blobs:
+        return []
+    patterns = [n.decode("latin-1") for n in needles]
+    text = pl.Series([b.decode("latin-1") for b in blobs], dtype=pl.String)
+    hits = set(text.str.extract_many(patterns, overlapping=True).explode().drop_nulls())
+    return [n for n, p in zip(needles, patterns, strict=True) if p in hits]
