@@ -85,12 +85,23 @@ BOARD_FIXTURES = {"small_board", "trained_board", "evaluated_board"}
 """The session's simulated board, trained and evaluated: minutes of work, done once."""
 
 
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups off the markers
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Under ``pytest --numprocesses N --dist loadgroup`` (``make test``), every test on the
     simulated board runs in one process, so the board is trained and evaluated only once."""
     for item in items:
         if BOARD_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.xdist_group("board"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Fail loudly, not slowly, when pytest-xdist could not mark the groups (pytest 9.2's node
+    ids: see the pin in ``pyproject.toml``)."""
+    if getattr(session.config.option, "loadgroup", False):
+        lost = [i.nodeid for i in session.items if i.get_closest_marker("xdist_group")]
+        if any("@" not in nodeid for nodeid in lost):
+            raise pytest.UsageError("pytest-xdist did not group the simulated board's tests")
 
 
 @pytest.fixture(scope="session", autouse=True)
