@@ -108,9 +108,12 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def prefect_server() -> Iterator[None]:
     """One Prefect test server for the session: ``schoolpoort score`` and the tests run flows
     in-process, and the server stops while pytest still owns the console."""
+    from prefect.settings import PREFECT_API_URL
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=120):
+    with prefect_test_harness(server_startup_timeout=120), pytest.MonkeyPatch.context() as mp:
+        # ``schoolpoort`` run as a child process uses it too, rather than starting its own.
+        mp.setenv("PREFECT_API_URL", str(PREFECT_API_URL.value()))
         yield
 
 
