@@ -99,8 +99,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     """Fail loudly, not slowly, when pytest-xdist could not mark the groups (pytest 9.2's node
     ids: see the pin in ``pyproject.toml``)."""
     if getattr(session.config.option, "loadgroup", False):
-        lost = [i.nodeid for i in session.items if i.get_closest_marker("xdist_group")]
-        if any("@" not in nodeid for nodeid in lost):
+        grouped = [i.nodeid for i in session.items if i.get_closest_marker("xdist_group")]
+        if any("@" not in nodeid for nodeid in grouped):
             raise pytest.UsageError("pytest-xdist did not group the simulated board's tests")
 
 
