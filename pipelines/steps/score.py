@@ -53,6 +53,21 @@ if TYPE_CHECKING:
 
 Say = Callable[[str], None]
 N_REASONS = 3
+SCORED_COLUMNS = (
+    "student_key",
+    "school_id",
+    "class_key",
+    "risk",
+    "times_usual",
+    "rank",
+    "above_cut",
+    "known_case",
+    "recent_case",
+    "profile",
+    *(f"signal_{k + 1}" for k in range(N_REASONS)),
+)
+"""What a scored week holds (:func:`score_week`): what the lists and ``scores.csv`` read, not
+the features it was scored from (on Dask every shard's scored rows cross to the coordinator)."""
 
 
 class NoChampionError(LookupError):
@@ -185,8 +200,9 @@ def score_week(
     feature table of ``as_of`` (:class:`~pipelines.steps.features.FeatureCache`), or from its
     rows of whole schools (a shard) given the board's SHAP ``background`` (:func:`background_of`).
 
-    Returns the scored frame (keyed by ``student_key``) and the reasons of every explained
-    pupil, by ``student_key`` (their texts are also the frame's ``signal_*`` columns).
+    Returns the scored frame (:data:`SCORED_COLUMNS`, keyed by ``student_key``) and the
+    reasons of every explained pupil, by ``student_key`` (their texts are also the frame's
+    ``signal_*`` columns).
     """
     if features.is_empty():
         raise NothingToScoreError(f"no pupil is enrolled on {as_of}: nothing to score")
@@ -244,7 +260,7 @@ def score_week(
         frame = frame.with_columns(
             risk=pl.lit(None, dtype=pl.Float64), times_usual=pl.lit(None, dtype=pl.Float64)
         )
-    return frame.drop("_i", "explained"), by_key
+    return frame.select(SCORED_COLUMNS), by_key
 
 
 def background_of(features: pl.DataFrame, champion: Champion) -> pd.DataFrame:

@@ -20,7 +20,13 @@ from pipelines.render.reports import TEXT, times
 from pipelines.settings import IngestSettings, ScoreSettings
 from pipelines.steps.features import FeatureStore
 from pipelines.steps.ingest import run_ingest
-from pipelines.steps.score import backfill_warning, load_champion, previous_list, score_week
+from pipelines.steps.score import (
+    SCORED_COLUMNS,
+    backfill_warning,
+    load_champion,
+    previous_list,
+    score_week,
+)
 from pipelines.steps.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import BOARD_KEY, cut_export, score_dates
@@ -213,6 +219,19 @@ def test_every_reason_on_the_lists_is_a_signal_the_pupil_shows_in_the_catalogs_d
         assert reason.text.startswith("Context: ") == reason.context, reason
     for rs in by_key.values():  # the pupil's own signals before any context
         assert [r.context for r in rs] == sorted(r.context for r in rs)
+
+
+def test_a_scored_week_holds_what_the_lists_read_and_no_feature(
+    scored: tuple[Workspace, Path],
+) -> None:
+    # On Dask every shard's scored rows cross to the coordinator: no feature column with them.
+    ws, _ = scored
+    champion = load_champion(ws, "schoolpoort-risk")
+    table = pl.read_parquet(FeatureStore(ws).path(AS_OF))
+    frame, _ = score_week(ws, champion, table, AS_OF, SETTINGS)
+    assert frame.columns == list(SCORED_COLUMNS)
+    assert not set(frame.columns) & set(champion.features)
+    assert frame["student_key"].to_list() == table["student_key"].to_list()
 
 
 def listed_rows(path: Path, school: str) -> pl.DataFrame:
