@@ -262,10 +262,42 @@ def _failures(results: dict[str, ladder.RungResult]) -> list[str]:
     return [f"{name}: {f}" for name, r in results.items() for f in r.failures]
 
 
-def _with_rows(scored: pl.DataFrame, rows: _Rows, columns: list[str]) -> pl.DataFrame:
-    return scored.join(
-        rows.tests.select("student_key", "as_of", *columns), on=["student_key", "as_of"]
-    )
+def _with_rows(scored: pl.DataFrame, tests: pl.DataFrame) -> pl.DataFrame:
+    """The test rows of ``tests`` that ``scored`` holds, with its ``score`` and ``risk``.
+
+    A model scores each split's test rows in the order they are read, split after split, and
+    the test rows are read the same way: the two columns are set beside the rows, split by
+    split, rather than joined on the keys (a join would copy every feature column of every
+    test row).
+
+    Raises
+    ------
+    ValueError
+        When a split's scored rows are not its test rows in their order.
+    """
+    keys = ["student_key", "as_of"]
+    where = _runs(tests["split"])
+    parts = []
+    for split, (start, height) in _runs(scored["split"]).items():
+        offset, length = where.get(split, (0, 0))
+        rows, mine = tests.slice(offset, length), scored.slice(start, height)
+        if length != height or not rows.select(keys).equals(mine.select(keys)):
+            raise ValueError(f"{split}: the scored rows are not the split's test rows in order")
+        parts.append(rows.hstack(mine.select("score", "risk")))
+    return pl.concat(parts, rechunk=False)
+
+
+def _runs(column: pl.Series) -> dict[str, tuple[int, int]]:
+    """Where each value of ``column`` starts and how many rows it holds, each value being one
+    run of rows (the splits of the test rows)."""
+    runs = column.rle().struct.unnest()
+    starts = runs["len"].cum_sum() - runs["len"]
+    where = {
+        str(v): (int(s), int(n)) for v, s, n in zip(runs["value"], starts, runs["len"], strict=True)
+    }
+    if len(where) != runs.height:
+        raise ValueError(f"{column.name}: a value is found in more than one run of rows")
+    return where
 
 
 def _shap(
@@ -480,7 +512,7 @@ def _group_tables(
     """``fairness``, ``errors`` and ``false_positives`` of the learned model on every feature
     (``full``: its scored test rows)."""
     k, seed = conf.list_percent, conf.seed
-    full_rows = _with_rows(full, rows, [*feature_names(), *ATTRIBUTES, "outcome", "later_refusal"])
+    full_rows = _with_rows(full, rows.tests)
     return {
         "fairness": pl.concat(
             [

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import datetime as dt
+
 import mlflow
 import numpy as np
 import polars as pl
@@ -11,7 +13,7 @@ from models.evaluation import ABLATIONS, FULL
 from models.fairness import METRICS, verdict
 from pipelines import tracking
 from pipelines.cli import app
-from pipelines.steps.evaluate import Evaluation
+from pipelines.steps.evaluate import Evaluation, _with_rows
 from pipelines.workspace import Workspace
 from tests.conftest import BOARD_KEY, EVALUATION
 from tests.privacy import file_blobs, found, identifying_needles, mlflow_blobs
@@ -248,3 +250,27 @@ def test_evaluate_without_a_workspace_fails_in_one_line(tmp_path) -> None:  # ty
     assert [line for line in lines if line.startswith("error:")] == lines[-1:]
     assert lines[-1].endswith("no canonical table; run `schoolpoort ingest` first")
     assert "Traceback" not in result.output
+
+
+def test_the_scores_are_set_beside_the_test_rows_they_score_split_by_split() -> None:
+    day = dt.date(2025, 3, 3)
+    tests = pl.DataFrame(
+        {
+            "split": ["split1", "split1", "split2", "split3"],
+            "student_key": ["a", "b", "a", "c"],
+            "as_of": [day, day, day + dt.timedelta(weeks=1), day + dt.timedelta(weeks=2)],
+            "feature": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    scored = tests.filter(pl.col("split") != "split2").select(
+        "split", "student_key", "as_of", score=pl.Series([0.1, 0.2, 0.3]), risk=pl.lit(0.5)
+    )
+    rows = _with_rows(scored, tests)  # split2 was not scored: its rows are left out
+    assert rows.select("split", "feature", "score").rows() == [
+        ("split1", 1.0, 0.1),
+        ("split1", 2.0, 0.2),
+        ("split3", 4.0, 0.3),
+    ]
+    swapped = scored.with_columns(student_key=pl.Series(["b", "a", "c"]))
+    with pytest.raises(ValueError, match="split1: the scored rows are not"):
+        _with_rows(swapped, tests)
