@@ -84,6 +84,19 @@ def sample_fit_rows(rows: pl.LazyFrame, fraction: float, seed: int) -> pl.LazyFr
     )
 
 
+def kept_fraction(rows: int, positives: int, fraction: float, per_positive: float | None) -> float:
+    """The share of each school-week's negatives kept for fitting: ``fraction``, or less, so
+    that about ``per_positive`` negatives are kept for each of the ``positives`` among
+    ``rows`` (the fit rows then grow with the cases, not with the pupil-weeks).
+
+    Without ``per_positive``, or without a positive or a negative, ``fraction`` itself.
+    """
+    negatives = rows - positives
+    if per_positive is None or positives <= 0 or negatives <= 0:
+        return fraction
+    return min(fraction, per_positive * positives / negatives)
+
+
 def compact(
     frame: pl.LazyFrame,
     features: Sequence[str],
@@ -148,15 +161,18 @@ class TrainingTable:
         fraction: float = 0.25,
         seed: int = 0,
         extra: tuple[str, ...] = (),
+        per_positive: float | None = None,
     ) -> TrainingTable:
         """The table of ``scan`` over those of ``dates`` that hold usable rows (counted once,
-        reading only the labels)."""
+        reading only the labels); its negatives sampled with ``fraction``, or with less when
+        that keeps more than ``per_positive`` of them per positive (:func:`kept_fraction`)."""
         counts = row_counts(scan, sorted(dates)).filter(pl.col("rows") > 0)
+        rows, positives = int(counts["rows"].sum()), int(counts["positives"].sum())
         return cls(
             scan=scan,
             dates=counts["as_of"].to_list(),
             features=features,
-            fraction=fraction,
+            fraction=kept_fraction(rows, positives, fraction, per_positive),
             seed=seed,
             extra=extra,
             _counts=counts,

@@ -57,6 +57,9 @@ class TrainSettings(_Frozen):
         26, ge=4, description="fewest as-of weeks a split's fit part may have"
     )
     negative_fraction: float = Field(0.25, gt=0, le=1, description="share of non-cases kept to fit")
+    negatives_per_positive: float = Field(
+        50, gt=0, description="at most this many non-cases kept to fit per positive pupil-week"
+    )
     seed: int = 0
     model_name: str = "schoolpoort-risk"
     min_cases: int = Field(

@@ -234,9 +234,7 @@ def _fit_sets(
     """The learned rung refitted on each feature set (identical sets are fitted once), its
     scored rows kept in ``scored`` under the set's name."""
     rung = next(r for r in ladder.default_ladder() if r.name == settings.evaluate.model)
-    options = ladder.FitOptions(
-        negative_fraction=settings.train.negative_fraction, seed=settings.train.seed
-    )
+    options = ladder.FitOptions(negative_fraction=rows.table.fraction, seed=settings.train.seed)
     fitted: dict[tuple[str, ...], tuple[str, ladder.RungResult]] = {}
     out = {}
     for name, features in sets.items():
@@ -428,9 +426,7 @@ def _fit_models(rows: _Rows, settings: Settings, scored: _Scored, say: Say) -> _
     ladder.CalibrationError
         When the learned model on every feature could be calibrated on no split.
     """
-    options = ladder.FitOptions(
-        negative_fraction=settings.train.negative_fraction, seed=settings.train.seed
-    )
+    options = ladder.FitOptions(negative_fraction=rows.table.fraction, seed=settings.train.seed)
     # Today's rules, and the scorecard without its sign constraints: what the constraint costs.
     rungs = [r for r in ladder.default_ladder() if r.kind == "rule" or r.comparison_only]
     say("rules and the free scorecard:")

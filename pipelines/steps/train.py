@@ -109,8 +109,9 @@ def training_table(
 ) -> TrainingTable:
     """The usable rows of every as-of date whose label window closed before ``until``, read
     lazily: fitting sees every case and a seeded share of each school-week's non-cases
-    (``settings.negative_fraction``, reweighted), calibration and test every row; ``extra``
-    columns (``outcome``, say) are read beside the keys, labels and features."""
+    (``settings.negative_fraction``, or less to keep at most ``negatives_per_positive`` of
+    them per positive row; reweighted), calibration and test every row; ``extra`` columns
+    (``outcome``, say) are read beside the keys, labels and features."""
     dates = training_dates(workspace, prepared, until, settings, say)
     return TrainingTable.over(
         training_scan(workspace, until, settings),
@@ -119,6 +120,7 @@ def training_table(
         fraction=settings.negative_fraction,
         seed=settings.seed,
         extra=extra,
+        per_positive=settings.negatives_per_positive,
     )
 
 
@@ -175,7 +177,7 @@ def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainRepo
         return cold_start(workspace, settings, until, reason, say)
     say(
         f"training on {table.rows:,} pupil-weeks, {cases:,} positive (fitted on every positive "
-        f"and {settings.negative_fraction:.0%} of each school-week's others); "
+        f"and {table.fraction:.1%} of each school-week's others); "
         f"{len(splits)} forward splits:"
     )
     for split in splits:
@@ -183,7 +185,7 @@ def _train(workspace: Workspace, settings: TrainSettings, say: Say) -> TrainRepo
     # The drift reference reads every training row, a few features at a time: done first,
     # while nothing else is held (after the fits, their freed memory is not all given back).
     reference = drift.reference(table.scan(table.dates), features)
-    options = ladder.FitOptions(negative_fraction=settings.negative_fraction, seed=settings.seed)
+    options = ladder.FitOptions(negative_fraction=table.fraction, seed=settings.seed)
     rungs = ladder.default_ladder()
     with tempfile.TemporaryDirectory(prefix="scored-") as tmp:
         parts = _ScoredParts(Path(tmp))
@@ -209,7 +211,7 @@ def _finish(
 ) -> TrainReport:
     """Fit the champion on everything before ``until``, log the run, register the champion."""
     features = table.features
-    options = ladder.FitOptions(negative_fraction=settings.negative_fraction, seed=settings.seed)
+    options = ladder.FitOptions(negative_fraction=table.fraction, seed=settings.seed)
     try:
         model, final_info = ladder.fit_final(
             champion.rung,
@@ -478,6 +480,7 @@ def _log_training(settings: TrainSettings, trained: _Trained, manifest: dict[str
             "features": len(trained.features),
             "selection_rule": ladder.SELECTION_RULE,
             "champion": trained.champion.rung.name,
+            "negatives_kept": trained.table.fraction,
             **trained.final_info,
         }
     )

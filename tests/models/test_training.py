@@ -15,6 +15,7 @@ from models.training import (
     WEIGHT,
     TrainingTable,
     compact,
+    kept_fraction,
     row_counts,
     sample_fit_rows,
 )
@@ -143,6 +144,36 @@ def test_the_table_fits_on_the_sample_and_tests_on_every_row(tmp_path: Path) -> 
     assert all(len(d) == 1 for d in read[1:])  # the first read counts the labels of all
     with pytest.raises(ValueError, match="fit"):
         table.part(split, "fit")
+
+
+def test_the_negatives_kept_grow_with_the_positives_not_with_the_rows() -> None:
+    # 1,000 positives among 1,000,000 rows: 50 negatives a positive is 5% of them.
+    assert kept_fraction(1_000_000, 1_000, 0.25, 50) == pytest.approx(50_000 / 999_000)
+    assert kept_fraction(10_000_000, 1_000, 0.25, 50) == pytest.approx(50_000 / 9_999_000)
+    assert kept_fraction(10_000, 1_000, 0.25, 50) == 0.25  # the share is the most kept
+    assert kept_fraction(10_000, 0, 0.25, 50) == 0.25  # nothing to compare with
+    assert kept_fraction(10_000, 1_000, 0.25, None) == 0.25
+
+
+def test_the_table_keeps_about_the_asked_negatives_per_positive(tmp_path: Path) -> None:
+    data = rows(weeks=20, pupils=1_000)  # about 1 in 20 rows a positive
+    lazy = data.lazy()
+    dates = sorted(data["as_of"].unique().to_list())
+    table = TrainingTable.over(
+        lambda ds: lazy.filter(pl.col("as_of").is_in(list(ds))),
+        dates,
+        FEATURES,
+        fraction=0.5,
+        per_positive=4,
+    )
+    positives = int(data["label"].sum())
+    assert table.fraction == pytest.approx(4 * positives / (data.height - positives))
+    pool = table.pool
+    negatives = pool.filter(pl.col("label") == 0)
+    assert pool.height - negatives.height == positives  # every positive is kept
+    # ceil() per school-week keeps a few more than 4 a positive; the weights add up to all.
+    assert 4 * positives <= negatives.height <= 4 * positives + 2 * len(dates)
+    assert negatives[WEIGHT].sum() == pytest.approx(data.height - positives)
 
 
 def test_row_counts_count_every_row_and_positive_per_date() -> None:
