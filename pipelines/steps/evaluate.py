@@ -102,7 +102,9 @@ def _with_tests(rows: _Rows, settings: Settings) -> _Rows:
     time, not every test row at once.
     """
     horizon = settings.train.horizon_weeks
-    tests = pl.concat([_test_part(rows, split, horizon) for split in rows.splits])
+    # In one chunk: polars copies the whole of a frame of many chunks for an eager expression
+    # (a select, a filter, a new column), every time; the analyses run dozens on these rows.
+    tests = pl.concat([_test_part(rows, split, horizon) for split in rows.splits], rechunk=True)
     return replace(
         rows, tests=tests, test_rows=tests.height, test_positives=int(tests["label"].sum())
     )
@@ -264,9 +266,10 @@ def _with_rows(scored: pl.DataFrame, tests: pl.DataFrame) -> pl.DataFrame:
     """The test rows of ``tests`` that ``scored`` holds, with its ``score`` and ``risk``.
 
     A model scores each split's test rows in the order they are read, split after split, and
-    the test rows are read the same way: the two columns are set beside the rows, split by
-    split, rather than joined on the keys (a join would copy every feature column of every
-    test row).
+    the test rows are read the same way: the two columns are set beside the rows rather than
+    joined on the keys (a join would copy every feature column of every test row). When the
+    scored splits follow each other in ``tests`` (all of them, the usual case), the rows are
+    a slice of it, not a copy.
 
     Raises
     ------
@@ -275,14 +278,18 @@ def _with_rows(scored: pl.DataFrame, tests: pl.DataFrame) -> pl.DataFrame:
     """
     keys = ["student_key", "as_of"]
     where = _runs(tests["split"])
-    parts = []
+    spans = []  # per scored split: where its rows are in ``tests``, and in ``scored``
     for split, (start, height) in _runs(scored["split"]).items():
         offset, length = where.get(split, (0, 0))
-        rows, mine = tests.slice(offset, length), scored.slice(start, height)
-        if length != height or not rows.select(keys).equals(mine.select(keys)):
+        mine, theirs = scored.slice(start, height), tests.slice(offset, length)
+        if length != height or not theirs.select(keys).equals(mine.select(keys)):
             raise ValueError(f"{split}: the scored rows are not the split's test rows in order")
-        parts.append(rows.hstack(mine.select("score", "risk")))
-    return pl.concat(parts, rechunk=False)
+        spans.append((offset, length))
+    if all(o == spans[0][0] + sum(n for _, n in spans[:i]) for i, (o, _) in enumerate(spans)):
+        rows = tests.slice(spans[0][0], scored.height) if spans else tests.clear()
+    else:  # one frame of one chunk: an eager expression on many chunks copies the whole frame
+        rows = pl.concat([tests.slice(o, n) for o, n in spans], rechunk=True)
+    return rows.hstack([scored["score"].rechunk(), scored["risk"].rechunk()])
 
 
 def _runs(column: pl.Series) -> dict[str, tuple[int, int]]:

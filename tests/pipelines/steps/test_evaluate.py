@@ -271,6 +271,8 @@ def test_the_scores_are_set_beside_the_test_rows_they_score_split_by_split() -> 
         ("split1", 2.0, 0.2),
         ("split3", 4.0, 0.3),
     ]
+    every = tests.select("split", "student_key", "as_of", score="feature", risk=pl.lit(0.5))
+    assert _with_rows(every, tests).drop("score", "risk").equals(tests)
     swapped = scored.with_columns(student_key=pl.Series(["b", "a", "c"]))
     with pytest.raises(ValueError, match="split1: the scored rows are not"):
         _with_rows(swapped, tests)
