@@ -9,6 +9,9 @@
 set -euo pipefail
 WS=${1:?usage: bench/same_outputs.sh WORKSPACE}
 cd "$(dirname "$0")/.."
+# This checkout's code, whichever checkout the environment's schoolpoort was installed from
+# (a `git worktree` sharing one virtualenv would otherwise run the other checkout's code).
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true MPLBACKEND=Agg
 export PREFECT_SERVER_ANALYTICS_ENABLED=false PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS=120
 export SCHOOLPOORT_PSEUDONYM_KEY=00112233445566778899aabbccddeeff
