@@ -15,13 +15,14 @@ from matplotlib.image import imread
 
 from features.catalog import BY_NAME
 from models.ranking import list_size
-from models.reasons import shown
+from models.reasons import Reason, shown
 from pipelines.render.reports import TEXT, times
 from pipelines.settings import IngestSettings, ScoreSettings
 from pipelines.steps.features import FeatureStore
 from pipelines.steps.ingest import run_ingest
 from pipelines.steps.score import (
     SCORED_COLUMNS,
+    Champion,
     backfill_warning,
     load_champion,
     previous_list,
@@ -195,13 +196,19 @@ class CareList(HTMLParser):
             self._text.append(data)
 
 
+def week_scored(
+    ws: Workspace,
+) -> tuple[Champion, pl.DataFrame, tuple[pl.DataFrame, dict[str, list[Reason]]]]:
+    """The champion, the feature table of ``AS_OF``, and :func:`score_week` of it."""
+    champion = load_champion(ws, "schoolpoort-risk")
+    table = pl.read_parquet(FeatureStore(ws).path(AS_OF))
+    return champion, table, score_week(ws, champion, table, AS_OF, SETTINGS)
+
+
 def test_every_reason_on_the_lists_is_a_signal_the_pupil_shows_in_the_catalogs_direction(
     scored: tuple[Workspace, Path],
 ) -> None:
-    ws, _ = scored
-    champion = load_champion(ws, "schoolpoort-risk")
-    table = pl.read_parquet(FeatureStore(ws).path(AS_OF))
-    _, by_key = score_week(ws, champion, table, AS_OF, SETTINGS)
+    _, _, (_, by_key) = week_scored(scored[0])
     reasons = [r for rs in by_key.values() for r in rs]
     assert reasons
     for reason in reasons:
@@ -225,10 +232,7 @@ def test_a_scored_week_holds_what_the_lists_read_and_no_feature(
     scored: tuple[Workspace, Path],
 ) -> None:
     # On Dask every shard's scored rows cross to the coordinator: no feature column with them.
-    ws, _ = scored
-    champion = load_champion(ws, "schoolpoort-risk")
-    table = pl.read_parquet(FeatureStore(ws).path(AS_OF))
-    frame, _ = score_week(ws, champion, table, AS_OF, SETTINGS)
+    champion, table, (frame, _) = week_scored(scored[0])
     assert frame.columns == list(SCORED_COLUMNS)
     assert not set(frame.columns) & set(champion.features)
     assert frame["student_key"].to_list() == table["student_key"].to_list()
