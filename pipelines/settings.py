@@ -43,6 +43,12 @@ class IngestSettings(_Frozen):
         description="pupil ids unique across the board, or only per school "
         "(default: the workspace's, else board)",
     )
+    partition_rows: int = Field(
+        1_000_000,
+        ge=1_000,
+        description="about the most event rows checked at once: a larger export's events "
+        "are read and checked in parts by pupil (less memory, a little more time)",
+    )
 
 
 class TrainSettings(_Frozen):

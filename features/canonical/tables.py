@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, Protocol
 
 import polars as pl
 
@@ -200,12 +200,12 @@ _KEPT_POSITIONS = {
 has found them once already, so each row keeps its position among them."""
 
 
-def _require_rows(table: RawTable) -> None:
+def _require_rows(name: str, source: str, rows: int) -> None:
     """Stop on a required table whose file has a header but no rows (see
     :class:`EmptyTableError`)."""
-    if table.frame.height + table.rejected.height == 0:
+    if rows == 0:
         raise EmptyTableError(
-            f"{table.name}: the file {table.source} has a header but no rows "
+            f"{name}: the file {source} has a header but no rows "
             "(a required table needs at least one)"
         )
 
@@ -317,20 +317,31 @@ _FOLLOWS = {"half": "period", "category": "code"}
 the category from the code): they can never break a tie, so sorting leaves them out."""
 
 
-def sorted_table(frame: pl.DataFrame, table: str) -> pl.DataFrame:
+def sorted_table(frame: pl.DataFrame, table: str, keys: pl.Series | None = None) -> pl.DataFrame:
     """The canonical columns of ``table``, rows sorted by all of them (nulls last).
 
     An :data:`ORDER_OF` column, when ``frame`` has one, stands in for its column in the sort:
-    it orders the same and spares ranking millions of texts.
+    it orders the same and spares ranking millions of texts. A ``frame`` without
+    ``student_key`` takes it from ``keys`` (the distinct pupil keys, sorted) by its
+    :data:`KEY_ORDER`, once sorted: the keys' text is then made only for the result.
     """
     columns = CANONICAL_COLUMNS[table]
+    keyless = "student_key" not in frame.columns
     if frame.height < 2:
-        return frame.select(columns)
-    by = [_sorted_by(c, frame.columns) for c in columns if c not in _FOLLOWS]
-    order = _sort_order(frame.select(by))
-    # Filtered many times: gathering from one chunk is much faster. Column by column, so
-    # that only one column is held twice (as read and in one chunk) besides the result.
-    return pl.DataFrame([frame[column].rechunk().gather(order) for column in columns])
+        order = pl.int_range(frame.height, dtype=pl.UInt32, eager=True)
+    else:
+        by = [_sorted_by(c, frame.columns) for c in columns if c not in _FOLLOWS]
+        order = _sort_order(frame.select(by))
+
+    def sorted_column(column: str) -> pl.Series:
+        # Filtered many times: gathering from one chunk is much faster. Column by column, so
+        # that only one column is held twice (as read and in one chunk) besides the result.
+        if column == "student_key" and keyless:
+            assert keys is not None
+            return keys.gather(frame[KEY_ORDER].rechunk().gather(order) - 1)
+        return frame[column].rechunk().gather(order)
+
+    return pl.DataFrame([sorted_column(column) for column in columns])
 
 
 def _sorted_by(column: str, present: list[str]) -> str:
@@ -781,7 +792,9 @@ def _stop_on_unknown_codes(
         )
 
 
-def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonical:
+def canonicalise(
+    raw: Mapping[str, RawTable], options: IngestOptions, events: EventParts | None = None
+) -> Canonical:
     """Validate, map codes, check against enrolment and calendar, and pseudonymise.
 
     Parameters
@@ -790,6 +803,10 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
         The export's tables by contract name; ``enrolments`` and ``absences`` are required.
     options
         Code profile, pseudonymisation key and the other ingest knobs.
+    events
+        The event tables in parts by pupil, when they are not in ``raw`` (which then has none
+        of them): read part by part, so that only one part's rows are held at a time. By
+        default the event tables of ``raw``, in parts of ``options.partition_rows``.
 
     Returns
     -------
@@ -804,22 +821,23 @@ def canonicalise(raw: Mapping[str, RawTable], options: IngestOptions) -> Canonic
     UnknownCodesError
         When absence codes are not in the profile and unknown codes are not allowed.
     """
+    if events is None:
+        events = HeldEvents.of(raw, options.partition_rows)
+    tables = {n: t for n, t in raw.items() if n not in contract.EVENT_TABLES}
+    facts = {**{n: TableFacts.of(t) for n, t in tables.items()}, **events.tables}
     for name in ("enrolments",) if options.append else contract.REQUIRED_TABLES:
-        _require_rows(raw[name])
-    raw = {
-        name: replace(table, frame=codes.mapped_values(table.frame, options.profile))
-        for name, table in raw.items()
-    }
+        _require_rows(name, facts[name].source, facts[name].rows)
     out = _Output()
-    raw = _school_columns(raw, options.ids, out)
-    enrol = _checked_enrolments(raw["enrolments"], options.ids, out)
+    _school_columns(facts, options.ids, out)
+    tables = {name: _as_mapped(table, options) for name, table in tables.items()}
+    enrol = _checked_enrolments(tables["enrolments"], options.ids, out)
     enrolments = enrol.rows
-    identities = _event_tables(raw, enrolments, options, out)
+    identities = _event_tables(tables, events, enrolments, options, out)
     ordered_identities = _with_key_order(identities)
     out.account("enrolments", enrol, enrolments, first=True)
     out.tables["enrolments"] = sorted_table(_keyed(enrolments, ordered_identities), "enrolments")
     for name in ("students", "care_cases"):
-        _pupil_table(name, raw.get(name), ordered_identities, options.ids, out)
+        _pupil_table(name, tables.get(name), ordered_identities, options.ids, out)
     return Canonical(
         out.tables, out.quarantine, out.reconciliation, identities, out.notices, out.shared_ids
     )
@@ -853,34 +871,38 @@ class _Output:
             self.reconciliation.append(rec)
 
 
-def _school_columns(raw: Mapping[str, RawTable], ids: IdScope, out: _Output) -> dict[str, RawTable]:
-    """The pupil tables' ``school_id`` columns, as ``ids`` needs them.
+def _school_columns(facts: Mapping[str, TableFacts], ids: IdScope, out: _Output) -> None:
+    """Check the pupil tables' ``school_id`` columns against ``ids`` (:func:`_as_mapped` then
+    leaves them out when the board keys the pupils).
 
     Keyed on the board, an event's school is its enrolment's: a ``school_id`` column of the
     other tables is left out (with a notice), so that it can neither change nor quarantine a row.
     Keyed per school, every pupil table must have one (:class:`MissingSchoolIdError`).
     """
-    tables = dict(raw)
     for name in PUPIL_TABLES:
-        table = tables.get(name)
+        table = facts.get(name)
         if table is None:
             continue
-        has_school = table.frame["school_id"].is_not_null().any()  # absent: all null
-        if ids == "per-school" and not has_school and table.frame.height:
+        if ids == "per-school" and not table.has_school and table.rows:
             raise MissingSchoolIdError(
                 f"{name}: the file {table.source} has no school_id column (or it is empty), which "
                 "pupils keyed per school (--ids per-school) need in every table; add it, or "
                 "ingest with --ids board if pupil ids are unique across the board"
             )
-        if ids == "board" and has_school:
+        if ids == "board" and table.has_school:
             out.notices.append(
                 f"{name}: column school_id left out (pupils are keyed on the board, and each "
                 "event's school is its enrolment's; --ids per-school keys them per school)"
             )
-        if ids == "board":
-            blank = pl.lit(None, dtype=pl.String).alias("school_id")
-            tables[name] = replace(table, frame=table.frame.with_columns(blank))
-    return tables
+
+
+def _as_mapped(table: RawTable, options: IngestOptions) -> RawTable:
+    """``table`` with its values mapped by the code profile, and without its ``school_id``
+    when it is a pupil table and the board keys the pupils (:func:`_school_columns`)."""
+    frame = codes.mapped_values(table.frame, options.profile)
+    if options.ids == "board" and table.name in PUPIL_TABLES:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias("school_id"))
+    return replace(table, frame=frame)
 
 
 def _per_school(step: _Step, ids: IdScope) -> _Step:
@@ -976,16 +998,74 @@ def _event_parts(raw: Mapping[str, RawTable], count: int) -> Iterator[dict[str, 
         }
 
 
+@dataclass(frozen=True)
+class TableFacts:
+    """What :func:`canonicalise` needs to know of a table before it reads its rows (of an
+    event table, before it reads any part)."""
+
+    name: str
+    source: str
+    rows: int
+    """Rows read, the reader's rejected ones included."""
+    has_school: bool
+    """Whether a row names a school (a ``school_id`` that is not blank)."""
+
+    @classmethod
+    def of(cls, table: RawTable) -> TableFacts:
+        frame = table.frame
+        has_school = "school_id" in frame.columns and bool(frame["school_id"].is_not_null().any())
+        rows = table.frame.height + table.rejected.height
+        return cls(table.name, table.source, rows, has_school)
+
+
+class EventParts(Protocol):
+    """The event tables, read part by part: every row of a pupil (by :func:`pupil_partitions`
+    over ``count`` parts) in one part, each part's rows in the order of their file, and the
+    rows the reader set aside with the first part."""
+
+    @property
+    def tables(self) -> Mapping[str, TableFacts]: ...
+
+    @property
+    def count(self) -> int: ...
+
+    def parts(self) -> Iterator[dict[str, RawTable]]: ...
+
+
+@dataclass(frozen=True)
+class HeldEvents:
+    """The event tables held in memory, as :class:`EventParts` (:func:`_event_parts`)."""
+
+    raw: Mapping[str, RawTable]
+    count: int
+    tables: Mapping[str, TableFacts]
+
+    @classmethod
+    def of(cls, raw: Mapping[str, RawTable], partition_rows: int) -> HeldEvents:
+        """The event tables of ``raw``, in as many parts as ``partition_rows`` takes."""
+        held = {name: raw[name] for name in contract.EVENT_TABLES if name in raw}
+        events = sum(table.frame.height for table in held.values())
+        count = max(1, -(-events // partition_rows))
+        return cls(held, count, {name: TableFacts.of(t) for name, t in held.items()})
+
+    def parts(self) -> Iterator[dict[str, RawTable]]:
+        return _event_parts(self.raw, self.count)
+
+
 def _start_part(part: Mapping[str, RawTable], options: IngestOptions) -> dict[str, _Step]:
-    """The event tables of one part, parsed (and keyed per school when ``options.ids`` says)."""
-    return {name: _per_school(_start(table), options.ids) for name, table in part.items()}
+    """The event tables of one part, mapped (:func:`_as_mapped`), parsed and keyed per school
+    when ``options.ids`` says."""
+    return {
+        name: _per_school(_start(_as_mapped(table, options)), options.ids)
+        for name, table in part.items()
+    }
 
 
-def _event_dates(raw: Mapping[str, RawTable], count: int, options: IngestOptions) -> pl.Series:
+def _event_dates(events: EventParts, options: IngestOptions) -> pl.Series:
     """The first and last date of the events that parse, part by part: what the built-in
     calendar (:func:`builtin_calendar`) spans."""
     bounds = []
-    for part in _event_parts(raw, count):
+    for part in events.parts():
         for step in _start_part(part, options).values():
             bounds.append(step.rows.select(pl.col("date").min()).to_series())
             bounds.append(step.rows.select(pl.col("date").max()).to_series())
@@ -994,9 +1074,6 @@ def _event_dates(raw: Mapping[str, RawTable], count: int, options: IngestOptions
 
 def _keyed(frame: pl.DataFrame, ordered_identities: pl.DataFrame) -> pl.DataFrame:
     """``frame`` with ``student_key`` (and :data:`KEY_ORDER`) in place of ``student_id``."""
-    if PUPIL in frame.columns:  # events: the enrolment lookup found each pupil's position
-        looked_up = ordered_identities.drop("student_id")[frame[PUPIL]]
-        return pl.concat([frame.drop("student_id", PUPIL), looked_up], how="horizontal")
     return pseudonymise(frame.lazy(), ordered_identities).collect()
 
 
@@ -1085,9 +1162,12 @@ class _Parts:
         self.keep(canonical, ordered_identities)
 
     def keep(self, canonical: pl.DataFrame, ordered_identities: pl.DataFrame) -> None:
-        """Add ``canonical`` rows (not accounted for here) to the table."""
-        keyed = _keyed(canonical, ordered_identities)
-        self.rows.append(keyed.select(*CANONICAL_COLUMNS[self.name], KEY_ORDER, SCHOOL_ORDER))
+        """Add ``canonical`` rows (not accounted for here) to the table, each pupil by its
+        :data:`KEY_ORDER` only: the keys' text is added once the table is sorted
+        (:meth:`table`), so that only the whole table holds it."""
+        order = ordered_identities[KEY_ORDER].gather(canonical[PUPIL]).alias(KEY_ORDER)
+        columns = [c for c in CANONICAL_COLUMNS[self.name] if c != "student_key"]
+        self.rows.append(canonical.select(*columns, SCHOOL_ORDER).with_columns(order))
 
     def account(self, out: _Output, note: str = "") -> None:
         """Add the table's quarantine (in the order of its file) and reconciliation to ``out``."""
@@ -1105,11 +1185,12 @@ class _Parts:
             )
         )
 
-    def table(self) -> pl.DataFrame:
-        """The canonical table, sorted (:func:`sorted_table`); the parts are let go."""
+    def table(self, keys: pl.Series) -> pl.DataFrame:
+        """The canonical table, sorted (:func:`sorted_table`, with the pupils' ``keys``); the
+        parts are let go."""
         whole = pl.concat(self.rows, rechunk=False)
         self.rows.clear()
-        return sorted_table(whole, self.name)
+        return sorted_table(whole, self.name, keys)
 
 
 def _late_rows(late_codes: pl.DataFrame) -> pl.DataFrame:
@@ -1128,14 +1209,15 @@ def _late_rows(late_codes: pl.DataFrame) -> pl.DataFrame:
 
 def _event_tables(
     raw: Mapping[str, RawTable],
+    events: EventParts,
     enrolments: pl.DataFrame,
     options: IngestOptions,
     out: _Output,
 ) -> pl.DataFrame:
-    """Check the event tables and add them to ``out`` with the calendar; the identity map.
+    """Check the ``events`` and add them to ``out`` with the calendar (from ``raw`` when the
+    export has one); the identity map.
 
-    The events are checked part by part (:func:`_event_parts`, as many parts as
-    ``options.partition_rows`` takes): only one part's parsed rows and the intermediate
+    The events are checked part by part (:class:`EventParts`): only one part's parsed rows and the intermediate
     columns of its checks are held at a time, beside the canonical rows kept so far, so that
     memory follows the size of a part, not of the export. Every check is per pupil or per row,
     and each pupil's rows are in one part, so the tables, quarantine and counts are those of
@@ -1144,8 +1226,7 @@ def _event_tables(
 
     The pseudonyms (HMAC, in Python) are worked out while polars parses the first part.
     """
-    events = sum(raw[n].frame.height for n in contract.EVENT_TABLES if n in raw)
-    count = max(1, -(-events // options.partition_rows))
+    count = events.count
     tables = {n: _Parts(n) for n in ("absences", "sick_bay_visits")}
     late = _Parts("late_arrivals")  # the export's late arrivals and the absences' late codes
     unknown: list[pl.DataFrame] = []
@@ -1154,18 +1235,18 @@ def _event_tables(
         pseudonyms = pool.submit(pseudonym_map, options.key, enrolments["student_id"])
         first: dict[str, _Step] | None = None
         if count == 1:
-            first = _start_part(next(_event_parts(raw, 1)), options)
+            first = _start_part(next(events.parts()), options)
             dates = [s.rows["date"] for s in first.values()]
             days = _calendar_table(
                 raw, lambda: pl.concat(dates) if dates else pl.Series([], dtype=pl.Date), out
             )
             del dates
         else:
-            days = _calendar_table(raw, lambda: _event_dates(raw, count, options), out)
+            days = _calendar_table(raw, lambda: _event_dates(events, options), out)
         identities = pseudonyms.result()
     ordered_identities = _with_key_order(identities)
     lookups = _Lookups.of(enrolments, identities["student_id"], days)
-    for part in _event_parts(raw, count):
+    for part in events.parts():
         steps = first if first is not None else _start_part(part, options)
         first = None
         del part
@@ -1186,17 +1267,18 @@ def _event_tables(
             )
             (late if name == "late_arrivals" else tables[name]).add(step, rows, ordered_identities)
         del steps
-    _stop_on_unknown_codes(unknown, raw["absences"].source, options)
+    _stop_on_unknown_codes(unknown, events.tables["absences"].source, options)
 
     note = f"{late_codes:,} late-arrival codes read as late arrivals" if late_codes else ""
     tables["absences"].account(out, note)
-    out.tables["absences"] = tables["absences"].table()
-    if "late_arrivals" in raw:
+    keys = ordered_identities["student_key"].unique().sort()  # the KEY_ORDER's, ranked dense
+    out.tables["absences"] = tables["absences"].table(keys)
+    if "late_arrivals" in events.tables:
         late.account(out)
-    out.tables["late_arrivals"] = late.table()
-    if "sick_bay_visits" in raw:
+    out.tables["late_arrivals"] = late.table(keys)
+    if "sick_bay_visits" in events.tables:
         tables["sick_bay_visits"].account(out)
-        out.tables["sick_bay_visits"] = tables["sick_bay_visits"].table()
+        out.tables["sick_bay_visits"] = tables["sick_bay_visits"].table(keys)
     else:
         out.tables["sick_bay_visits"] = _empty("sick_bay_visits")
     return identities

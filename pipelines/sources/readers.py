@@ -25,6 +25,7 @@ import csv
 import io
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -692,6 +693,14 @@ def read_table(name: str, path: Path, names: ExportNames = CONTRACT_NAMES) -> Re
                 f"not a readable table (not a valid {_FORMATS[suffix]} file: {type(exc).__name__})"
             )
         raise ExportError(f"{_shown(path)}: {why}") from exc
+    return _in_contract(name, path, frame, too_long, names)
+
+
+def _in_contract(
+    name: str, path: Path, frame: pl.DataFrame, too_long: pl.DataFrame, names: ExportNames
+) -> ReadResult:
+    """A frame as read (the file's column names, ``_row``) as the contract's text columns, with
+    the notices of columns left out and of rows set aside (``too_long``)."""
     frame = frame.rename({c: names.column(name, c) for c in frame.columns if c != ROW})
     # The readers checked their header as they found it; polars may still have split a
     # header with odd quotes otherwise, and then the contract's columns are not all here.
@@ -720,3 +729,112 @@ def read_table(name: str, path: Path, names: ExportNames = CONTRACT_NAMES) -> Re
             )
     table = RawTable(name=name, source=path.name, frame=frame, rejected=too_long)
     return ReadResult(table, tuple(notices))
+
+
+BLOCK_BYTES = 32 << 20
+"""How much of a large CSV :func:`read_blocks` reads at a time (32 MiB, about a million rows
+of absences)."""
+
+
+class NotInBlocks(Exception):
+    """A CSV :func:`read_blocks` cannot read in blocks after all (it holds a quote, say): the
+    blocks it gave are void, and the file is to be read whole with :func:`read_table`."""
+
+
+def read_blocks(
+    name: str, path: Path, names: ExportNames = CONTRACT_NAMES, block_bytes: int = BLOCK_BYTES
+) -> Iterator[ReadResult]:
+    """The table :func:`read_table` reads, in blocks of rows, one after the other.
+
+    A CSV file larger than ``block_bytes`` is read ``block_bytes`` at a time, cut after the
+    last line end, so that only a block of its text and rows is held at once; each block's
+    ``_row`` numbers are those a whole read gives. Only a file whose rows are its lines is cut
+    so: UTF-8 or cp1252 text with LF or CRLF line ends and no quote (a quoted value may hold a
+    line end). On a quote, a line polars cannot read (a row with more fields than the header)
+    or text that is not UTF-8 or cp1252, it raises :class:`NotInBlocks`, possibly after some
+    blocks: the caller drops those and reads the file whole, which explains what is wrong
+    exactly as it always does. Any other file is read whole and given as one block.
+
+    The notices are given with the first block.
+
+    Raises
+    ------
+    ExportError
+        As :func:`read_table`, for what the first block shows.
+    NotInBlocks
+        When the file has to be read whole after all.
+    """
+    if path.suffix.lower() != ".csv" or not _large_file(path, block_bytes):
+        yield read_table(name, path, names)
+        return
+    first = True
+    for frame in _csv_blocks(path, name, names, block_bytes):
+        result = _in_contract(name, path, frame, empty_failures(), names)
+        yield result if first else ReadResult(result.table, ())
+        first = False
+
+
+def _large_file(path: Path, block_bytes: int) -> bool:
+    """``path`` is a regular file in its folder and larger than ``block_bytes``."""
+    if _leaves(path, path.parent) or not path.is_file():
+        return False  # read_table says why
+    return path.stat().st_size > block_bytes
+
+
+def _csv_blocks(
+    path: Path, table: str, names: ExportNames, block_bytes: int
+) -> Iterator[pl.DataFrame]:
+    """The rows of a CSV (see :func:`read_blocks`), a block at a time, as :func:`_read_csv`
+    reads them whole: ``_row`` is 2 for the first row and one more for each row after."""
+    separator = ";"
+    header = b""  # the first block's header line, given to every other block too
+    rows = 0
+    for block in _line_blocks(path, block_bytes):
+        if not header:  # the first block: what the file is, and its header
+            # what a whole read looks at to tell text from bytes (:func:`_as_utf8`) is here
+            if len(block) < _SNIFF or _wide_codec(block) is not None or block.isspace():
+                raise NotInBlocks
+            block = _as_utf8(block, path)
+        else:
+            block = header + _utf8_or_cp1252(block)
+        if b'"' in block:
+            raise NotInBlocks
+        try:
+            if not header:
+                line = _header(block)
+                separator = _separator(line)
+                header_names = next(
+                    csv.reader(io.StringIO(line.decode("utf-8-sig")), delimiter=separator), []
+                )
+                _check_header(header_names, table, path, "line 1", names)
+                header = line.removeprefix(codecs.BOM_UTF8) + b"\n"
+            frame = pl.read_csv(
+                block,
+                separator=separator,
+                infer_schema=False,
+                row_index_name=ROW,
+                row_index_offset=2 + rows,
+            )
+        except (csv.Error, pl.exceptions.PolarsError) as exc:
+            raise NotInBlocks from exc
+        rows += frame.height
+        yield frame
+
+
+def _line_blocks(path: Path, block_bytes: int) -> Iterator[bytes]:
+    """The bytes of ``path`` in blocks of about ``block_bytes`` (the first at least twice
+    :data:`_SNIFF`), each ending with a line end (but the last); :class:`NotInBlocks` for a
+    line longer than a block."""
+    with path.open("rb") as handle:
+        carry = b""
+        size = max(block_bytes, 2 * _SNIFF)
+        while chunk := handle.read(size):
+            size = block_bytes
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            if not cut:
+                raise NotInBlocks
+            carry = data[cut:]
+            yield data[:cut]
+        if carry:
+            yield carry

@@ -15,23 +15,32 @@ import polars as pl
 from features.canonical import codes
 from features.canonical.append import APPENDED_TABLES, AppendReconciliation, append
 from features.canonical.codes import CodeProfile
-from features.canonical.contract import MODELS
+from features.canonical.contract import EVENT_TABLES, MODELS
 from features.canonical.pseudonym import pseudonym
 from features.canonical.tables import (
     Canonical,
     IdScope,
     IngestOptions,
+    RawTable,
     Reconciliation,
     canonicalise,
 )
 from pipelines.settings import IngestSettings
-from pipelines.sources.readers import ExportError, ReadResult, find_tables, read_table
+from pipelines.sources.readers import ExportError, find_tables, read_table
+from pipelines.sources.spill import (
+    CSV_ROW_BYTES,
+    Spilled,
+    SpilledEvents,
+    part_count,
+    spill_table,
+)
 from pipelines.workspace import (
     Staging,
     Workspace,
     WorkspaceError,
     locked,
     private_dir,
+    scratch,
     staged,
     write_csv,
     write_json,
@@ -262,25 +271,40 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
     ids = id_scope(workspace, settings.ids)
     key = workspace.key()
     check_key(workspace, key, settings.new_key)
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    options = IngestOptions(
+        profile=profile,
+        key=key,
+        allow_unknown_codes=settings.allow_unknown_codes,
+        morning_lessons=settings.morning_lessons,
+        ids=ids,
+        append=settings.append,
+        partition_rows=settings.partition_rows,
+    )
+    count = part_count(files, options.partition_rows)
+    with ThreadPoolExecutor(max_workers=1) as pool, scratch(workspace) as spill_root:
         printed = pool.submit(fingerprint, list(files.values()))
-        raw: dict[str, ReadResult] = {}
+        raw: dict[str, RawTable] = {}
+        spilled: dict[str, Spilled] = {}
         for name, path in files.items():
+            if count > 1 and name in EVENT_TABLES:  # a large export: its events in parts
+                say(f"reading {path.name} into {count} parts by pupil")
+                spilled[name] = spill_table(
+                    name,
+                    path,
+                    spill_root,
+                    count,
+                    profile.names,
+                    CSV_ROW_BYTES * settings.partition_rows,
+                )
+                notices.extend(spilled[name].notices)
+                continue
             say(f"reading {path.name}")
-            raw[name] = read_table(name, path, profile.names)
-            notices.extend(raw[name].notices)
+            read = read_table(name, path, profile.names)
+            raw[name] = read.table
+            notices.extend(read.notices)
         say("validating, mapping codes and pseudonymising")
-        result: Canonical = canonicalise(
-            {name: r.table for name, r in raw.items()},
-            IngestOptions(
-                profile=profile,
-                key=key,
-                allow_unknown_codes=settings.allow_unknown_codes,
-                morning_lessons=settings.morning_lessons,
-                ids=ids,
-                append=settings.append,
-            ),
-        )
+        events = SpilledEvents(spill_root, count, spilled) if spilled else None
+        result: Canonical = canonicalise(raw, options, events)
         del raw  # the raw text is not needed any more: freed before writing
         notices.extend(result.notices)
         unbalanced = [r.line() for r in result.reconciliation if not r.balanced]

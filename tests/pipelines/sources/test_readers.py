@@ -12,7 +12,13 @@ from hypothesis import strategies as st
 
 from features.canonical import contract
 from features.canonical.validate import ROW
-from pipelines.sources.readers import ExportError, find_tables, read_table
+from pipelines.sources.readers import (
+    ExportError,
+    NotInBlocks,
+    find_tables,
+    read_blocks,
+    read_table,
+)
 from tests.conftest import TINY, write_export
 
 ENROL = TINY["enrolments.csv"]
@@ -899,3 +905,76 @@ def test_a_typed_parquet_column_named_with_blanks_around_reads_as_its_contract_c
         }
     ).write_parquet(path)
     assert read(path, "late_arrivals").select("date", "time").row(0) == ("2024-09-10", "08:41")
+
+
+HEADER = "student_id;date;period;code;minutes;remark"  # a column not in the contract
+
+
+def _absences_lines(rows: int) -> list[str]:
+    """Absence lines of every kind a quote-free export holds (under :data:`HEADER`): padded
+    ids, short rows, blank lines, remarks, a cp1252 letter."""
+    lines = []
+    for i in range(rows):
+        line = f"P{i % 97};2024-09-{2 + i % 20:02d};{('AM', 'PM', ' 3 ')[i % 3]};Z;{i % 7}"
+        if i % 41 == 0:
+            line = f"  P{i % 97} ;2024-09-02"  # a short row: the other fields are missing
+        elif i % 53 == 0:
+            line = ""
+        elif i % 59 == 0:
+            line += ";"
+        elif i % 61 == 0:
+            line = line.replace("Z", "Zé")
+        lines.append(line)
+    return lines
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n"], ids=["lf", "crlf"])
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252", "utf-8-sig"])
+def test_a_large_csv_read_in_blocks_gives_the_rows_a_whole_read_gives(
+    tmp_path: Path, end: str, encoding: str
+) -> None:
+    text = end.join([HEADER, *_absences_lines(3000)]) + end
+    path = tmp_path / "absences.csv"
+    path.write_bytes(text.encode(encoding))
+    whole = read_table("absences", path)
+    blocks = list(read_blocks("absences", path, block_bytes=9_000))
+    assert len(blocks) > 5
+    frame = pl.concat([b.table.frame for b in blocks])
+    assert frame.equals(whole.table.frame)
+    assert frame[ROW].is_sorted() and frame.height > 2800
+    assert blocks[0].notices == whole.notices  # the notices come with the first block only
+    assert whole.notices and not any(b.notices for b in blocks[1:])
+    assert all(b.table.rejected.is_empty() for b in blocks)
+
+
+@pytest.mark.parametrize(
+    "late_line",
+    ['P1;2024-09-03;AM;"Z";1', "P1;2024-09-03;AM;Z;1;x;y"],
+    ids=["quote", "too-many-fields"],
+)
+def test_a_csv_that_cannot_be_read_in_blocks_says_so_after_its_first_blocks(
+    tmp_path: Path, late_line: str
+) -> None:
+    lines = [HEADER, *_absences_lines(3000)]
+    lines[2500] = late_line  # in a later block: the blocks before it are read already
+    path = tmp_path / "absences.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    read = []
+    with pytest.raises(NotInBlocks):
+        for block in read_blocks("absences", path, block_bytes=9_000):
+            read.append(block)
+    assert read  # the caller drops them and reads the file whole
+
+
+def test_a_file_small_enough_or_not_csv_comes_whole_as_one_block(tmp_path: Path) -> None:
+    path = tmp_path / "absences.csv"
+    path.write_text(
+        HEADER + "\n" + "\n".join(_absences_lines(50)) + "\n",
+        encoding="utf-8",
+    )
+    (block,) = read_blocks("absences", path, block_bytes=1 << 20)
+    assert block.table.frame.equals(read_table("absences", path).table.frame)
+    parquet = tmp_path / "late_arrivals.parquet"
+    pl.DataFrame({"student_id": ["P1", "P2"], "date": ["2024-09-02"] * 2}).write_parquet(parquet)
+    (block,) = read_blocks("late_arrivals", parquet, block_bytes=10)
+    assert block.table.frame.height == 2

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 import stat
 from pathlib import Path
 
@@ -346,3 +347,50 @@ def test_an_incremental_export_appended_gives_the_tables_of_the_cumulative_one(
     )
     codes = pl.read_parquet(ws.canonical_table("absences")).filter(pl.col("date").dt.day() == 5)
     assert codes["code"].to_list() == ["Z"]
+
+
+def _files(ws: Workspace) -> dict[str, str]:
+    """Every file an ingest wrote, by its path in the workspace, as a digest."""
+    return {
+        str(p.relative_to(ws.root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(ws.root.rglob("*"))
+        if p.is_file() and p.name != ".lock"
+    }
+
+
+def test_an_export_checked_in_parts_writes_what_one_part_writes(
+    small_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large export's events are read a block at a time into parts by pupil; the workspace
+    is the same, byte for byte, with bad rows in blocks read apart and a table that cannot be
+    read in blocks (a quote) read whole."""
+    monkeypatch.setenv(KEY_ENV, bytes(range(32)).hex())
+    export = tmp_path / "export"
+    shutil.copytree(small_board, export)
+    with (export / "absences.csv").open("a", encoding="utf-8") as absences:
+        absences.write("L0010001;2022-10-27;AM;D;\n")  # a duplicate, far from its first row
+        absences.write("X9999;2022-10-27;AM;D;\n")  # not enrolled
+        absences.write("L0010002;2022-02-30;AM;D;\n")  # not a date
+    with (export / "late_arrivals.csv").open("a", encoding="utf-8") as late:
+        late.write('L0010002;2024-01-18;"08:31";6\n')  # quoted: read whole
+        late.write("L0010002;2024-01-19;08:32;7;x\n")  # more fields than the header
+    settings = IngestSettings(accept_quarantine=True)
+    one, parts = Workspace(tmp_path / "one"), Workspace(tmp_path / "parts")
+    said: list[str] = []
+    first = run_ingest(export, one, settings, say=lambda _: None)
+    second = run_ingest(
+        export, parts, settings.model_copy(update={"partition_rows": 20_000}), said.append
+    )
+    assert "reading absences.csv into 6 parts by pupil" in said  # 2.7 MB, in blocks of 0.5 MB
+    assert _files(parts) == _files(one)
+    assert second.lines() == first.lines() and second.notices == first.notices
+    quarantined = pl.read_csv(parts.quarantine / "absences.csv", separator=";")
+    assert quarantined["reason"].to_list() == [
+        "unknown pupil (not in enrolments)",
+        "not a date (expected YYYY-MM-DD or DD/MM/YYYY)",
+    ]
+    absences = next(r for r in second.reconciliation if r.table == "absences")
+    assert absences.duplicates == 1
+    late = pl.read_csv(parts.quarantine / "late_arrivals.csv", separator=";")
+    assert late["reason"].to_list() == ["5 fields where the header has 4"]  # read whole
+    assert list((parts.root / ".staging").iterdir()) == []  # the parts are gone
