@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
@@ -815,8 +816,8 @@ def _csv_blocks(
                 row_index_name=ROW,
                 row_index_offset=2 + rows,
             )
-        except (csv.Error, pl.exceptions.PolarsError) as exc:
-            raise NotInBlocks from exc
+        except (csv.Error, pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
+            raise NotInBlocks from exc  # the whole read says what is wrong, as it always does
         rows += frame.height
         yield frame
 
@@ -825,10 +826,14 @@ def _line_blocks(path: Path, block_bytes: int) -> Iterator[bytes]:
     """The bytes of ``path`` in blocks of about ``block_bytes`` (the first at least twice
     :data:`_SNIFF`), each ending with a line end (but the last); :class:`NotInBlocks` for a
     line longer than a block."""
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except OSError as exc:  # the whole read says why, in the system's words
+        raise NotInBlocks from exc
+    with handle:
         carry = b""
         size = max(block_bytes, 2 * _SNIFF)
-        while chunk := handle.read(size):
+        while chunk := _read(handle, size):
             size = block_bytes
             data = carry + chunk
             cut = data.rfind(b"\n") + 1
@@ -838,3 +843,10 @@ def _line_blocks(path: Path, block_bytes: int) -> Iterator[bytes]:
             yield data[:cut]
         if carry:
             yield carry
+
+
+def _read(handle: BinaryIO, size: int) -> bytes:
+    try:
+        return handle.read(size)
+    except OSError as exc:
+        raise NotInBlocks from exc
