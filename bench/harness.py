@@ -186,7 +186,8 @@ def step_ingest(root: str, export: str, workspace: str, keep: bool) -> dict[str,
     per_file = {}
     for (t0, m), (t1, _) in itertools.pairwise(marks):
         if m.startswith("reading "):
-            per_file[m.removeprefix("reading ")] = t1 - t0
+            # "reading absences.csv" or, for a large export, "... into 21 parts by pupil"
+            per_file[m.removeprefix("reading ").split(" into ")[0]] = t1 - t0
     tables = {
         r.table: {"read": r.read, "accepted": r.accepted, "quarantined": r.quarantined}
         for r in report.reconciliation

@@ -140,12 +140,16 @@ happens to be chunked in memory, so the same table built two ways (whole, or fro
 would be written in different bytes."""
 
 
-def write_parquet(frame: pl.DataFrame, path: Path, mode: int | None = None) -> Path:
+def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: Path, mode: int | None = None) -> Path:
     """Atomic, deterministic Parquet: the same table gives the same bytes, however it was
-    built (no statistics that vary, row groups of :data:`ROW_GROUP_ROWS`)."""
+    built (no statistics that vary, row groups of :data:`ROW_GROUP_ROWS`), in memory or a
+    scan written as it is read (``sink_parquet``: the same bytes, a test checks it)."""
 
     def write(target: Path) -> None:
-        frame.write_parquet(target, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        if isinstance(frame, pl.LazyFrame):
+            frame.sink_parquet(target, compression="zstd", row_group_size=ROW_GROUP_ROWS)
+        else:
+            frame.write_parquet(target, compression="zstd", row_group_size=ROW_GROUP_ROWS)
 
     return write_atomic(path, write, mode=mode)
 

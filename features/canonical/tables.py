@@ -159,6 +159,9 @@ class Canonical:
     notices: list[str] = field(default_factory=list)
     shared_ids: int = 0
     """Pupil ids enrolled at two schools at once (:func:`shared_ids`): ids unique per school?"""
+    spilled: dict[str, pl.LazyFrame] = field(default_factory=dict)
+    """The event tables a :class:`RowStore` kept out of memory (none in ``tables`` then): each
+    a scan of its sorted rows, to be written as it is read."""
 
 
 @dataclass
@@ -839,7 +842,13 @@ def canonicalise(
     for name in ("students", "care_cases"):
         _pupil_table(name, tables.get(name), ordered_identities, options.ids, out)
     return Canonical(
-        out.tables, out.quarantine, out.reconciliation, identities, out.notices, out.shared_ids
+        out.tables,
+        out.quarantine,
+        out.reconciliation,
+        identities,
+        out.notices,
+        out.shared_ids,
+        out.spilled,
     )
 
 
@@ -852,6 +861,15 @@ class _Output:
     reconciliation: list[Reconciliation] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
     shared_ids: int = 0
+
+    spilled: dict[str, pl.LazyFrame] = field(default_factory=dict)
+
+    def keep(self, name: str, table: pl.DataFrame | pl.LazyFrame) -> None:
+        """Add a table, in memory or (a scan) out of it."""
+        if isinstance(table, pl.LazyFrame):
+            self.spilled[name] = table
+        else:
+            self.tables[name] = table
 
     def account(
         self,
@@ -1021,7 +1039,7 @@ class TableFacts:
 class EventParts(Protocol):
     """The event tables, read part by part: every row of a pupil (by :func:`pupil_partitions`
     over ``count`` parts) in one part, each part's rows in the order of their file, and the
-    rows the reader set aside with the first part."""
+    rows the reader set aside with the first part; and where their canonical rows wait."""
 
     @property
     def tables(self) -> Mapping[str, TableFacts]: ...
@@ -1029,7 +1047,47 @@ class EventParts(Protocol):
     @property
     def count(self) -> int: ...
 
+    @property
+    def store(self) -> RowStore: ...
+
     def parts(self) -> Iterator[dict[str, RawTable]]: ...
+
+
+class RowStore(Protocol):
+    """Where the events' canonical rows wait until their table is sorted: in ``buckets`` of
+    pupils by key order (:data:`KEY_ORDER`), so that each bucket, sorted, follows the one
+    before in the sorted table, and only one bucket is sorted at a time."""
+
+    @property
+    def buckets(self) -> int: ...
+
+    def put(self, table: str, bucket: int, rows: pl.DataFrame) -> None:
+        """Keep ``rows`` of ``table`` in ``bucket``."""
+
+    def take(self, table: str, bucket: int) -> pl.DataFrame | None:
+        """The rows kept in ``bucket`` of ``table`` (forgotten here), or None when none were."""
+
+    def table(self, table: str, chunks: Iterator[pl.DataFrame]) -> pl.DataFrame | pl.LazyFrame:
+        """``table`` made of its sorted ``chunks``, one after the other: a frame in memory,
+        or a scan of them kept out of it."""
+
+
+@dataclass
+class HeldRows:
+    """A :class:`RowStore` in memory, of one bucket: the table is its rows, sorted whole."""
+
+    buckets: int = 1
+    rows: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
+
+    def put(self, table: str, bucket: int, rows: pl.DataFrame) -> None:
+        self.rows.setdefault(table, []).append(rows)
+
+    def take(self, table: str, bucket: int) -> pl.DataFrame | None:
+        kept = self.rows.pop(table, [])
+        return pl.concat(kept, rechunk=False) if kept else None
+
+    def table(self, table: str, chunks: Iterator[pl.DataFrame]) -> pl.DataFrame:
+        return pl.concat(list(chunks))
 
 
 @dataclass(frozen=True)
@@ -1039,6 +1097,7 @@ class HeldEvents:
     raw: Mapping[str, RawTable]
     count: int
     tables: Mapping[str, TableFacts]
+    store: HeldRows = field(default_factory=HeldRows)
 
     @classmethod
     def of(cls, raw: Mapping[str, RawTable], partition_rows: int) -> HeldEvents:
@@ -1136,11 +1195,13 @@ def _check_events(
 
 @dataclass
 class _Parts:
-    """One table's canonical rows and quarantine, gathered part by part, and its counts."""
+    """One table's canonical rows (kept in ``store``) and quarantine, gathered part by part,
+    and its counts; ``keys`` are the pupils' keys in :data:`KEY_ORDER`."""
 
     name: str
+    store: RowStore
+    keys: pl.Series
     source: str = ""
-    rows: list[pl.DataFrame] = field(default_factory=list)
     quarantine: list[pl.DataFrame] = field(default_factory=list)
     read: int = 0
     accepted: int = 0
@@ -1167,7 +1228,18 @@ class _Parts:
         (:meth:`table`), so that only the whole table holds it."""
         order = ordered_identities[KEY_ORDER].gather(canonical[PUPIL]).alias(KEY_ORDER)
         columns = [c for c in CANONICAL_COLUMNS[self.name] if c != "student_key"]
-        self.rows.append(canonical.select(*columns, SCHOOL_ORDER).with_columns(order))
+        rows = canonical.select(*columns, SCHOOL_ORDER).with_columns(order)
+        buckets = self.store.buckets
+        if buckets == 1 or rows.is_empty():  # kept all the same: the table's columns
+            self.store.put(self.name, 0, rows)
+            return
+        # KEY_ORDER runs from 1 to the number of keys: equal ranges of it, in order
+        bucket = (pl.col(KEY_ORDER) - 1).cast(pl.UInt64) * buckets // max(1, self.keys.len())
+        split = rows.with_columns(bucket.cast(pl.UInt32).alias(_BUCKET)).partition_by(
+            _BUCKET, as_dict=True, include_key=False, maintain_order=True
+        )
+        for (number,), bucket_rows in split.items():
+            self.store.put(self.name, number, bucket_rows)
 
     def account(self, out: _Output, note: str = "") -> None:
         """Add the table's quarantine (in the order of its file) and reconciliation to ``out``."""
@@ -1185,12 +1257,24 @@ class _Parts:
             )
         )
 
-    def table(self, keys: pl.Series) -> pl.DataFrame:
-        """The canonical table, sorted (:func:`sorted_table`, with the pupils' ``keys``); the
-        parts are let go."""
-        whole = pl.concat(self.rows, rechunk=False)
-        self.rows.clear()
-        return sorted_table(whole, self.name, keys)
+    def table(self) -> pl.DataFrame | pl.LazyFrame:
+        """The canonical table, sorted (:func:`sorted_table`) bucket by bucket, as the store
+        makes it of them; the rows kept are let go."""
+
+        def chunks() -> Iterator[pl.DataFrame]:
+            sorted_any = False
+            for bucket in range(self.store.buckets):
+                rows = self.store.take(self.name, bucket)
+                if rows is not None:
+                    sorted_any = True
+                    yield sorted_table(rows, self.name, self.keys)
+            if not sorted_any:
+                yield _empty(self.name)
+
+        return self.store.table(self.name, chunks())
+
+
+_BUCKET = "_bucket"
 
 
 def _late_rows(late_codes: pl.DataFrame) -> pl.DataFrame:
@@ -1227,8 +1311,6 @@ def _event_tables(
     The pseudonyms (HMAC, in Python) are worked out while polars parses the first part.
     """
     count = events.count
-    tables = {n: _Parts(n) for n in ("absences", "sick_bay_visits")}
-    late = _Parts("late_arrivals")  # the export's late arrivals and the absences' late codes
     unknown: list[pl.DataFrame] = []
     late_codes = 0
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -1246,6 +1328,10 @@ def _event_tables(
         identities = pseudonyms.result()
     ordered_identities = _with_key_order(identities)
     lookups = _Lookups.of(enrolments, identities["student_id"], days)
+    keys = ordered_identities["student_key"].unique().sort()  # the KEY_ORDER's, ranked dense
+    tables = {n: _Parts(n, events.store, keys) for n in ("absences", "sick_bay_visits")}
+    # the export's late arrivals and the absences' late codes
+    late = _Parts("late_arrivals", events.store, keys)
     for part in events.parts():
         steps = first if first is not None else _start_part(part, options)
         first = None
@@ -1271,14 +1357,13 @@ def _event_tables(
 
     note = f"{late_codes:,} late-arrival codes read as late arrivals" if late_codes else ""
     tables["absences"].account(out, note)
-    keys = ordered_identities["student_key"].unique().sort()  # the KEY_ORDER's, ranked dense
-    out.tables["absences"] = tables["absences"].table(keys)
+    out.keep("absences", tables["absences"].table())
     if "late_arrivals" in events.tables:
         late.account(out)
-    out.tables["late_arrivals"] = late.table(keys)
+    out.keep("late_arrivals", late.table())
     if "sick_bay_visits" in events.tables:
         tables["sick_bay_visits"].account(out)
-        out.tables["sick_bay_visits"] = tables["sick_bay_visits"].table(keys)
+        out.keep("sick_bay_visits", tables["sick_bay_visits"].table())
     else:
         out.tables["sick_bay_visits"] = _empty("sick_bay_visits")
     return identities

@@ -16,9 +16,10 @@ of table names of the contract and numbers, never of the export's data.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -118,14 +119,56 @@ def _spill(blocks: Iterator[ReadResult], folder: Path, count: int) -> Spilled:
     return Spilled(facts, dict(first.frame.schema), notices)
 
 
+@dataclass
+class SpilledRows:
+    """A :class:`~features.canonical.tables.RowStore` on disk: each bucket's rows as Arrow IPC
+    files under ``folder``, read back (and removed) when its table is sorted; the sorted
+    buckets are written there too, and the table is a scan of them, in order."""
+
+    folder: Path
+    buckets: int
+    _written: Iterator[int] = field(default_factory=itertools.count)
+
+    def put(self, table: str, bucket: int, rows: pl.DataFrame) -> None:
+        place = self._bucket(table, bucket)
+        place.mkdir(parents=True, exist_ok=True)
+        rows.write_ipc(place / f"{next(self._written):08d}.arrow")
+
+    def take(self, table: str, bucket: int) -> pl.DataFrame | None:
+        place = self._bucket(table, bucket)
+        files = sorted(place.glob("*.arrow")) if place.is_dir() else []
+        if not files:
+            return None
+        rows = pl.concat([pl.read_ipc(file) for file in files], rechunk=False)
+        shutil.rmtree(place)
+        return rows
+
+    def table(self, table: str, chunks: Iterator[pl.DataFrame]) -> pl.LazyFrame:
+        place = self.folder / "sorted" / table
+        place.mkdir(parents=True)
+        paths = []
+        for number, chunk in enumerate(chunks):
+            paths.append(place / f"{number:05d}.arrow")
+            chunk.write_ipc(paths[-1])
+        return pl.scan_ipc(paths)
+
+    def _bucket(self, table: str, bucket: int) -> Path:
+        return self.folder / "kept" / table / f"{bucket:05d}"
+
+
 @dataclass(frozen=True)
 class SpilledEvents:
     """The event tables :func:`spill_table` set down under ``folder`` (its ``root``), part by
-    part (:class:`~features.canonical.tables.EventParts`)."""
+    part (:class:`~features.canonical.tables.EventParts`), their canonical rows kept on disk
+    beside them (:class:`SpilledRows`, as many buckets as parts)."""
 
     folder: Path
     count: int
     spilled: Mapping[str, Spilled]
+    store: SpilledRows = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "store", SpilledRows(self.folder / "canonical", self.count))
 
     @property
     def tables(self) -> Mapping[str, TableFacts]:

@@ -258,11 +258,15 @@ def run_ingest(
     The input fingerprint is hashed in the background while the tables are read and checked
     (hashlib lets go of the GIL).
     """
-    with locked(workspace, "ingest", say):
-        return _ingest(export, workspace, settings, say)
+    with locked(workspace, "ingest", say), scratch(workspace) as spill_root:
+        return _ingest(export, workspace, settings, say, spill_root)
 
 
-def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: Say) -> IngestReport:
+def _ingest(
+    export: Path, workspace: Workspace, settings: IngestSettings, say: Say, spill_root: Path
+) -> IngestReport:
+    """:func:`run_ingest`; a large export's events, and their canonical rows until written,
+    are kept in ``spill_root`` (:mod:`pipelines.sources.spill`)."""
     profile = load_profile(settings.codes)
     files, notices = find_tables(export, profile.names)
     # An incremental export brings the event tables' new rows only, when there are any.
@@ -281,7 +285,7 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
         partition_rows=settings.partition_rows,
     )
     count = part_count(files, options.partition_rows)
-    with ThreadPoolExecutor(max_workers=1) as pool, scratch(workspace) as spill_root:
+    with ThreadPoolExecutor(max_workers=1) as pool:
         printed = pool.submit(fingerprint, list(files.values()))
         raw: dict[str, RawTable] = {}
         spilled: dict[str, Spilled] = {}
@@ -322,11 +326,13 @@ def _ingest(export: Path, workspace: Workspace, settings: IngestSettings, say: S
         with staged(workspace) as stage:  # the quarantine, to see why; nothing else
             _write_quarantine(result.quarantine, workspace, stage)
         raise
-    tables, identities = result.tables, result.identities
+    tables: dict[str, pl.DataFrame | pl.LazyFrame] = {**result.tables, **result.spilled}
+    identities = result.identities
     appended: list[AppendReconciliation] = []
     if settings.append and workspace.canonical_table("absences").exists():
         say("appending the new events to the workspace's")
-        tables, identities, appended = _appended(workspace, result, "calendar" not in files)
+        new_tables, identities, appended = _appended(workspace, result, "calendar" not in files)
+        tables = dict(new_tables)
     say("writing the canonical tables")
     private_dir(workspace.secrets)
     with staged(workspace) as stage:  # all of it, or none of it
@@ -350,7 +356,8 @@ def _appended(
     """The workspace's tables and identity map with an incremental export's added (see
     :mod:`features.canonical.append`); stops, writing nothing, if a row is unaccounted for."""
     held = {name: pl.read_parquet(workspace.canonical_table(name)) for name in APPENDED_TABLES}
-    done = append(held, result.tables, builtin_calendar)
+    new = {**result.tables, **{name: lazy.collect() for name, lazy in result.spilled.items()}}
+    done = append(held, new, builtin_calendar)
     unbalanced = [a.line() for a in done.reconciliation if not a.balanced]
     if unbalanced:
         raise ExportError(f"appending does not balance, nothing written: {unbalanced[0]}")

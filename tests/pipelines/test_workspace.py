@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -22,6 +23,7 @@ from pipelines.steps.ingest import run_ingest
 from pipelines.workspace import (
     JOURNAL,
     KEY_ENV,
+    ROW_GROUP_ROWS,
     STAGING,
     DiskFullError,
     Workspace,
@@ -29,6 +31,7 @@ from pipelines.workspace import (
     locked,
     recover,
     staged,
+    write_parquet,
 )
 from tests.conftest import TINY, write_export
 
@@ -307,3 +310,24 @@ def test_a_workspace_given_as_a_relative_path_is_written_where_it_says(
         staged(Workspace(Path("ws"))) as stage,
     ):
         stage.path(tmp_path / "elsewhere.csv")
+
+
+def test_a_table_written_from_a_scan_of_its_chunks_has_the_bytes_of_the_whole(
+    tmp_path: Path,
+) -> None:
+    """A large ingest writes an event table as a scan of its sorted chunks (sink_parquet):
+    the file must be the one the table written whole gives, row groups and all."""
+    rows = 3 * ROW_GROUP_ROWS // 2
+    i = pl.int_range(rows, dtype=pl.Int64)
+    frame = pl.select(
+        student_key=pl.format("k{}", i % 977),
+        date=pl.when(i % 13 > 0).then(pl.date(2024, 9, 2) + pl.duration(days=i % 200)),
+        minutes=(i % 50).cast(pl.Int32),
+    )
+    chunks = []
+    for number, start in enumerate(range(0, rows, 100_003)):
+        chunks.append(tmp_path / f"{number}.arrow")
+        frame.slice(start, 100_003).write_ipc(chunks[-1])
+    whole = write_parquet(frame, tmp_path / "whole.parquet")
+    scanned = write_parquet(pl.scan_ipc(chunks), tmp_path / "scanned.parquet")
+    assert whole.read_bytes() == scanned.read_bytes()

@@ -394,3 +394,8 @@ def test_an_export_checked_in_parts_writes_what_one_part_writes(
     late = pl.read_csv(parts.quarantine / "late_arrivals.csv", separator=";")
     assert late["reason"].to_list() == ["5 fields where the header has 4"]  # read whole
     assert list((parts.root / ".staging").iterdir()) == []  # the parts are gone
+    # The same export appended (each event already held): in parts as in one.
+    appending = settings.model_copy(update={"append": True})
+    run_ingest(export, one, appending, say=lambda _: None)
+    run_ingest(export, parts, appending.model_copy(update={"partition_rows": 20_000}), said.append)
+    assert _files(parts) == _files(one)
