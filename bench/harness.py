@@ -158,13 +158,17 @@ def step_simulate(
     return info
 
 
-def step_ingest(root: str, export: str, workspace: str, keep: bool) -> dict[str, Any]:
+def step_ingest(
+    root: str, export: str, workspace: str, keep: bool, code: str = ""
+) -> dict[str, Any]:
     """``run_ingest`` into ``workspace``, timing its read, canonicalise and write parts.
 
     The parts are read off the ingest's own progress lines: reading up to "validating",
     canonicalising up to "writing", writing to the end (the input fingerprint is hashed in
-    the background meanwhile).
+    the background meanwhile). With ``code``, the project is imported from that checkout.
     """
+    if code:
+        sys.path.insert(0, code)
     import pipelines.steps.ingest as ingest_module
     from pipelines.settings import IngestSettings
     from pipelines.workspace import Workspace

@@ -28,14 +28,20 @@ The board is simulated with ``schoolsim`` into ``/tmp/bench/export-<students>x<y
 unless it is already there; the ingest writes into a temporary workspace under
 ``/tmp/bench`` that is removed afterwards.
 
+``--before DIR`` also runs the ingest of another checkout (say a ``git worktree`` of an older
+commit) right after each of this one's, each in its own child, prints its median seconds and
+peak and this checkout's ratios to them, and compares every file the two wrote.
+
 Run from the repository root::
 
     .venv/bin/python bench/ingest.py [--students 100000] [--years 3] [--seed 1] [--repeat 1]
+    .venv/bin/python bench/ingest.py --students 1000000 --years 1 --before ../schoolpoort-before
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shutil
 import statistics
 import sys
@@ -50,7 +56,7 @@ REPO = BENCH.parent
 sys.path[:] = [str(REPO), *(p for p in sys.path if Path(p or ".").resolve() != BENCH)]
 
 from bench import harness  # noqa: E402
-from bench.harness import Board, Measured, log  # noqa: E402
+from bench.harness import MARKER, Board, Measured, log  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
 
@@ -203,9 +209,30 @@ def _two_checks(files: list[Path]) -> dict[str, float]:
 STEPS = {**harness.SHARED_STEPS, "floor": step_floor, "bound": step_bound}
 
 
+def _differing(one: Path, other: Path) -> set[str]:
+    """The files (paths within the workspace) that ``one`` and ``other`` do not both hold with
+    the same bytes; the benchmark's own marker and the lock aside."""
+
+    def digests(root: Path) -> dict[str, str]:
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in root.rglob("*")
+            if p.is_file() and p.name not in (MARKER, ".lock")
+        }
+
+    mine, theirs = digests(one), digests(other)
+    return {name for name in mine.keys() | theirs.keys() if mine.get(name) != theirs.get(name)}
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     harness.board_arguments(parser, students=100_000, years=3)
+    parser.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also run the ingest of another checkout (a git worktree of an older commit) in "
+        "turn with this one's, and compare what the two write, file by file",
+    )
     args = parser.parse_args(argv)
     root: Path = args.root
     root.mkdir(parents=True, exist_ok=True)
@@ -218,6 +245,8 @@ def main(argv: list[str]) -> None:
     floors: list[Measured] = []
     ingests: list[Measured] = []
     bounds: list[Measured] = []
+    befores: list[Measured] = []
+    differ: set[str] = set()
     for i in range(args.repeat):
         order = ("floor", "bound", "ingest") if i % 2 == 0 else ("ingest", "bound", "floor")
         for step in order:
@@ -241,9 +270,18 @@ def main(argv: list[str]) -> None:
                         "root": str(root),
                         "export": str(export),
                         "workspace": str(Path(tmp) / "ws"),
-                        "keep": False,
+                        "keep": bool(args.before),
                     }
                     ingests.append(harness.run_child(SCRIPT, "ingest", params))
+                    if args.before:
+                        log(f"run {i + 1}/{args.repeat}: ingest of {args.before}")
+                        before = {
+                            **params,
+                            "workspace": str(Path(tmp) / "before"),
+                            "code": str(Path(args.before).resolve()),
+                        }
+                        befores.append(harness.run_child(SCRIPT, "ingest", before))
+                        differ.update(_differing(Path(tmp) / "ws", Path(tmp) / "before"))
 
     floor_s = harness.median_of(floors, "seconds")
     ingest_s = harness.median_of(ingests, "seconds")
@@ -276,6 +314,15 @@ def main(argv: list[str]) -> None:
             ],
         )
     )
+    if befores:
+        before_s = harness.median_of(befores, "seconds")
+        before_peak = harness.peak_of(befores)
+        print(
+            f"\nbefore ({args.before}): {before_s:.2f} s, peak {before_peak:,.0f} MiB; this "
+            f"checkout against it: {ingest_s / before_s:.2f}x the seconds (medians), "
+            f"{harness.peak_of(ingests) / before_peak:.2f}x the peak; what they wrote: "
+            + (f"differs in {', '.join(sorted(differ))}" if differ else "byte-identical")
+        )
     ratio = ingest_s / floor_s
     verdict = "meets" if ratio <= 3 else "misses"
     print(f"\nratio ingest/floor: {ratio:.1f}x ({verdict} the target of 3x)")
