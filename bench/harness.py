@@ -168,6 +168,8 @@ def step_ingest(
     the background meanwhile). With ``code``, the project is imported from that checkout.
     """
     if code:
+        if "pipelines" in sys.modules:  # then its code, not ``code``'s, would be measured
+            raise RuntimeError(f"pipelines already imported from {sys.modules['pipelines']}")
         sys.path.insert(0, code)
     import pipelines.steps.ingest as ingest_module
     from pipelines.settings import IngestSettings

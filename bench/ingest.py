@@ -58,9 +58,11 @@ sys.path[:] = [str(REPO), *(p for p in sys.path if Path(p or ".").resolve() != B
 
 from bench import harness  # noqa: E402
 from bench.harness import MARKER, Board, Measured, log  # noqa: E402
-from pipelines.workspace import KEY_ENV  # noqa: E402
 
 SCRIPT = Path(__file__).resolve()
+KEY_ENV = "SCHOOLPOORT_PSEUDONYM_KEY"
+"""``pipelines.workspace.KEY_ENV``, written out: a child measuring another checkout's code
+(``--before``) must not have imported this one's ``pipelines`` first."""
 
 
 def step_floor(root: str, export: str) -> dict[str, Any]:
