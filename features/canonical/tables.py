@@ -10,7 +10,7 @@ table.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
@@ -1061,11 +1061,11 @@ class RowStore(Protocol):
     @property
     def buckets(self) -> int: ...
 
-    def put(self, table: str, bucket: int, rows: pl.DataFrame) -> None:
-        """Keep ``rows`` of ``table`` in ``bucket``."""
+    def put(self, table: str, rows: Sequence[pl.DataFrame]) -> None:
+        """Keep rows of ``table``: ``rows[i]`` in bucket ``i``, for every bucket."""
 
     def take(self, table: str, bucket: int) -> pl.DataFrame | None:
-        """The rows kept in ``bucket`` of ``table`` (forgotten here), or None when none were."""
+        """The rows kept in ``bucket`` of ``table``, or None when none were put."""
 
     def table(self, table: str, chunks: Iterator[pl.DataFrame]) -> pl.DataFrame | pl.LazyFrame:
         """``table`` made of its sorted ``chunks``, one after the other: a frame in memory,
@@ -1079,8 +1079,8 @@ class HeldRows:
     buckets: int = 1
     rows: dict[str, list[pl.DataFrame]] = field(default_factory=dict)
 
-    def put(self, table: str, bucket: int, rows: pl.DataFrame) -> None:
-        self.rows.setdefault(table, []).append(rows)
+    def put(self, table: str, rows: Sequence[pl.DataFrame]) -> None:
+        self.rows.setdefault(table, []).extend(rows)
 
     def take(self, table: str, bucket: int) -> pl.DataFrame | None:
         kept = self.rows.pop(table, [])
@@ -1230,16 +1230,16 @@ class _Parts:
         columns = [c for c in CANONICAL_COLUMNS[self.name] if c != "student_key"]
         rows = canonical.select(*columns, SCHOOL_ORDER).with_columns(order)
         buckets = self.store.buckets
-        if buckets == 1 or rows.is_empty():  # kept all the same: the table's columns
-            self.store.put(self.name, 0, rows)
+        if buckets == 1:
+            self.store.put(self.name, [rows])
             return
         # KEY_ORDER runs from 1 to the number of keys: equal ranges of it, in order
         bucket = (pl.col(KEY_ORDER) - 1).cast(pl.UInt64) * buckets // max(1, self.keys.len())
         split = rows.with_columns(bucket.cast(pl.UInt32).alias(_BUCKET)).partition_by(
             _BUCKET, as_dict=True, include_key=False, maintain_order=True
         )
-        for (number,), bucket_rows in split.items():
-            self.store.put(self.name, number, bucket_rows)
+        none = rows.clear()
+        self.store.put(self.name, [split.get((number,), none) for number in range(buckets)])
 
     def account(self, out: _Output, note: str = "") -> None:
         """Add the table's quarantine (in the order of its file) and reconciliation to ``out``."""

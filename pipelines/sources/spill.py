@@ -4,11 +4,15 @@ An export's event tables are its bulk (a million pupils' school year: 17.7 milli
 475 MB of CSV). Held whole while they are checked, their text and rows would cost several
 times their size. Instead, :func:`spill_table` reads each of them a block at a time
 (:func:`~pipelines.sources.readers.read_blocks`) and writes each block's rows, split by a hash
-of the pupil id (:func:`~features.canonical.tables.pupil_partitions`), to an Arrow IPC file of
-its part in a scratch folder of the workspace; :class:`SpilledEvents` then gives
-:func:`~features.canonical.tables.canonicalise` one part at a time, each part's rows in the
-order of their file. The scratch folder is private to the workspace's owner (the files hold
-the export's own pupil ids) and removed after the run, or by the next run after a crash.
+of the pupil id (:func:`~features.canonical.tables.pupil_partitions`), to an Arrow IPC file in
+a scratch folder of the workspace: one file a block, its rows grouped by part
+(:class:`Sliced`). :class:`SpilledEvents` then gives
+:func:`~features.canonical.tables.canonicalise` one part at a time (that part's rows of every
+block, in the order of the file), and keeps the canonical rows the parts yield the same way
+(:class:`SpilledRows`: one file each time rows are kept, grouped by range of pupils), so that
+the files grow in number with the blocks and parts, not with their product. The scratch folder is private to the workspace's owner (the
+files hold the export's own pupil ids) and removed after the run, or by the next run after a
+crash.
 
 Only this run's own files are read back, in the format it wrote them; their paths are made
 of table names of the contract and numbers, never of the export's data.
@@ -16,13 +20,13 @@ of table names of the contract and numbers, never of the export's data.
 
 from __future__ import annotations
 
-import itertools
 import shutil
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 import polars as pl
 
 from features.canonical.codes import ExportNames
@@ -43,10 +47,10 @@ CSV_ROW_BYTES = 27
 17.7 million rows); :func:`part_count` estimates the rows from it."""
 
 SPILL_COMPRESSION: Final = "zstd"
-"""The parts' Arrow files, compressed: about 15 times smaller than without, and quicker to
-write and read back (measured on 2,000,000 canonical absences)."""
+"""The Arrow files' compression: about 15 times smaller than none, and quicker to write and
+read back (measured on 2,000,000 canonical absences)."""
 
-_PART = "_part"
+_TO = "_to"
 _REJECTED = "rejected.arrow"
 
 
@@ -62,6 +66,34 @@ def part_count(files: Mapping[str, Path], partition_rows: int) -> int:
     return max(1, -(-size // (CSV_ROW_BYTES * partition_rows)))
 
 
+SPILL_BATCH_ROWS = 65_536
+"""Rows per record batch of the Arrow files: a slice of a file is read without decompressing
+the batches around it."""
+
+
+@dataclass(frozen=True)
+class Sliced:
+    """An Arrow IPC file of rows grouped by where they go, and where each group starts."""
+
+    path: Path
+    offsets: tuple[int, ...]
+    """Group ``i``'s rows are ``offsets[i]`` up to ``offsets[i + 1]``."""
+
+    @classmethod
+    def write(cls, path: Path, frame: pl.DataFrame, to: pl.Series, count: int) -> Sliced:
+        """``frame``'s rows grouped by ``to`` (``0 .. count - 1``, each group in the order of
+        ``frame``), written to ``path``."""
+        sizes = np.bincount(to.to_numpy(), minlength=count) if frame.height else np.zeros(count)
+        grouped = frame.with_columns(to.alias(_TO)).sort(_TO, maintain_order=True).drop(_TO)
+        grouped.write_ipc(path, compression=SPILL_COMPRESSION, record_batch_size=SPILL_BATCH_ROWS)
+        return cls(path, (0, *(int(n) for n in np.cumsum(sizes))))
+
+    def read(self, group: int) -> pl.DataFrame:
+        """The rows of ``group``, in their order."""
+        start, stop = self.offsets[group], self.offsets[group + 1]
+        return pl.scan_ipc(self.path).slice(start, stop - start).collect()
+
+
 @dataclass(frozen=True)
 class Spilled:
     """One event table set down in parts: what it is, and the schema of its rows."""
@@ -69,6 +101,10 @@ class Spilled:
     facts: TableFacts
     schema: Mapping[str, pl.DataType]
     notices: tuple[str, ...]
+    blocks: tuple[Sliced, ...]
+    """Each block's rows by part."""
+    rejected: Path | None
+    """The rows the reader set aside, when it set any aside."""
 
 
 def spill_table(
@@ -83,7 +119,8 @@ def spill_table(
     ``count`` parts under ``root`` (in a folder of its own, ``root/<name>``, made here).
 
     A file that cannot be read in blocks (see :func:`~pipelines.sources.readers.read_blocks`)
-    is read whole and split the same way; the rows its reader set aside go with the first part.
+    is read whole and split the same way, with a notice (its text and rows are then held
+    whole while it is read); the rows its reader set aside go with the first part.
 
     Raises
     ------
@@ -94,8 +131,13 @@ def spill_table(
     try:
         return _spill(read_blocks(name, path, names, block_bytes), folder, count)
     except NotInBlocks:
-        shutil.rmtree(folder, ignore_errors=True)
-        return _spill(iter([read_table(name, path, names)]), folder, count)
+        shutil.rmtree(folder)
+    spilled = _spill(iter([read_table(name, path, names)]), folder, count)
+    held = (
+        f"{path.name}: read whole, not a block at a time (it holds a quote, a line with more "
+        "fields than the header, or is not UTF-8 or cp1252 text with LF or CRLF line ends)"
+    )
+    return replace(spilled, notices=(*spilled.notices, held))
 
 
 def _spill(blocks: Iterator[ReadResult], folder: Path, count: int) -> Spilled:
@@ -103,6 +145,8 @@ def _spill(blocks: Iterator[ReadResult], folder: Path, count: int) -> Spilled:
     rows, has_school = 0, False
     first: RawTable | None = None
     notices: tuple[str, ...] = ()
+    written: list[Sliced] = []
+    rejected: Path | None = None
     for number, result in enumerate(blocks):
         table = result.table
         if first is None:
@@ -110,55 +154,56 @@ def _spill(blocks: Iterator[ReadResult], folder: Path, count: int) -> Spilled:
         frame = table.frame
         rows += frame.height + table.rejected.height
         has_school = has_school or bool(frame["school_id"].is_not_null().any())
-        if table.rejected.height:
-            table.rejected.write_ipc(folder / _REJECTED)  # only a whole read sets rows aside
-        parts = frame.with_columns(pupil_partitions(frame, count).alias(_PART)).partition_by(
-            _PART, as_dict=True, include_key=False, maintain_order=True
-        )
-        for (part,), rows_of_part in parts.items():
-            place = folder / f"{part:05d}"
-            place.mkdir(exist_ok=True)
-            rows_of_part.write_ipc(place / f"{number:06d}.arrow", compression=SPILL_COMPRESSION)
+        if table.rejected.height:  # only a whole read sets rows aside
+            rejected = folder / _REJECTED
+            table.rejected.write_ipc(rejected, compression=SPILL_COMPRESSION)
+        path = folder / f"{number:010d}.arrow"
+        written.append(Sliced.write(path, frame, pupil_partitions(frame, count), count))
     assert first is not None  # every reader gives at least one block
     facts = TableFacts(first.name, first.source, rows, has_school)
-    return Spilled(facts, dict(first.frame.schema), notices)
+    return Spilled(facts, dict(first.frame.schema), notices, tuple(written), rejected)
 
 
 @dataclass
 class SpilledRows:
-    """A :class:`~features.canonical.tables.RowStore` on disk: each bucket's rows as Arrow IPC
-    files under ``folder``, read back (and removed) when its table is sorted; the sorted
-    buckets are written there too, and the table is a scan of them, in order."""
+    """A :class:`~features.canonical.tables.RowStore` on disk: each time rows are kept, one
+    Arrow IPC file under ``folder``, its rows grouped by bucket (:class:`Sliced`); a bucket is
+    its group of every file. The sorted buckets are written there too, and the table is a scan
+    of them, in order."""
 
     folder: Path
     buckets: int
-    _written: Iterator[int] = field(default_factory=itertools.count)
+    kept: dict[str, list[Sliced]] = field(default_factory=dict)
 
-    def put(self, table: str, bucket: int, rows: pl.DataFrame) -> None:
-        place = self._bucket(table, bucket)
+    def put(self, table: str, rows: Sequence[pl.DataFrame]) -> None:
+        place = self.folder / "kept" / table
         place.mkdir(parents=True, exist_ok=True)
-        rows.write_ipc(place / f"{next(self._written):08d}.arrow", compression=SPILL_COMPRESSION)
+        files = self.kept.setdefault(table, [])
+        to = pl.concat(
+            [
+                pl.repeat(bucket, frame.height, dtype=pl.UInt32, eager=True)
+                for bucket, frame in enumerate(rows)
+            ]
+        )
+        path = place / f"{len(files):010d}.arrow"
+        files.append(Sliced.write(path, pl.concat(rows), to, self.buckets))
 
     def take(self, table: str, bucket: int) -> pl.DataFrame | None:
-        place = self._bucket(table, bucket)
-        files = sorted(place.glob("*.arrow")) if place.is_dir() else []
+        files = self.kept.get(table, [])
         if not files:
             return None
-        rows = pl.concat([pl.read_ipc(file) for file in files], rechunk=False)
-        shutil.rmtree(place)
-        return rows
+        return pl.concat([file.read(bucket) for file in files], rechunk=False)
 
     def table(self, table: str, chunks: Iterator[pl.DataFrame]) -> pl.LazyFrame:
         place = self.folder / "sorted" / table
         place.mkdir(parents=True)
         paths = []
         for number, chunk in enumerate(chunks):
-            paths.append(place / f"{number:05d}.arrow")
+            paths.append(place / f"{number:010d}.arrow")
             chunk.write_ipc(paths[-1], compression=SPILL_COMPRESSION)
+        self.kept.pop(table, None)  # every bucket taken
+        shutil.rmtree(self.folder / "kept" / table, ignore_errors=True)
         return pl.scan_ipc(paths)
-
-    def _bucket(self, table: str, bucket: int) -> Path:
-        return self.folder / "kept" / table / f"{bucket:05d}"
 
 
 @dataclass(frozen=True)
@@ -185,15 +230,14 @@ class SpilledEvents:
 
     def _part(self, name: str, part: int) -> RawTable:
         spilled = self.spilled[name]
-        place = self.folder / name / f"{part:05d}"
-        files = sorted(place.glob("*.arrow")) if place.is_dir() else []
         frame = (
-            pl.concat([pl.read_ipc(file) for file in files])
-            if files
+            pl.concat([block.read(part) for block in spilled.blocks], rechunk=True)
+            if spilled.blocks
             else pl.DataFrame(schema=dict(spilled.schema))
         )
-        rejected_file = self.folder / name / _REJECTED
         rejected = (
-            pl.read_ipc(rejected_file) if part == 0 and rejected_file.exists() else empty_failures()
+            pl.read_ipc(spilled.rejected)
+            if part == 0 and spilled.rejected is not None
+            else empty_failures()
         )
         return RawTable(name, spilled.facts.source, frame, rejected)
