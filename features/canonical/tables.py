@@ -1,7 +1,9 @@
 """Raw export tables -> canonical, pseudonymised tables, with quarantine and reconciliation.
 
 Pure: frames and a key in, frames out. Reading files and writing Parquet happen in
-:mod:`pipelines.steps.ingest`. Every raw row ends up in exactly one of three places: the canonical
+:mod:`pipelines.steps.ingest`; for an export too large to hold, the caller hands in its event
+tables part by part and a place to keep their canonical rows (:class:`EventParts`,
+:class:`RowStore`; :mod:`pipelines.sources.spill` keeps both on disk). Every raw row ends up in exactly one of three places: the canonical
 table, the quarantine (with file, row, column, value and reason), or the count of duplicates
 (rows whose values, once parsed, an earlier row has), and :class:`Reconciliation` says so for each
 table.
@@ -160,8 +162,9 @@ class Canonical:
     shared_ids: int = 0
     """Pupil ids enrolled at two schools at once (:func:`shared_ids`): ids unique per school?"""
     spilled: dict[str, pl.LazyFrame] = field(default_factory=dict)
-    """The event tables a :class:`RowStore` kept out of memory (none in ``tables`` then): each
-    a scan of its sorted rows, to be written as it is read."""
+    """The event tables a :class:`RowStore` kept out of memory (not in ``tables`` then): each
+    a scan of its sorted rows in the store's files, to be written as it is read while those
+    files are there."""
 
 
 @dataclass
@@ -815,7 +818,9 @@ def canonicalise(
     -------
     Canonical
         Canonical tables keyed by ``student_key``, quarantined rows per table, one
-        reconciliation per table and the identity map (``student_id -> student_key``).
+        reconciliation per table and the identity map (``student_id -> student_key``). The
+        event tables a store of ``events`` keeps out of memory are in ``spilled``, not in
+        ``tables``: scans of the store's files, to be written before the store is removed.
 
     Raises
     ------

@@ -733,8 +733,8 @@ def _in_contract(
 
 
 BLOCK_BYTES = 32 << 20
-"""How much of a large CSV :func:`read_blocks` reads at a time (32 MiB, about a million rows
-of absences)."""
+"""How much of a large CSV :func:`read_blocks` reads at a time by default (32 MiB; ingest
+reads about a part's rows at a time, :data:`pipelines.sources.spill.CSV_ROW_BYTES` a row)."""
 
 
 class NotInBlocks(Exception):
@@ -750,11 +750,14 @@ def read_blocks(
     A CSV file larger than ``block_bytes`` is read ``block_bytes`` at a time, cut after the
     last line end, so that only a block of its text and rows is held at once; each block's
     ``_row`` numbers are those a whole read gives. Only a file whose rows are its lines is cut
-    so: UTF-8 or cp1252 text with LF or CRLF line ends and no quote (a quoted value may hold a
-    line end). On a quote, a line polars cannot read (a row with more fields than the header)
-    or text that is not UTF-8 or cp1252, it raises :class:`NotInBlocks`, possibly after some
-    blocks: the caller drops those and reads the file whole, which explains what is wrong
-    exactly as it always does. Any other file is read whole and given as one block.
+    so: UTF-8 or cp1252 text (any byte that is not UTF-8 read as cp1252, as a whole read
+    does) with LF or CRLF line ends and no quote (a quoted value may hold a line end). It
+    raises :class:`NotInBlocks`, possibly after some blocks, on a quote, a line polars cannot
+    read (a row with more fields than the header), a line longer than a block, a UTF-16 or
+    UTF-32 file, one without LF (old Mac line ends), a first block of less than 8 KiB or of
+    blanks only, or a file the system will not read: the caller drops the blocks and reads the
+    file whole, which explains what is wrong exactly as it always does. Any other file is
+    read whole and given as one block.
 
     The notices are given with the first block.
 
