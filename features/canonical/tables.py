@@ -3,10 +3,10 @@
 Pure: frames and a key in, frames out. Reading files and writing Parquet happen in
 :mod:`pipelines.steps.ingest`; for an export too large to hold, the caller hands in its event
 tables part by part and a place to keep their canonical rows (:class:`EventParts`,
-:class:`RowStore`; :mod:`pipelines.sources.spill` keeps both on disk). Every raw row ends up in exactly one of three places: the canonical
-table, the quarantine (with file, row, column, value and reason), or the count of duplicates
-(rows whose values, once parsed, an earlier row has), and :class:`Reconciliation` says so for each
-table.
+:class:`RowStore`; :mod:`pipelines.sources.spill` keeps both on disk). Every raw row ends up
+in exactly one of three places: the canonical table, the quarantine (with file, row, column,
+value and reason), or the count of duplicates (rows whose values, once parsed, an earlier row
+has), and :class:`Reconciliation` says so for each table.
 """
 
 from __future__ import annotations
@@ -799,7 +799,10 @@ def _stop_on_unknown_codes(
 
 
 def canonicalise(
-    raw: Mapping[str, RawTable], options: IngestOptions, events: EventParts | None = None
+    raw: Mapping[str, RawTable],
+    options: IngestOptions,
+    events: EventParts | None = None,
+    say: Callable[[str], None] = lambda _: None,
 ) -> Canonical:
     """Validate, map codes, check against enrolment and calendar, and pseudonymise.
 
@@ -813,6 +816,8 @@ def canonicalise(
         The event tables in parts by pupil, when they are not in ``raw`` (which then has none
         of them): read part by part, so that only one part's rows are held at a time. By
         default the event tables of ``raw``, in parts of ``options.partition_rows``.
+    say
+        Progress, a line per part when there are several (no data in it).
 
     Returns
     -------
@@ -840,7 +845,7 @@ def canonicalise(
     tables = {name: _as_mapped(table, options) for name, table in tables.items()}
     enrol = _checked_enrolments(tables["enrolments"], options.ids, out)
     enrolments = enrol.rows
-    identities = _event_tables(tables, events, enrolments, options, out)
+    identities = _event_tables(tables, events, enrolments, options, out, say)
     ordered_identities = _with_key_order(identities)
     out.account("enrolments", enrol, enrolments, first=True)
     out.tables["enrolments"] = sorted_table(_keyed(enrolments, ordered_identities), "enrolments")
@@ -1302,6 +1307,7 @@ def _event_tables(
     enrolments: pl.DataFrame,
     options: IngestOptions,
     out: _Output,
+    say: Callable[[str], None],
 ) -> pl.DataFrame:
     """Check the ``events`` and add them to ``out`` with the calendar (from ``raw`` when the
     export has one); the identity map.
@@ -1329,7 +1335,12 @@ def _event_tables(
             )
             del dates
         else:
-            days = _calendar_table(raw, lambda: _event_dates(events, options), out)
+
+            def spanned() -> pl.Series:
+                say(f"finding the events' first and last dates, for the calendar ({count} parts)")
+                return _event_dates(events, options)
+
+            days = _calendar_table(raw, spanned, out)
         identities = pseudonyms.result()
     ordered_identities = _with_key_order(identities)
     lookups = _Lookups.of(enrolments, identities["student_id"], days)
@@ -1337,7 +1348,9 @@ def _event_tables(
     tables = {n: _Parts(n, events.store, keys) for n in ("absences", "sick_bay_visits")}
     # the export's late arrivals and the absences' late codes
     late = _Parts("late_arrivals", events.store, keys)
-    for part in events.parts():
+    for number, part in enumerate(events.parts(), start=1):
+        if count > 1:
+            say(f"checking the events: part {number} of {count}")
         steps = first if first is not None else _start_part(part, options)
         first = None
         del part

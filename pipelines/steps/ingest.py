@@ -308,7 +308,7 @@ def _ingest(
             notices.extend(read.notices)
         say("validating, mapping codes and pseudonymising")
         events = SpilledEvents(spill_root, count, spilled) if spilled else None
-        result: Canonical = canonicalise(raw, options, events)
+        result: Canonical = canonicalise(raw, options, events, say)
         del raw  # the raw text is not needed any more: freed before writing
         notices.extend(result.notices)
         unbalanced = [r.line() for r in result.reconciliation if not r.balanced]

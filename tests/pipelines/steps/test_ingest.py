@@ -382,6 +382,7 @@ def test_an_export_checked_in_parts_writes_what_one_part_writes(
         export, parts, settings.model_copy(update={"partition_rows": 20_000}), said.append
     )
     assert "reading absences.csv into 6 parts by pupil" in said  # 2.7 MB, in blocks of 0.5 MB
+    assert "checking the events: part 6 of 6" in said  # progress, without data
     assert _files(parts) == _files(one)
     assert second.lines() == first.lines() and second.notices == first.notices
     quarantined = pl.read_csv(parts.quarantine / "absences.csv", separator=";")
