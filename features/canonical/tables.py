@@ -1372,6 +1372,8 @@ def _event_tables(
             (late if name == "late_arrivals" else tables[name]).add(step, rows, ordered_identities)
         del steps
     _stop_on_unknown_codes(unknown, events.tables["absences"].source, options)
+    if count > 1:
+        say(f"sorting the event tables, {events.store.buckets} ranges of pupils each")
 
     note = f"{late_codes:,} late-arrival codes read as late arrivals" if late_codes else ""
     tables["absences"].account(out, note)

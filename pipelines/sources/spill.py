@@ -134,8 +134,9 @@ def spill_table(
         shutil.rmtree(folder)
     spilled = _spill(iter([read_table(name, path, names)]), folder, count)
     held = (
-        f"{path.name}: read whole, not a block at a time (it holds a quote, a line with more "
-        "fields than the header, or is not UTF-8 or cp1252 text with LF or CRLF line ends)"
+        f"{path.name}: held in memory while it is read, not read a block at a time (it holds "
+        "a quote, a line with more fields than the header, or is not UTF-8 or cp1252 text with "
+        "LF or CRLF line ends)"
     )
     return replace(spilled, notices=(*spilled.notices, held))
 
