@@ -1312,9 +1312,11 @@ def _event_tables(
     """Check the ``events`` and add them to ``out`` with the calendar (from ``raw`` when the
     export has one); the identity map.
 
-    The events are checked part by part (:class:`EventParts`): only one part's parsed rows and the intermediate
-    columns of its checks are held at a time, beside the canonical rows kept so far, so that
-    memory follows the size of a part, not of the export. Every check is per pupil or per row,
+    The events are checked part by part (:class:`EventParts`): only one part's parsed rows
+    and the intermediate columns of its checks are held at a time, and the canonical rows kept
+    so far wait in the events' :class:`RowStore` (in memory, or on disk by range of pupils,
+    each range sorted in turn), so that memory can follow the size of a part, not of the
+    export. Every check is per pupil or per row,
     and each pupil's rows are in one part, so the tables, quarantine and counts are those of
     the whole. Without an export calendar, the built-in one spans the dates of the events that
     parse: with more than one part they are parsed once more, for those dates only.
