@@ -400,3 +400,25 @@ def test_an_export_checked_in_parts_writes_what_one_part_writes(
     run_ingest(export, one, appending, say=lambda _: None)
     run_ingest(export, parts, appending.model_copy(update={"partition_rows": 20_000}), said.append)
     assert _files(parts) == _files(one)
+
+
+def test_a_large_event_csv_with_a_quote_is_read_whole_and_says_so(
+    small_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quoted value may hold a line break, so a CSV with a quote is not cut into blocks: it
+    is read whole, split into the same parts, and the console says it was held in memory."""
+    monkeypatch.setenv(KEY_ENV, bytes(range(32)).hex())
+    export = tmp_path / "export"
+    shutil.copytree(small_board, export)
+    with (export / "absences.csv").open("a", encoding="utf-8") as absences:
+        absences.write('L0010002;2022-10-27;AM;"D";\n')
+    settings = IngestSettings(accept_quarantine=True)
+    one, parts = Workspace(tmp_path / "one"), Workspace(tmp_path / "parts")
+    run_ingest(export, one, settings, say=lambda _: None)
+    report = run_ingest(
+        export, parts, settings.model_copy(update={"partition_rows": 20_000}), lambda _: None
+    )
+    assert _files(parts) == _files(one)
+    assert any(
+        n.startswith("absences.csv: held in memory while it is read") for n in report.notices
+    )
