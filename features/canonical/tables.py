@@ -1245,11 +1245,7 @@ class _Parts:
             return
         # KEY_ORDER runs from 1 to the number of keys: equal ranges of it, in order
         bucket = (pl.col(KEY_ORDER) - 1).cast(pl.UInt64) * buckets // max(1, self.keys.len())
-        split = rows.with_columns(bucket.cast(pl.UInt32).alias(_BUCKET)).partition_by(
-            _BUCKET, as_dict=True, include_key=False, maintain_order=True
-        )
-        none = rows.clear()
-        self.store.put(self.name, [split.get((number,), none) for number in range(buckets)])
+        self.store.put(self.name, grouped(rows, rows.select(bucket).to_series(), buckets))
 
     def account(self, out: _Output, note: str = "") -> None:
         """Add the table's quarantine (in the order of its file) and reconciliation to ``out``."""
@@ -1284,7 +1280,17 @@ class _Parts:
         return self.store.table(self.name, chunks())
 
 
-_BUCKET = "_bucket"
+def grouped(frame: pl.DataFrame, group: pl.Series, count: int) -> list[pl.DataFrame]:
+    """``frame``'s rows in ``count`` groups by ``group`` (``0 .. count - 1``, one per row),
+    each in the order of ``frame``; an empty frame for a group without rows."""
+    split = frame.with_columns(group.alias(_GROUP)).partition_by(
+        _GROUP, as_dict=True, include_key=False, maintain_order=True
+    )
+    none = frame.clear()
+    return [split.get((number,), none) for number in range(count)]
+
+
+_GROUP = "_group"
 
 
 def _late_rows(late_codes: pl.DataFrame) -> pl.DataFrame:

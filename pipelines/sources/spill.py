@@ -10,9 +10,9 @@ a scratch folder of the workspace: one file a block, its rows grouped by part
 :func:`~features.canonical.tables.canonicalise` one part at a time (that part's rows of every
 block, in the order of the file), and keeps the canonical rows the parts yield the same way
 (:class:`SpilledRows`: one file each time rows are kept, grouped by range of pupils), so that
-the files grow in number with the blocks and parts, not with their product. The scratch folder is private to the workspace's owner (the
-files hold the export's own pupil ids) and removed after the run, or by the next run after a
-crash.
+the files grow in number with the blocks and parts, not with their product. The scratch
+folder is private to the workspace's owner (the files hold the export's own pupil ids) and
+removed after the run, or by the next run after a crash.
 
 Only this run's own files are read back, in the format it wrote them; their paths are made
 of table names of the contract and numbers, never of the export's data.
@@ -20,18 +20,18 @@ of table names of the contract and numbers, never of the export's data.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final
 
-import numpy as np
 import polars as pl
 
 from features.canonical.codes import ExportNames
 from features.canonical.contract import EVENT_TABLES
-from features.canonical.tables import RawTable, TableFacts, pupil_partitions
+from features.canonical.tables import RawTable, TableFacts, grouped, pupil_partitions
 from features.canonical.validate import empty_failures
 from pipelines.sources.readers import (
     BLOCK_BYTES,
@@ -50,7 +50,6 @@ SPILL_COMPRESSION: Final = "zstd"
 """The Arrow files' compression: about 15 times smaller than none, and quicker to write and
 read back (measured on 2,000,000 canonical absences)."""
 
-_TO = "_to"
 _REJECTED = "rejected.arrow"
 
 
@@ -80,13 +79,12 @@ class Sliced:
     """Group ``i``'s rows are ``offsets[i]`` up to ``offsets[i + 1]``."""
 
     @classmethod
-    def write(cls, path: Path, frame: pl.DataFrame, to: pl.Series, count: int) -> Sliced:
-        """``frame``'s rows grouped by ``to`` (``0 .. count - 1``, each group in the order of
-        ``frame``), written to ``path``."""
-        sizes = np.bincount(to.to_numpy(), minlength=count) if frame.height else np.zeros(count)
-        grouped = frame.with_columns(to.alias(_TO)).sort(_TO, maintain_order=True).drop(_TO)
-        grouped.write_ipc(path, compression=SPILL_COMPRESSION, record_batch_size=SPILL_BATCH_ROWS)
-        return cls(path, (0, *(int(n) for n in np.cumsum(sizes))))
+    def write(cls, path: Path, groups: Sequence[pl.DataFrame]) -> Sliced:
+        """``groups`` (frames of one schema) written to ``path`` one after the other."""
+        pl.concat(groups).write_ipc(
+            path, compression=SPILL_COMPRESSION, record_batch_size=SPILL_BATCH_ROWS
+        )
+        return cls(path, (0, *itertools.accumulate(group.height for group in groups)))
 
     def read(self, group: int) -> pl.DataFrame:
         """The rows of ``group``, in their order."""
@@ -158,8 +156,8 @@ def _spill(blocks: Iterator[ReadResult], folder: Path, count: int) -> Spilled:
         if table.rejected.height:  # only a whole read sets rows aside
             rejected = folder / _REJECTED
             table.rejected.write_ipc(rejected, compression=SPILL_COMPRESSION)
-        path = folder / f"{number:010d}.arrow"
-        written.append(Sliced.write(path, frame, pupil_partitions(frame, count), count))
+        parts = grouped(frame, pupil_partitions(frame, count), count)
+        written.append(Sliced.write(folder / f"{number:010d}.arrow", parts))
     assert first is not None  # every reader gives at least one block
     facts = TableFacts(first.name, first.source, rows, has_school)
     return Spilled(facts, dict(first.frame.schema), notices, tuple(written), rejected)
@@ -180,14 +178,7 @@ class SpilledRows:
         place = self.folder / "kept" / table
         place.mkdir(parents=True, exist_ok=True)
         files = self.kept.setdefault(table, [])
-        to = pl.concat(
-            [
-                pl.repeat(bucket, frame.height, dtype=pl.UInt32, eager=True)
-                for bucket, frame in enumerate(rows)
-            ]
-        )
-        path = place / f"{len(files):010d}.arrow"
-        files.append(Sliced.write(path, pl.concat(rows), to, self.buckets))
+        files.append(Sliced.write(place / f"{len(files):010d}.arrow", rows))
 
     def take(self, table: str, bucket: int) -> pl.DataFrame | None:
         files = self.kept.get(table, [])
