@@ -319,13 +319,7 @@ def _read_csv(path: Path, table: str, names: ExportNames) -> tuple[pl.DataFrame,
         trouble = _quote_trouble(data, separator)
         if trouble is not None:
             raise ExportError(f"{_shown(path)} line {trouble[0]}: {trouble[1]}")
-    try:
-        header_names = next(
-            csv.reader(io.StringIO(header.decode("utf-8-sig")), delimiter=separator), []
-        )
-    except csv.Error as exc:  # a lone carriage return inside a name, say
-        raise ExportError(f"{_shown(path)} line 1: {_csv_reason(exc)}") from exc
-    _check_header(header_names, table, path, "line 1", names)
+    header_names = _header_names(header, separator, table, path, names)
     try:
         frame = pl.read_csv(
             data,
@@ -337,6 +331,21 @@ def _read_csv(path: Path, table: str, names: ExportNames) -> tuple[pl.DataFrame,
     except pl.exceptions.PolarsError:  # most often a line with too many fields
         return _read_without_long_lines(data, separator, len(header_names), path)
     return (_line_numbers(frame) if b'"' in data else frame), empty_failures()
+
+
+def _header_names(
+    header: bytes, separator: str, table: str, path: Path, names: ExportNames
+) -> list[str]:
+    """The column names of a CSV's header row, once they are evidently the header of
+    ``table`` (:func:`_check_header`)."""
+    try:
+        header_names = next(
+            csv.reader(io.StringIO(header.decode("utf-8-sig")), delimiter=separator), []
+        )
+    except csv.Error as exc:  # a lone carriage return inside a name, say
+        raise ExportError(f"{_shown(path)} line 1: {_csv_reason(exc)}") from exc
+    _check_header(header_names, table, path, "line 1", names)
+    return header_names
 
 
 def _check_header(
@@ -803,15 +812,12 @@ def _csv_blocks(
             block = header + _utf8_or_cp1252(block)
         if b'"' in block:
             raise NotInBlocks
+        if not header:
+            line = _header(block)
+            separator = _separator(line)
+            _header_names(line, separator, table, path, names)
+            header = line.removeprefix(codecs.BOM_UTF8) + b"\n"
         try:
-            if not header:
-                line = _header(block)
-                separator = _separator(line)
-                header_names = next(
-                    csv.reader(io.StringIO(line.decode("utf-8-sig")), delimiter=separator), []
-                )
-                _check_header(header_names, table, path, "line 1", names)
-                header = line.removeprefix(codecs.BOM_UTF8) + b"\n"
             frame = pl.read_csv(
                 block,
                 separator=separator,
@@ -819,7 +825,7 @@ def _csv_blocks(
                 row_index_name=ROW,
                 row_index_offset=2 + rows,
             )
-        except (csv.Error, pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException) as exc:
             raise NotInBlocks from exc  # the whole read says what is wrong, as it always does
         rows += frame.height
         yield frame
