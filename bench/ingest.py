@@ -238,6 +238,8 @@ def main(argv: list[str]) -> None:
         "turn with this one's, and compare what the two write, file by file",
     )
     args = parser.parse_args(argv)
+    if args.before and not (Path(args.before) / "pipelines" / "steps" / "ingest.py").is_file():
+        parser.error(f"--before {args.before}: not a checkout of this project")
     if args.before:  # one pseudonym key for both, or every keyed file would differ
         os.environ.setdefault(KEY_ENV, hashlib.sha256(b"bench/ingest.py").hexdigest())
     root: Path = args.root
