@@ -136,6 +136,20 @@ class IngestOptions:
     """The most event rows checked at once: the event tables are checked in as many parts,
     by a hash of the pupil id (:func:`pupil_partitions`), as this takes."""
 
+    def without_key(self) -> IngestOptions:
+        """These options with no key: what checking a part of the events needs
+        (:func:`check_part`), which keys no pupil, and which may be sent to another process."""
+        return replace(self, key=b"")
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickled (to be sent to a worker) only without the key: :meth:`without_key`."""
+        if self.key:
+            raise TypeError("IngestOptions with the pseudonym key are not pickled: without_key()")
+        return dict(self.__dict__)
+
+
+Say = Callable[[str], None]
+"""Where progress is said: a line of text, no data in it."""
 
 IdScope = Literal["board", "per-school"]
 """Whom a pupil id is unique among: the whole board (``board``), or only its school
@@ -802,7 +816,7 @@ def canonicalise(
     raw: Mapping[str, RawTable],
     options: IngestOptions,
     events: EventParts | None = None,
-    say: Callable[[str], None] = lambda _: None,
+    say: Say = lambda _: None,
 ) -> Canonical:
     """Validate, map codes, check against enrolment and calendar, and pseudonymise.
 
@@ -1049,7 +1063,12 @@ class TableFacts:
 class EventParts(Protocol):
     """The event tables, read part by part: every row of a pupil (by :func:`pupil_partitions`
     over ``count`` parts) in one part, each part's rows in the order of their file, and the
-    rows the reader set aside with the first part; and where their canonical rows wait."""
+    rows the reader set aside with the first part; and where their canonical rows wait.
+
+    Each part's work is done by :func:`part_dates` and :func:`check_part`: in turn in this
+    process (:func:`dates_in_turn`, :func:`checked_in_turn`), or by whatever the parts are
+    handed to (:mod:`pipelines.sources.spill` can hand them to the workers of a cluster).
+    """
 
     @property
     def tables(self) -> Mapping[str, TableFacts]: ...
@@ -1062,11 +1081,23 @@ class EventParts(Protocol):
 
     def parts(self) -> Iterator[dict[str, RawTable]]: ...
 
+    def dates(self, options: IngestOptions, say: Say) -> Iterator[pl.Series]:
+        """Each part's :func:`part_dates`."""
+        ...
+
+    def checked(
+        self, lookups: EventLookups, options: IngestOptions, say: Say
+    ) -> Iterator[PartCheck]:
+        """Each part's :func:`check_part`, in the order of the parts, its canonical rows kept
+        in :attr:`store` by the time it is given."""
+        ...
+
 
 class RowStore(Protocol):
     """Where the events' canonical rows wait until their table is sorted: in ``buckets`` of
-    pupils by key order (:data:`KEY_ORDER`), so that each bucket, sorted, follows the one
-    before in the sorted table, and only one bucket is sorted at a time."""
+    pupils by key order (:data:`KEY_ORDER`, :attr:`EventLookups.buckets`), so that each
+    bucket, sorted, follows the one before in the sorted table, and only one bucket is sorted
+    at a time."""
 
     @property
     def buckets(self) -> int: ...
@@ -1120,6 +1151,30 @@ class HeldEvents:
     def parts(self) -> Iterator[dict[str, RawTable]]:
         return _event_parts(self.raw, self.count)
 
+    def dates(self, options: IngestOptions, say: Say) -> Iterator[pl.Series]:
+        return dates_in_turn(self, options)
+
+    def checked(
+        self, lookups: EventLookups, options: IngestOptions, say: Say
+    ) -> Iterator[PartCheck]:
+        return checked_in_turn(self, lookups, options, say)
+
+
+def dates_in_turn(events: EventParts, options: IngestOptions) -> Iterator[pl.Series]:
+    """:meth:`EventParts.dates` in this process, a part at a time."""
+    for part in events.parts():
+        yield part_dates(part, options)
+
+
+def checked_in_turn(
+    events: EventParts, lookups: EventLookups, options: IngestOptions, say: Say
+) -> Iterator[PartCheck]:
+    """:meth:`EventParts.checked` in this process, a part at a time (said part by part)."""
+    for number, part in enumerate(events.parts(), start=1):
+        say(f"checking the events: part {number} of {events.count}")
+        yield check_part(part, lookups, options, events.store)
+        del part
+
 
 def _start_part(part: Mapping[str, RawTable], options: IngestOptions) -> dict[str, _Step]:
     """The event tables of one part, mapped (:func:`_as_mapped`), parsed and keyed per school
@@ -1130,15 +1185,14 @@ def _start_part(part: Mapping[str, RawTable], options: IngestOptions) -> dict[st
     }
 
 
-def _event_dates(events: EventParts, options: IngestOptions) -> pl.Series:
-    """The first and last date of the events that parse, part by part: what the built-in
-    calendar (:func:`builtin_calendar`) spans."""
+def part_dates(part: Mapping[str, RawTable], options: IngestOptions) -> pl.Series:
+    """The first and last date of one part's events that parse (nulls for a table without
+    any): what the built-in calendar (:func:`builtin_calendar`) spans."""
     bounds = []
-    for part in events.parts():
-        for step in _start_part(part, options).values():
-            bounds.append(step.rows.select(pl.col("date").min()).to_series())
-            bounds.append(step.rows.select(pl.col("date").max()).to_series())
-    return pl.concat(bounds).drop_nulls() if bounds else pl.Series([], dtype=pl.Date)
+    for step in _start_part(part, options).values():
+        bounds.append(step.rows.select(pl.col("date").min()).to_series())
+        bounds.append(step.rows.select(pl.col("date").max()).to_series())
+    return pl.concat(bounds) if bounds else pl.Series("date", [], dtype=pl.Date)
 
 
 def _keyed(frame: pl.DataFrame, ordered_identities: pl.DataFrame) -> pl.DataFrame:
@@ -1172,23 +1226,41 @@ def _calendar_table(
 
 
 @dataclass(frozen=True)
-class _Lookups:
+class EventLookups:
     """What every part's events are checked against: the enrolments' spans and schools, the
-    identity map's ids, the school days."""
+    enrolled pupils' ids, the school days, and each pupil's bucket in the :class:`RowStore`.
+
+    Neither a key nor a pseudonym: only the ids the export itself holds, and for each pupil
+    which of the store's ranges of the key order its key falls in.
+    """
 
     spans: pl.DataFrame
     pupils: pl.Series
+    """The enrolled pupils' ids, sorted: the identity map's ids, each event's :data:`PUPIL`."""
     schools: pl.Series
     days: pl.DataFrame
+    buckets: pl.Series
+    """The bucket of each pupil of ``pupils``: equal ranges of the key order, in order."""
 
     @classmethod
-    def of(cls, enrolments: pl.DataFrame, pupils: pl.Series, days: pl.DataFrame) -> _Lookups:
+    def of(
+        cls,
+        enrolments: pl.DataFrame,
+        ordered_identities: pl.DataFrame,
+        days: pl.DataFrame,
+        buckets: int,
+    ) -> EventLookups:
+        pupils = ordered_identities["student_id"]
         spans = _enrolment_spans(enrolments, pupils)
-        return cls(spans, pupils, enrolments["school_id"].unique().sort(), days)
+        # KEY_ORDER runs from 1 to the number of keys: equal ranges of it, in order
+        keys = max(1, ordered_identities.select(pl.col(KEY_ORDER).max()).item() or 0)
+        bucket = (ordered_identities[KEY_ORDER] - 1).cast(pl.UInt64) * buckets // keys
+        schools = enrolments["school_id"].unique().sort()
+        return cls(spans, pupils, schools, days, bucket.cast(pl.UInt32))
 
 
 def _check_events(
-    steps: dict[str, _Step], lookups: _Lookups, options: IngestOptions
+    steps: dict[str, _Step], lookups: EventLookups, options: IngestOptions
 ) -> pl.DataFrame:
     """Map the absence codes and periods, then check every event against the enrolments
     and the calendar, and keep one code per period; the unknown codes (:func:`_map_codes`)."""
@@ -1203,49 +1275,94 @@ def _check_events(
     return unknown
 
 
+@dataclass(frozen=True)
+class PartCheck:
+    """What checking one part of the events found besides its canonical rows (which are in
+    the :class:`RowStore`): each table's quarantined rows and counts, the unknown absence
+    codes, and how many absence codes were late arrivals. Nothing keyed, nothing secret."""
+
+    found: dict[str, tuple[pl.DataFrame, Reconciliation]]
+    unknown: pl.DataFrame
+    late_codes: int
+
+
+def check_part(
+    part: Mapping[str, RawTable], lookups: EventLookups, options: IngestOptions, store: RowStore
+) -> PartCheck:
+    """Check one part of the events (:func:`_check_events`) and keep its canonical rows in
+    ``store``, each in its pupil's bucket (:attr:`EventLookups.buckets`): the absences, the
+    absences' late-arrival codes as late arrivals, then the export's late arrivals and the
+    sick-bay visits. ``options`` need no key (:meth:`IngestOptions.without_key`)."""
+    return _check_steps(_start_part(part, options), lookups, options, store)
+
+
+def _check_steps(
+    steps: dict[str, _Step], lookups: EventLookups, options: IngestOptions, store: RowStore
+) -> PartCheck:
+    """:func:`check_part` of a part already parsed (:func:`_start_part`)."""
+    unknown = _check_events(steps, lookups, options)
+    found = {}
+    absences = steps.pop("absences")
+    is_late = pl.col("category") == "late"
+    codes_late = absences.rows.filter(is_late)
+    late_codes = codes_late.height
+    found["absences"] = _kept(absences, absences.rows.filter(~is_late), lookups, store)
+    del absences
+    _keep("late_arrivals", _late_rows(codes_late), lookups, store)
+    del codes_late
+    for name, step in steps.items():
+        rows = step.rows.with_columns(source=pl.lit(name)) if name == "late_arrivals" else step.rows
+        found[name] = _kept(step, rows, lookups, store)
+    return PartCheck(found, unknown, late_codes)
+
+
+def _kept(
+    step: _Step, canonical: pl.DataFrame, lookups: EventLookups, store: RowStore
+) -> tuple[pl.DataFrame, Reconciliation]:
+    """Keep the ``canonical`` rows of ``step`` (:func:`_keep`); its quarantined rows and counts."""
+    _keep(step.raw.name, canonical, lookups, store)
+    return _finish(step, canonical)
+
+
+def _keep(name: str, canonical: pl.DataFrame, lookups: EventLookups, store: RowStore) -> None:
+    """Keep ``canonical`` rows of table ``name`` in ``store``, with only the columns the table
+    and its sort need, each pupil by its :data:`PUPIL` only: its key is added once its bucket
+    is sorted (:meth:`_Gathered.table`), so that only the sorted table holds it.
+
+    The ranks of the periods and codes are each part's own, so they leave: the whole table is
+    sorted by the periods and codes themselves, which order the same.
+    """
+    columns = [c for c in CANONICAL_COLUMNS[name] if c != "student_key"]
+    rows = canonical.select(*columns, SCHOOL_ORDER, PUPIL)
+    if store.buckets == 1:
+        store.put(name, [rows])
+        return
+    store.put(name, grouped(rows, lookups.buckets.gather(rows[PUPIL]), store.buckets))
+
+
 @dataclass
-class _Parts:
-    """One table's canonical rows (kept in ``store``) and quarantine, gathered part by part,
-    and its counts; ``keys`` are the pupils' keys in :data:`KEY_ORDER`."""
+class _Gathered:
+    """One event table's quarantine and counts, gathered part by part (:class:`PartCheck`),
+    and its canonical rows in ``store``; ``keys`` are the pupils' keys in :data:`KEY_ORDER`,
+    ``key_order`` each pupil's (by :data:`PUPIL`)."""
 
     name: str
     store: RowStore
     keys: pl.Series
+    key_order: pl.Series
     source: str = ""
     quarantine: list[pl.DataFrame] = field(default_factory=list)
     read: int = 0
     accepted: int = 0
     duplicates: int = 0
 
-    def add(self, step: _Step, canonical: pl.DataFrame, ordered_identities: pl.DataFrame) -> None:
-        """The part of ``step``: its quarantined rows and counts, and its ``canonical`` rows,
-        keyed and with only the columns the table and its sort need.
-
-        The ranks of the periods and codes are each part's own, so they leave: the whole
-        table is sorted by the periods and codes themselves, which order the same.
-        """
-        quarantined, rec = _finish(step, canonical)
+    def add(self, quarantined: pl.DataFrame, rec: Reconciliation) -> None:
+        """One part's quarantined rows and counts."""
         self.source = rec.source
         self.quarantine.append(quarantined)
         self.read += rec.read
         self.accepted += rec.accepted
         self.duplicates += rec.duplicates
-        self.keep(canonical, ordered_identities)
-
-    def keep(self, canonical: pl.DataFrame, ordered_identities: pl.DataFrame) -> None:
-        """Add ``canonical`` rows (not accounted for here) to the table, each pupil by its
-        :data:`KEY_ORDER` only: the keys' text is added once the table is sorted
-        (:meth:`table`), so that only the whole table holds it."""
-        order = ordered_identities[KEY_ORDER].gather(canonical[PUPIL]).alias(KEY_ORDER)
-        columns = [c for c in CANONICAL_COLUMNS[self.name] if c != "student_key"]
-        rows = canonical.select(*columns, SCHOOL_ORDER).with_columns(order)
-        buckets = self.store.buckets
-        if buckets == 1:
-            self.store.put(self.name, [rows])
-            return
-        # KEY_ORDER runs from 1 to the number of keys: equal ranges of it, in order
-        bucket = (pl.col(KEY_ORDER) - 1).cast(pl.UInt64) * buckets // max(1, self.keys.len())
-        self.store.put(self.name, grouped(rows, rows.select(bucket).to_series(), buckets))
 
     def account(self, out: _Output, note: str = "") -> None:
         """Add the table's quarantine (in the order of its file) and reconciliation to ``out``."""
@@ -1273,7 +1390,8 @@ class _Parts:
                 rows = self.store.take(self.name, bucket)
                 if rows is not None:
                     sorted_any = True
-                    yield sorted_table(rows, self.name, self.keys)
+                    order = self.key_order.gather(rows[PUPIL]).alias(KEY_ORDER)
+                    yield sorted_table(rows.with_columns(order), self.name, self.keys)
             if not sorted_any:
                 yield _empty(self.name)
 
@@ -1313,7 +1431,7 @@ def _event_tables(
     enrolments: pl.DataFrame,
     options: IngestOptions,
     out: _Output,
-    say: Callable[[str], None],
+    say: Say,
 ) -> pl.DataFrame:
     """Check the ``events`` and add them to ``out`` with the calendar (from ``raw`` when the
     export has one); the identity map.
@@ -1322,16 +1440,14 @@ def _event_tables(
     and the intermediate columns of its checks are held at a time, and the canonical rows kept
     so far wait in the events' :class:`RowStore` (in memory, or on disk by range of pupils,
     each range sorted in turn), so that memory can follow the size of a part, not of the
-    export. Every check is per pupil or per row,
-    and each pupil's rows are in one part, so the tables, quarantine and counts are those of
-    the whole. Without an export calendar, the built-in one spans the dates of the events that
-    parse: with more than one part they are parsed once more, for those dates only.
+    export. Every check is per pupil or per row, and each pupil's rows are in one part, so the
+    tables, quarantine and counts are those of the whole. Without an export calendar, the
+    built-in one spans the dates of the events that parse: with more than one part they are
+    parsed once more, for those dates only.
 
     The pseudonyms (HMAC, in Python) are worked out while polars parses the first part.
     """
     count = events.count
-    unknown: list[pl.DataFrame] = []
-    late_codes = 0
     with ThreadPoolExecutor(max_workers=1) as pool:
         pseudonyms = pool.submit(pseudonym_map, options.key, enrolments["student_id"])
         first: dict[str, _Step] | None = None
@@ -1346,52 +1462,46 @@ def _event_tables(
 
             def spanned() -> pl.Series:
                 say(f"finding the events' first and last dates, for the calendar ({count} parts)")
-                return _event_dates(events, options)
+                bounds = list(events.dates(options.without_key(), say))
+                return pl.concat(bounds).drop_nulls() if bounds else pl.Series([], dtype=pl.Date)
 
             days = _calendar_table(raw, spanned, out)
         identities = pseudonyms.result()
     ordered_identities = _with_key_order(identities)
-    lookups = _Lookups.of(enrolments, identities["student_id"], days)
+    lookups = EventLookups.of(enrolments, ordered_identities, days, events.store.buckets)
     keys = ordered_identities["student_key"].unique().sort()  # the KEY_ORDER's, ranked dense
-    tables = {n: _Parts(n, events.store, keys) for n in ("absences", "sick_bay_visits")}
-    # the export's late arrivals and the absences' late codes
-    late = _Parts("late_arrivals", events.store, keys)
-    for number, part in enumerate(events.parts(), start=1):
-        if count > 1:
-            say(f"checking the events: part {number} of {count}")
-        steps = first if first is not None else _start_part(part, options)
-        first = None
-        del part
-        unknown.append(_check_events(steps, lookups, options))
-        absences = steps.pop("absences")
-        is_late = pl.col("category") == "late"
-        codes_late = absences.rows.filter(is_late)
-        late_codes += codes_late.height
-        tables["absences"].add(absences, absences.rows.filter(~is_late), ordered_identities)
-        del absences
-        late.keep(_late_rows(codes_late), ordered_identities)
-        del codes_late
-        for name, step in steps.items():
-            rows = (
-                step.rows.with_columns(source=pl.lit(name))
-                if name == "late_arrivals"
-                else step.rows
-            )
-            (late if name == "late_arrivals" else tables[name]).add(step, rows, ordered_identities)
-        del steps
+    key_order = ordered_identities[KEY_ORDER]
+    gathered = {
+        name: _Gathered(name, events.store, keys, key_order)
+        for name in ("absences", "late_arrivals", "sick_bay_visits")
+    }
+    if first is not None:
+        checks: Iterator[PartCheck] = iter(
+            [_check_steps(first, lookups, options.without_key(), events.store)]
+        )
+        del first
+    else:
+        checks = events.checked(lookups, options.without_key(), say)
+    unknown: list[pl.DataFrame] = []
+    late_codes = 0
+    for check in checks:
+        unknown.append(check.unknown)
+        late_codes += check.late_codes
+        for name, (quarantined, rec) in check.found.items():
+            gathered[name].add(quarantined, rec)
     _stop_on_unknown_codes(unknown, events.tables["absences"].source, options)
     if count > 1:
         say(f"sorting the event tables, {events.store.buckets} ranges of pupils each")
 
     note = f"{late_codes:,} late-arrival codes read as late arrivals" if late_codes else ""
-    tables["absences"].account(out, note)
-    out.keep("absences", tables["absences"].table())
+    gathered["absences"].account(out, note)
+    out.keep("absences", gathered["absences"].table())
     if "late_arrivals" in events.tables:
-        late.account(out)
-    out.keep("late_arrivals", late.table())
+        gathered["late_arrivals"].account(out)
+    out.keep("late_arrivals", gathered["late_arrivals"].table())
     if "sick_bay_visits" in events.tables:
-        tables["sick_bay_visits"].account(out)
-        out.keep("sick_bay_visits", tables["sick_bay_visits"].table())
+        gathered["sick_bay_visits"].account(out)
+        out.keep("sick_bay_visits", gathered["sick_bay_visits"].table())
     else:
         out.tables["sick_bay_visits"] = _empty("sick_bay_visits")
     return identities

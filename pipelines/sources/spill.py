@@ -22,16 +22,30 @@ from __future__ import annotations
 
 import itertools
 import shutil
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol, TypeVar
 
 import polars as pl
 
 from features.canonical.codes import ExportNames
 from features.canonical.contract import EVENT_TABLES
-from features.canonical.tables import RawTable, TableFacts, grouped, pupil_partitions
+from features.canonical.tables import (
+    EventLookups,
+    IngestOptions,
+    PartCheck,
+    RawTable,
+    Say,
+    TableFacts,
+    check_part,
+    checked_in_turn,
+    dates_in_turn,
+    grouped,
+    part_dates,
+    pupil_partitions,
+)
 from features.canonical.validate import empty_failures
 from pipelines.sources.readers import (
     BLOCK_BYTES,
@@ -173,12 +187,20 @@ class SpilledRows:
     folder: Path
     buckets: int
     kept: dict[str, list[Sliced]] = field(default_factory=dict)
+    prefix: str = ""
+    """Begins the names of the files this store writes: another store may keep rows in the
+    same folder (one part's, on a worker), to be taken over by :meth:`adopt`."""
 
     def put(self, table: str, rows: Sequence[pl.DataFrame]) -> None:
         place = self.folder / "kept" / table
         place.mkdir(parents=True, exist_ok=True)
         files = self.kept.setdefault(table, [])
-        files.append(Sliced.write(place / f"{len(files):010d}.arrow", rows))
+        files.append(Sliced.write(place / f"{self.prefix}{len(files):010d}.arrow", rows))
+
+    def adopt(self, kept: Mapping[str, Sequence[Sliced]]) -> None:
+        """Take over the rows another store kept in this one's folder, after this one's."""
+        for table, files in kept.items():
+            self.kept.setdefault(table, []).extend(files)
 
     def take(self, table: str, bucket: int) -> pl.DataFrame | None:
         files = self.kept.get(table, [])
@@ -198,15 +220,31 @@ class SpilledRows:
         return pl.scan_ipc(paths)
 
 
+T = TypeVar("T")
+
+
+class PartMapper(Protocol):
+    """Runs ``job`` on each part number ``0 .. count - 1``, wherever it likes (the workers
+    of a cluster); the results in the order of the parts. ``job`` pickles."""
+
+    def __call__(self, job: Callable[[int], T], count: int) -> list[T]: ...
+
+
 @dataclass(frozen=True)
 class SpilledEvents:
     """The event tables :func:`spill_table` set down under ``folder`` (its ``root``), part by
     part (:class:`~features.canonical.tables.EventParts`), their canonical rows kept on disk
-    beside them (:class:`SpilledRows`, as many buckets as parts)."""
+    beside them (:class:`SpilledRows`, as many buckets as parts).
+
+    Each part's work runs in this process, in turn; or, given a ``mapper``, as its jobs
+    (:func:`spilled_dates`, :func:`check_spilled`), which read their part and what it is
+    checked against from ``folder`` themselves: the folder must be one they reach.
+    """
 
     folder: Path
     count: int
     spilled: Mapping[str, Spilled]
+    mapper: PartMapper | None = None
     store: SpilledRows = field(init=False)
 
     def __post_init__(self) -> None:
@@ -218,7 +256,39 @@ class SpilledEvents:
 
     def parts(self) -> Iterator[dict[str, RawTable]]:
         for part in range(self.count):
-            yield {name: self._part(name, part) for name in self.spilled}
+            yield self.part(part)
+
+    def part(self, number: int) -> dict[str, RawTable]:
+        """Part ``number`` of every event table."""
+        return {name: self._part(name, number) for name in self.spilled}
+
+    def dates(self, options: IngestOptions, say: Say) -> Iterator[pl.Series]:
+        if self.mapper is None:
+            return dates_in_turn(self, options)
+        return iter(self.mapper(partial(spilled_dates, self._sent(), options), self.count))
+
+    def checked(
+        self, lookups: EventLookups, options: IngestOptions, say: Say
+    ) -> Iterator[PartCheck]:
+        if self.mapper is None:
+            return checked_in_turn(self, lookups, options, say)
+        folder = self.folder / "lookups"
+        write_lookups(lookups, folder)
+        say(f"checking the events: {self.count} parts, on the workers")
+        job = partial(check_spilled, self._sent(), folder, options)
+        done = self.mapper(job, self.count)
+        return self._adopted(done)
+
+    def _adopted(
+        self, done: list[tuple[PartCheck, dict[str, list[Sliced]]]]
+    ) -> Iterator[PartCheck]:
+        for check, kept in done:
+            self.store.adopt(kept)
+            yield check
+
+    def _sent(self) -> SpilledEvents:
+        """What a job is given of these events: where they are, not how they are mapped."""
+        return SpilledEvents(self.folder, self.count, self.spilled)
 
     def _part(self, name: str, part: int) -> RawTable:
         spilled = self.spilled[name]
@@ -233,3 +303,43 @@ class SpilledEvents:
             else empty_failures()
         )
         return RawTable(name, spilled.facts.source, frame, rejected)
+
+
+def spilled_dates(events: SpilledEvents, options: IngestOptions, part: int) -> pl.Series:
+    """A job: :func:`~features.canonical.tables.part_dates` of part ``part`` of ``events``."""
+    return part_dates(events.part(part), options)
+
+
+def check_spilled(
+    events: SpilledEvents, lookups: Path, options: IngestOptions, part: int
+) -> tuple[PartCheck, dict[str, list[Sliced]]]:
+    """A job: :func:`~features.canonical.tables.check_part` of part ``part`` of ``events``,
+    against the lookups in the folder ``lookups`` (:func:`write_lookups`); what it found, and
+    the files its canonical rows were kept in (for the events' store to :meth:`~SpilledRows.adopt`).
+    """
+    store = SpilledRows(events.store.folder, events.count, prefix=f"part{part:06d}-")
+    return check_part(events.part(part), read_lookups(lookups), options, store), store.kept
+
+
+_LOOKUPS = ("spans", "pupils", "schools", "days", "buckets")
+
+
+def write_lookups(lookups: EventLookups, folder: Path) -> None:
+    """``lookups`` as Arrow IPC files in ``folder`` (made here), for :func:`read_lookups`."""
+    folder.mkdir()
+    for name in _LOOKUPS:
+        value = getattr(lookups, name)
+        frame = value.to_frame() if isinstance(value, pl.Series) else value
+        frame.write_ipc(folder / f"{name}.arrow", compression=SPILL_COMPRESSION)
+
+
+def read_lookups(folder: Path) -> EventLookups:
+    """The lookups :func:`write_lookups` wrote into ``folder``."""
+    read = {name: pl.read_ipc(folder / f"{name}.arrow") for name in _LOOKUPS}
+    return EventLookups(
+        spans=read["spans"],
+        pupils=read["pupils"].to_series(),
+        schools=read["schools"].to_series(),
+        days=read["days"],
+        buckets=read["buckets"].to_series(),
+    )
