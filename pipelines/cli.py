@@ -181,6 +181,8 @@ def ingest(
             help="board: pupil ids are unique across the board; per-school: only within a school (pupils are keyed on school and id). Default: the workspace's, else board.",
         ),
     ] = None,
+    runner: RunnerOpt = None,
+    dask_address: DaskAddressOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Validate an export, map its codes, pseudonymise pupils and write canonical tables.
@@ -200,6 +202,8 @@ def ingest(
         ingest__drop_tables=tuple(drop_table) if drop_table else None,
         ingest__ids=ids,
         ingest__append=append,
+        run__runner=runner,
+        run__dask_address=dask_address,
     )
     # ExportError, UnknownCodesError, ProfileError, WorkspaceError, a malformed
     # SCHOOLPOORT_PSEUDONYM_KEY: all bad input, all said in one line.

@@ -7,10 +7,11 @@ schools, so one school's failure does not stop the others, and the run ends by n
 failed school and its reason (and fails).
 
 The task runner is the settings' (:func:`on_runner`): Prefect's thread pool in this process,
-or on ``--runner dask`` a Dask cluster, where the pupil-days' summary, the feature tables and
-the week's scores are built school shard by school shard and each school's list is its own
-task. Shard tasks take paths and small arguments and read what they need from the workspace
-themselves; this process reads no pupil-day, and the secrets never leave it.
+or on ``--runner dask`` a Dask cluster, where a large export's events are checked part by
+part, and the pupil-days' summary, the feature tables and the week's scores are built school
+shard by school shard, and each school's list is its own task. Shard and part tasks take paths
+and small arguments and read what they need from the workspace themselves; this process reads
+no pupil-day, and the secrets (the pseudonym key, the identity map) never leave it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -39,6 +41,7 @@ from features.school.schooldays import OutsideCalendarError, school_weeks
 from models.reasons import Reason
 from pipelines.render import reports
 from pipelines.settings import RunSettings, Settings
+from pipelines.sources.spill import PartMapper
 from pipelines.steps import evaluate, features, feedback, ingest, score, train
 from pipelines.workspace import Workspace, locked, scratch, staged, write_csv
 
@@ -172,7 +175,28 @@ def _sharded(settings: Settings) -> bool:
 @_retrying
 def ingest_export(export: Path, settings: Settings) -> ingest.IngestReport:
     """Read, validate, pseudonymise and write canonical tables; what the ingest did."""
-    report = ingest.run_ingest(export, Workspace(settings.workspace), settings.ingest, say=_log)
+    return _ingested(export, settings)
+
+
+@_retrying
+def event_part(job: Callable[[int], Any], part: int) -> Any:
+    """On a worker: ``job`` (its dates, or its checks) on one part of a large export's
+    events, read from the workspace's scratch folder (:mod:`pipelines.sources.spill`)."""
+    return job(part)
+
+
+def _on_workers(job: Callable[[int], R], count: int) -> list[R]:
+    """``job`` of each of ``count`` parts, as tasks on the task runner's workers."""
+    results: list[R] = event_part.map(unmapped(job), list(range(count))).result()
+    return results
+
+
+def _ingested(
+    export: Path, settings: Settings, mapper: PartMapper | None = None
+) -> ingest.IngestReport:
+    """The ingest of ``export``, said in the log; a large export's events checked by ``mapper``."""
+    ws = Workspace(settings.workspace)
+    report = ingest.run_ingest(export, ws, settings.ingest, say=_log, mapper=mapper)
     for notice in report.notices:
         _log(f"notice: {notice}")
     for rec in report.reconciliation:
@@ -357,7 +381,10 @@ def feedback_flow(paths: list[Path], settings: Settings) -> list[feedback.Feedba
 
 @flow(name="ingest")
 def ingest_flow(export: Path, settings: Settings) -> ingest.IngestReport:
-    """Ingest one export folder into the workspace."""
+    """Ingest one export folder into the workspace; on Dask, a large export's events are
+    checked part by part on the workers (a task each), the rest here."""
+    if _sharded(settings):
+        return _ingested(export, settings, _on_workers)
     return ingest_export(export, settings)
 
 
@@ -515,5 +542,5 @@ def weekly_flow(settings: Settings, as_of: dt.date | None = None) -> list[str]:
     with locked(Workspace(settings.workspace), "weekly flow", _log):  # one run: ingest to lists
         if settings.serve.export is None:
             raise ingest.ExportError("the weekly flow needs the export folder: serve --export DIR")
-        ingest_flow(settings.serve.export, settings)
+        on_runner(ingest_flow, settings)(settings.serve.export, settings)
         return on_runner(score_flow, settings)(settings, [day], skip_holidays=True)

@@ -29,6 +29,7 @@ from pipelines.settings import IngestSettings
 from pipelines.sources.readers import ExportError, find_tables, read_table
 from pipelines.sources.spill import (
     CSV_ROW_BYTES,
+    PartMapper,
     Spilled,
     SpilledEvents,
     part_count,
@@ -251,19 +252,30 @@ def check_key(workspace: Workspace, key: bytes, new_key: bool) -> None:
 
 
 def run_ingest(
-    export: Path, workspace: Workspace, settings: IngestSettings, say: Say = print
+    export: Path,
+    workspace: Workspace,
+    settings: IngestSettings,
+    say: Say = print,
+    mapper: PartMapper | None = None,
 ) -> IngestReport:
     """Read ``export``, write canonical Parquet, quarantine and the identity map into ``workspace``.
 
     The input fingerprint is hashed in the background while the tables are read and checked
-    (hashlib lets go of the GIL).
+    (hashlib lets go of the GIL). A large export's events are checked part by part: in this
+    process, or by ``mapper`` (the workers of a cluster, which read and write the parts in the
+    workspace's scratch folder; they are given no key and no identity map).
     """
     with locked(workspace, "ingest", say), scratch(workspace) as spill_root:
-        return _ingest(export, workspace, settings, say, spill_root)
+        return _ingest(export, workspace, settings, say, spill_root, mapper)
 
 
 def _ingest(
-    export: Path, workspace: Workspace, settings: IngestSettings, say: Say, spill_root: Path
+    export: Path,
+    workspace: Workspace,
+    settings: IngestSettings,
+    say: Say,
+    spill_root: Path,
+    mapper: PartMapper | None,
 ) -> IngestReport:
     """:func:`run_ingest`; a large export's events, and their canonical rows until written,
     are kept in ``spill_root`` (:mod:`pipelines.sources.spill`)."""
@@ -307,7 +319,7 @@ def _ingest(
             raw[name] = read.table
             notices.extend(read.notices)
         say("validating, mapping codes and pseudonymising")
-        events = SpilledEvents(spill_root, count, spilled) if spilled else None
+        events = SpilledEvents(spill_root, count, spilled, mapper) if spilled else None
         result: Canonical = canonicalise(raw, options, events, say)
         del raw  # the raw text is not needed any more: freed before writing
         notices.extend(result.notices)

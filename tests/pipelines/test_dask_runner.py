@@ -13,7 +13,7 @@ import pytest
 
 from features.build import feature_table as whole_table
 from pipelines import flows
-from pipelines.settings import RunSettings, Settings
+from pipelines.settings import IngestSettings, RunSettings, Settings
 from pipelines.steps import features
 from pipelines.steps.train import TrainReport
 from pipelines.workspace import KEY_ENV, Workspace
@@ -64,6 +64,30 @@ def test_features_scores_and_lists_on_dask_are_the_local_runners_byte_for_byte(
     assert dask == local
     for root in roots.values():
         assert not list((root / ".staging").iterdir())  # the shards' scratch folder is gone
+
+
+def test_a_large_export_ingested_on_dask_is_the_local_ingest_byte_for_byte(
+    small_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large export's events checked part by part on the workers write the workspace that
+    the ingest in this process writes, quarantine and manifest included."""
+    monkeypatch.setenv(KEY_ENV, BOARD_KEY.hex())
+    export = tmp_path / "export"
+    shutil.copytree(small_board, export)
+    with (export / "absences.csv").open("a", encoding="utf-8") as absences:
+        absences.write("X9999;2022-10-27;AM;D;\n")  # not enrolled
+        absences.write("L0010002;2022-02-30;AM;D;\n")  # not a date
+    reports = {}
+    for runner in ("local", "dask"):
+        ingest = IngestSettings(accept_quarantine=True, partition_rows=20_000)
+        run = RunSettings(runner=runner, dask_workers=2)
+        settings = Settings(workspace=tmp_path / runner, ingest=ingest, run=run)
+        reports[runner] = flows.on_runner(flows.ingest_flow, settings)(export, settings)
+    local, dask = (_digests(tmp_path / r, "canonical", "quarantine", "secrets") for r in reports)
+    assert "quarantine/absences.csv" in local and "canonical/manifest.json" in local
+    assert dask == local
+    assert reports["dask"].lines() == reports["local"].lines()
+    assert not list((tmp_path / "dask" / ".staging").iterdir())  # the parts are gone
 
 
 def test_a_shards_feature_rows_are_the_boards_rows_at_its_schools(

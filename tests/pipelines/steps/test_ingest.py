@@ -3,17 +3,23 @@ from __future__ import annotations
 import hashlib
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 import pytest
+from distributed.protocol import pickle as dask_pickle
 
 from features.canonical.pseudonym import pseudonym
+from features.canonical.tables import IngestOptions
 from pipelines.settings import IngestSettings
-from pipelines.steps.ingest import IngestReport, last_export, run_ingest
+from pipelines.steps.ingest import IngestReport, last_export, load_profile, run_ingest
 from pipelines.workspace import KEY_ENV, Workspace
 from tests.conftest import TINY, write_export
 from tests.privacy import file_blobs, found
+
+T = TypeVar("T")
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -422,3 +428,40 @@ def test_a_large_event_csv_with_a_quote_is_read_whole_and_says_so(
     assert any(
         n.startswith("absences.csv: held in memory while it is read") for n in report.notices
     )
+
+
+def test_the_parts_jobs_carry_no_key_and_no_pseudonym(
+    small_board: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each part's job, sent as a worker would get it (pickled as Dask pickles), holds neither
+    the key nor any pupil's pseudonym, nor does what it sends back; and the workspace is the
+    one the parts checked in this process give, byte for byte."""
+    key = bytes(range(32))
+    monkeypatch.setenv(KEY_ENV, key.hex())
+    export = tmp_path / "export"
+    shutil.copytree(small_board, export)
+    with (export / "absences.csv").open("a", encoding="utf-8") as absences:
+        absences.write("X9999;2022-10-27;AM;D;\n")  # not enrolled: its id comes back quarantined
+    settings = IngestSettings(accept_quarantine=True, partition_rows=20_000)
+    here, sent = Workspace(tmp_path / "here"), Workspace(tmp_path / "sent")
+    run_ingest(export, here, settings, say=lambda _: None)
+    blobs: list[bytes] = []
+
+    def pickled(job: Callable[[int], T], count: int) -> list[T]:
+        blobs.append(dask_pickle.dumps(job))
+        results = [dask_pickle.loads(blobs[-1])(part) for part in range(count)]
+        blobs.extend(dask_pickle.dumps(result) for result in results)
+        return [dask_pickle.loads(blob) for blob in blobs[-count:]]
+
+    said: list[str] = []
+    run_ingest(export, sent, settings, say=said.append, mapper=pickled)
+    assert "checking the events: 6 parts, on the workers" in said
+    assert _files(sent) == _files(here)
+    assert len(blobs) == 2 * (1 + 6)  # the dates' job, the checks' job, and their results
+    pseudonyms = pl.read_parquet(sent.secrets / "identity_map.parquet")["student_key"]
+    for blob in blobs:
+        assert key not in blob and key.hex().encode() not in blob
+        assert not any(p.encode() in blob for p in pseudonyms.head(50))
+    assert any(b"X9999" in blob for blob in blobs)  # the search does see a frame's text
+    with pytest.raises(TypeError, match="without_key"):
+        dask_pickle.dumps(IngestOptions(profile=load_profile("flanders"), key=key))
