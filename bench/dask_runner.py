@@ -13,9 +13,15 @@ x 3 years) and its registry (``mlflow.db``, ``mlartifacts``, ``monitoring``) cop
 workspace: the large board's own training is what ``bench/train.py`` measures.
 
 After both runs, every file under ``features``, ``outputs`` and ``lists`` is compared byte for
-byte. Run from the repository root::
+byte.
+
+``--ingest`` measures the ``ingest`` flow instead, as ``schoolpoort ingest EXPORT [--runner
+dask]`` runs it: the board's export (its events in parts of ``partition_rows``, on Dask each
+part dated and checked on the workers) into a new workspace per runner; every file under
+``canonical``, ``quarantine`` and ``secrets`` is compared. Run from the repository root::
 
     .venv/bin/python bench/dask_runner.py [--students 100000] [--workers 2] [--repeat 1]
+    .venv/bin/python bench/dask_runner.py --ingest --students 1000000 --years 1 --repeat 2
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from bench.harness import Board, Measured, log  # noqa: E402
 
 KEY = "00112233445566778899aabbccddeeff"
 COMPARED = ("features", "outputs", "lists")
+INGESTED = ("canonical", "quarantine", "secrets")
 
 
 def step_train(root: str, workspace: str) -> dict[str, Any]:
@@ -65,18 +72,33 @@ def step_weekly(
     return {"seconds": time.perf_counter() - start, "coordinator_mib": harness.vm_hwm_mib()}
 
 
+def step_ingest_flow(
+    root: str, export: str, workspace: str, runner: str, workers: int
+) -> dict[str, Any]:
+    """The ingest flow of ``export`` into ``workspace`` on ``runner``."""
+    from pipelines import flows
+    from pipelines.settings import RunSettings, Settings
+
+    run = RunSettings(runner=runner, dask_workers=workers)
+    settings = Settings(workspace=Path(workspace), run=run)
+    start = time.perf_counter()
+    flows.on_runner(flows.ingest_flow, settings)(Path(export), settings)
+    return {"seconds": time.perf_counter() - start, "coordinator_mib": harness.vm_hwm_mib()}
+
+
 STEPS = {
     "simulate": harness.step_simulate,
     "ingest": harness.step_ingest,
     "train": step_train,
     "weekly": step_weekly,
+    "ingest_flow": step_ingest_flow,
 }
 
 
-def _digests(root: Path) -> dict[str, str]:
+def _digests(root: Path, folders: tuple[str, ...] = COMPARED) -> dict[str, str]:
     return {
         path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
-        for folder in COMPARED
+        for folder in folders
         for path in sorted((root / folder).rglob("*"))
         if path.is_file()
     }
@@ -110,6 +132,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument(
         "--champion", type=Path, help="a trained workspace whose registry to use instead"
     )
+    parser.add_argument("--ingest", action="store_true", help="measure the ingest flow instead")
     args = parser.parse_args(argv)
 
     import os
@@ -119,27 +142,34 @@ def main(argv: list[str]) -> None:
     root: Path = args.root
     root.mkdir(parents=True, exist_ok=True)
     board = Board(args.students, args.years, args.seed, args.last_year, args.schools)
-    big = harness.ensure_workspace(script, board, root)
-    champion = args.champion or _champion(script, Board(args.champion_students, 3, seed=3), root)
+    if args.ingest:
+        export = harness.ensure_export(script, board, root)
+    else:
+        big = harness.ensure_workspace(script, board, root)
+        champion = args.champion or _champion(
+            script, Board(args.champion_students, 3, seed=3), root
+        )
 
     runs: dict[str, list[Measured]] = {"local": [], "dask": []}
     digests: dict[str, dict[str, str]] = {}
+    compared = INGESTED if args.ingest else COMPARED
     for i in range(args.repeat):
         for runner in ("local", "dask") if i % 2 == 0 else ("dask", "local"):
-            ws = _copy(big, champion, root / f"dask-bench-{runner}")
-            params = {
-                "root": str(root),
-                "workspace": str(ws),
-                "as_of": args.as_of,
-                "runner": runner,
-                "workers": args.workers,
-                "shards": args.shards,
-            }
             log(f"run {i + 1}: {runner}")
-            run = harness.run_child(script, "weekly", params)
+            if args.ingest:
+                ws = root / f"dask-bench-ingest-{runner}"
+                shutil.rmtree(ws, ignore_errors=True)
+                params: dict[str, Any] = {"export": str(export), "workers": args.workers}
+                step = "ingest_flow"
+            else:
+                ws = _copy(big, champion, root / f"dask-bench-{runner}")
+                params = {"as_of": args.as_of, "workers": args.workers, "shards": args.shards}
+                step = "weekly"
+            params |= {"root": str(root), "workspace": str(ws), "runner": runner}
+            run = harness.run_child(script, step, params)
             runs[runner].append(run)
             log(f"{runner}: {run.wall:.1f} s, peak {run.peak_mib:,.0f} MiB")
-            digests[runner] = _digests(ws)
+            digests[runner] = _digests(ws, compared)
 
     same = digests["local"] == digests["dask"]
     local_s = harness.median_of(runs["local"], "seconds")
@@ -154,9 +184,14 @@ def main(argv: list[str]) -> None:
         ]
         for runner, r in runs.items()
     ]
+    what = (
+        "ingest of the export"
+        if args.ingest
+        else f"weekly run, week of {args.as_of}; {args.shards} shards at most"
+    )
     print(
-        f"weekly run, {board.students:,} pupils x {board.years} year(s), week of {args.as_of}; "
-        f"dask: LocalCluster of {args.workers} workers, {args.shards} shards at most"
+        f"{what}, {board.students:,} pupils x {board.years} year(s); "
+        f"dask: LocalCluster of {args.workers} workers"
     )
     print(f"({harness.machine()}; {args.repeat} run(s) per runner, medians)")
     print(
@@ -165,7 +200,7 @@ def main(argv: list[str]) -> None:
         )
     )
     print(
-        f"outputs ({len(digests['local'])} files under {', '.join(COMPARED)}): "
+        f"outputs ({len(digests['local'])} files under {', '.join(compared)}): "
         + ("byte-identical" if same else "DIFFERENT")
     )
     if not same:
