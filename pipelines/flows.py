@@ -186,8 +186,11 @@ def event_part(job: Callable[[int], Any], part: int) -> Any:
 
 
 def _on_workers(job: Callable[[int], R], count: int) -> list[R]:
-    """``job`` of each of ``count`` parts, as tasks on the task runner's workers."""
-    results: list[R] = event_part.map(unmapped(job), list(range(count))).result()
+    """``job`` of each of ``count`` parts, as tasks on the task runner's workers, each run
+    named after the job and its part (``check_spilled-7``)."""
+    name = getattr(job, "func", job).__name__
+    parts = event_part.with_options(task_run_name=name + "-{part}")
+    results: list[R] = parts.map(unmapped(job), list(range(count))).result()
     return results
 
 
