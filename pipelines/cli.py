@@ -205,9 +205,12 @@ def ingest(
         run__runner=runner,
         run__dask_address=dask_address,
     )
+    from pipelines.flows import PartFailedError
+
     # ExportError, UnknownCodesError, ProfileError, WorkspaceError, a malformed
-    # SCHOOLPOORT_PSEUDONYM_KEY: all bad input, all said in one line.
-    report = run_flow("ingest_flow", export, settings, errors=(ValueError,))
+    # SCHOOLPOORT_PSEUDONYM_KEY: all bad input, all said in one line; and on Dask, a part of
+    # the events that failed on a worker.
+    report = run_flow("ingest_flow", export, settings, errors=(ValueError, PartFailedError))
     for notice in report.notices:
         say(notice, "notice:", "yellow")
     for example in report.quarantine_examples:

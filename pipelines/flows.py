@@ -185,12 +185,27 @@ def event_part(job: Callable[[int], Any], part: int) -> Any:
     return job(part)
 
 
+class PartFailedError(RuntimeError):
+    """A part of the events failed on a worker (after its retries)."""
+
+
 def _on_workers(job: Callable[[int], R], count: int) -> list[R]:
     """``job`` of each of ``count`` parts, as tasks on the task runner's workers, each run
-    named after the job and its part (``check_spilled-7``)."""
+    named after the job and its part (``check_spilled-7``); every part is waited for, then
+    the first that failed is said in one line (:class:`PartFailedError`)."""
     name = getattr(job, "func", job).__name__
     parts = event_part.with_options(task_run_name=name + "-{part}")
-    results: list[R] = parts.map(unmapped(job), list(range(count))).result()
+    futures = parts.map(unmapped(job), list(range(count)))
+    futures.wait()  # none still writes into the scratch folder once the run gives up
+    results: list[R] = []
+    for number, future in enumerate(futures, start=1):
+        outcome = future.state.result(raise_on_failure=False)
+        if isinstance(outcome, BaseException) or not future.state.is_completed():
+            why = f"{type(outcome).__name__}: {outcome}" if outcome else _reason(future.state)
+            raise PartFailedError(
+                f"{name}: part {number} of {count} failed on a worker: {why.splitlines()[0]}"
+            ) from (outcome if isinstance(outcome, BaseException) else None)
+        results.append(outcome)
     return results
 
 

@@ -1081,7 +1081,7 @@ class EventParts(Protocol):
 
     def parts(self) -> Iterator[dict[str, RawTable]]: ...
 
-    def dates(self, options: IngestOptions, say: Say) -> Iterator[pl.Series]:
+    def dates(self, options: IngestOptions) -> Iterator[pl.Series]:
         """Each part's :func:`part_dates`."""
         ...
 
@@ -1151,7 +1151,7 @@ class HeldEvents:
     def parts(self) -> Iterator[dict[str, RawTable]]:
         return _event_parts(self.raw, self.count)
 
-    def dates(self, options: IngestOptions, say: Say) -> Iterator[pl.Series]:
+    def dates(self, options: IngestOptions) -> Iterator[pl.Series]:
         return dates_in_turn(self, options)
 
     def checked(
@@ -1462,7 +1462,7 @@ def _event_tables(
 
             def spanned() -> pl.Series:
                 say(f"finding the events' first and last dates, for the calendar ({count} parts)")
-                bounds = list(events.dates(options.without_key(), say))
+                bounds = list(events.dates(options.without_key()))
                 return pl.concat(bounds).drop_nulls() if bounds else pl.Series([], dtype=pl.Date)
 
             days = _calendar_table(raw, spanned, out)

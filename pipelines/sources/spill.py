@@ -21,7 +21,9 @@ of table names of the contract and numbers, never of the export's data.
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -94,10 +96,18 @@ class Sliced:
 
     @classmethod
     def write(cls, path: Path, groups: Sequence[pl.DataFrame]) -> Sliced:
-        """``groups`` (frames of one schema) written to ``path`` one after the other."""
-        pl.concat(groups).write_ipc(
-            path, compression=SPILL_COMPRESSION, record_batch_size=SPILL_BATCH_ROWS
-        )
+        """``groups`` (frames of one schema) written to ``path`` one after the other, whole or
+        not at all (through a file beside it, renamed: two attempts at one part of the events
+        may write the same file at once). The folder must be there."""
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        try:
+            pl.concat(groups).write_ipc(
+                name, compression=SPILL_COMPRESSION, record_batch_size=SPILL_BATCH_ROWS
+            )
+            os.replace(name, path)
+        finally:
+            Path(name).unlink(missing_ok=True)
         return cls(path, (0, *itertools.accumulate(group.height for group in groups)))
 
     def read(self, group: int) -> pl.DataFrame:
@@ -189,11 +199,18 @@ class SpilledRows:
     kept: dict[str, list[Sliced]] = field(default_factory=dict)
     prefix: str = ""
     """Begins the names of the files this store writes: another store may keep rows in the
-    same folder (one part's, on a worker), to be taken over by :meth:`adopt`."""
+    same folder (one part's, on a worker), to be taken over by :meth:`adopt`. Such a store
+    makes no folder: they are made for it (:meth:`make_room`), and gone once the run is over."""
+
+    def make_room(self) -> None:
+        """The folders every event table's kept rows go in."""
+        for table in EVENT_TABLES:
+            (self.folder / "kept" / table).mkdir(parents=True, exist_ok=True)
 
     def put(self, table: str, rows: Sequence[pl.DataFrame]) -> None:
         place = self.folder / "kept" / table
-        place.mkdir(parents=True, exist_ok=True)
+        if not self.prefix:
+            place.mkdir(parents=True, exist_ok=True)
         files = self.kept.setdefault(table, [])
         files.append(Sliced.write(place / f"{self.prefix}{len(files):010d}.arrow", rows))
 
@@ -262,7 +279,7 @@ class SpilledEvents:
         """Part ``number`` of every event table."""
         return {name: self._part(name, number) for name in self.spilled}
 
-    def dates(self, options: IngestOptions, say: Say) -> Iterator[pl.Series]:
+    def dates(self, options: IngestOptions) -> Iterator[pl.Series]:
         if self.mapper is None:
             return dates_in_turn(self, options)
         return iter(self.mapper(partial(spilled_dates, self._sent(), options), self.count))
@@ -270,21 +287,23 @@ class SpilledEvents:
     def checked(
         self, lookups: EventLookups, options: IngestOptions, say: Say
     ) -> Iterator[PartCheck]:
+        """The parts checked, in turn or by the mapper (the lookups written for it into the
+        folder first); once the last is given, the parts and lookups are removed (the
+        export's rows do not wait in the workspace while the tables are sorted)."""
         if self.mapper is None:
-            return checked_in_turn(self, lookups, options, say)
-        folder = self.folder / "lookups"
-        write_lookups(lookups, folder)
-        say(f"checking the events: {self.count} parts, on the workers")
-        job = partial(check_spilled, self._sent(), folder, options)
-        done = self.mapper(job, self.count)
-        return self._adopted(done)
-
-    def _adopted(
-        self, done: list[tuple[PartCheck, dict[str, list[Sliced]]]]
-    ) -> Iterator[PartCheck]:
-        for check, kept in done:
-            self.store.adopt(kept)
-            yield check
+            yield from checked_in_turn(self, lookups, options, say)
+        else:
+            folder = self.folder / "lookups"
+            write_lookups(lookups, folder)
+            self.store.make_room()
+            say(f"checking the events: {self.count} parts, on the workers")
+            job = partial(check_spilled, self._sent(), folder, options)
+            for check, kept in self.mapper(job, self.count):
+                self.store.adopt(kept)
+                yield check
+        shutil.rmtree(self.folder / "lookups", ignore_errors=True)
+        for name in self.spilled:
+            shutil.rmtree(self.folder / name, ignore_errors=True)
 
     def _sent(self) -> SpilledEvents:
         """What a job is given of these events: where they are, not how they are mapped."""
@@ -326,7 +345,7 @@ _LOOKUPS = ("spans", "pupils", "schools", "days", "buckets")
 
 def write_lookups(lookups: EventLookups, folder: Path) -> None:
     """``lookups`` as Arrow IPC files in ``folder`` (made here), for :func:`read_lookups`."""
-    folder.mkdir()
+    folder.mkdir(exist_ok=True)
     for name in _LOOKUPS:
         value = getattr(lookups, name)
         frame = value.to_frame() if isinstance(value, pl.Series) else value

@@ -10,10 +10,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from functools import partial
 from pathlib import Path
 
 import polars as pl
 import pytest
+from prefect import flow
 
 from pipelines import flows
 from pipelines.render import reports
@@ -45,6 +47,31 @@ def test_ingest_and_features_flows(tiny_export: Path, workspace: Path) -> None:
     dates = flows.features_flow(settings, dt.date(2024, 9, 2), dt.date(2024, 9, 30))
     assert dates == [dt.date(2024, 9, 2) + dt.timedelta(weeks=i) for i in range(5)]
     assert len(list((workspace / "features").glob("as_of=*/features.parquet"))) == 5
+
+
+def _fails_on_the_second_part(ran: list[int], part: int) -> int:
+    ran.append(part)
+    if part == 1:
+        raise ValueError("cannot read the part\nsecond line of the message")
+    return part * 10
+
+
+def test_a_part_that_fails_on_a_worker_is_said_in_one_line_once_every_part_has_run() -> None:
+    """The other parts are waited for (none writes into a scratch folder the run removes as
+    it gives up), and the first failed part is named, in one line."""
+    ran: list[int] = []
+
+    @flow
+    def parts() -> list[int]:
+        return flows._on_workers(partial(_fails_on_the_second_part, ran), 4)
+
+    with pytest.raises(flows.PartFailedError) as failed:
+        parts()
+    assert str(failed.value) == (
+        "_fails_on_the_second_part: part 2 of 4 failed on a worker: "
+        "ValueError: cannot read the part"
+    )
+    assert sorted(ran) == [0, 1, 2, 3]
 
 
 def test_train_flow_registers_the_best_eligible_rung(board_copy: Path) -> None:
