@@ -3,7 +3,9 @@
 Pure: frames and a key in, frames out. Reading files and writing Parquet happen in
 :mod:`pipelines.steps.ingest`; for an export too large to hold, the caller hands in its event
 tables part by part and a place to keep their canonical rows (:class:`EventParts`,
-:class:`RowStore`; :mod:`pipelines.sources.spill` keeps both on disk). Every raw row ends up
+:class:`RowStore`; :mod:`pipelines.sources.spill` keeps both on disk). A part is checked by
+:func:`check_part`, which needs no key and no pseudonym, so that it can run in another
+process (the workers of a cluster). Every raw row ends up
 in exactly one of three places: the canonical table, the quarantine (with file, row, column,
 value and reason), or the count of duplicates (rows whose values, once parsed, an earlier row
 has), and :class:`Reconciliation` says so for each table.
