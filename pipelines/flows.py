@@ -10,8 +10,9 @@ The task runner is the settings' (:func:`on_runner`): Prefect's thread pool in t
 or on ``--runner dask`` a Dask cluster, where a large export's events are checked part by
 part, and the pupil-days' summary, the feature tables and the week's scores are built school
 shard by school shard, and each school's list is its own task. Shard and part tasks take paths
-and small arguments and read what they need from the workspace themselves; this process reads
-no pupil-day, and the secrets (the pseudonym key, the identity map) never leave it.
+and small arguments and read what they need from the workspace themselves; in the weekly
+steps this process reads no pupil-day, and the secrets (the pseudonym key, the identity map)
+never leave it.
 """
 
 from __future__ import annotations

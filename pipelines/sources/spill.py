@@ -12,7 +12,13 @@ block, in the order of the file), and keeps the canonical rows the parts yield t
 (:class:`SpilledRows`: one file each time rows are kept, grouped by range of pupils), so that
 the files grow in number with the blocks and parts, not with their product. The scratch
 folder is private to the workspace's owner (the files hold the export's own pupil ids) and
-removed after the run, or by the next run after a crash.
+removed after the run, or by the next run after a crash; the export's parts are removed as soon
+as they are checked.
+
+On a cluster, a ``mapper`` hands each part to a worker (:class:`PartMapper`): the job
+(:func:`check_spilled`, :func:`spilled_dates`) reads its part and what it is checked against
+(:func:`write_lookups`) from the scratch folder, which the workers must reach, writes its
+canonical rows there and returns the rest; it is given no key and no pseudonym.
 
 Only this run's own files are read back, in the format it wrote them; their paths are made
 of table names of the contract and numbers, never of the export's data.
